@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine with python3: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint lock clean mlflow-ui
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Generate the demo data and run the whole DVC pipeline; prints where the outputs are.
+demo: install
+	test -d .git || git init --quiet
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo ""
+	@echo "Ranked prospects:  data/scores/prospects.csv (and .parquet, sales_report.html)"
+	@echo "Metrics:           reports/metrics.json   ($(BIN)/dvc metrics show)"
+	@echo "Plots:             reports/plots/         ($(BIN)/dvc plots show)"
+	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"
+
+## Run the whole test suite (CI runs exactly this).
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check .
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+## Refresh the pinned lock file from the current environment (after changing pyproject.toml).
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^key-account-potential' > requirements.lock
+
+clean:
+	rm -rf data artifacts reports mlflow.db mlartifacts

@@ -1,0 +1,1 @@
+"""Learning and judging: estimator, baselines, metrics and explanations. No file paths, no MLflow."""

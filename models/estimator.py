@@ -1,0 +1,50 @@
+"""The LightGBM classifier that ranks eligible customers by their chance to become key accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: lgb.LGBMClassifier
+    best_iteration: int
+    validation_logloss: float
+
+
+def train_classifier(
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_valid: pd.DataFrame,
+    y_valid: pd.Series,
+    hyperparameters: dict,
+    early_stopping_rounds: int,
+    seed: int,
+) -> TrainingResult:
+    """Fit LightGBM with early stopping on the validation cutoff; deterministic for a seed."""
+    model = lgb.LGBMClassifier(
+        objective="binary",
+        random_state=seed,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+        **hyperparameters,
+    )
+    model.fit(
+        X_train,
+        y_train.astype(int),
+        eval_X=(X_valid,),
+        eval_y=(y_valid.astype(int),),
+        eval_metric="binary_logloss",
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    best = model.best_iteration_ or model.n_estimators
+    return TrainingResult(model, int(best), float(model.best_score_["valid_0"]["binary_logloss"]))
+
+
+def predict_probability(model: lgb.LGBMClassifier, X: pd.DataFrame) -> pd.Series:
+    """Probability of becoming a key account within the horizon, aligned with X's index."""
+    return pd.Series(model.predict_proba(X)[:, 1], index=X.index, name="probability")

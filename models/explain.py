@@ -1,0 +1,70 @@
+"""SHAP explanations: global importance and per-customer reasons in plain words."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import shap
+
+from features.catalogue import FeatureDef
+
+
+def shap_explanation(model: lgb.LGBMClassifier, X: pd.DataFrame) -> shap.Explanation:
+    """SHAP values (log-odds contributions) of every feature for every row of X."""
+    explanation = shap.TreeExplainer(model)(X)
+    if explanation.values.ndim == 3:  # some shap versions return one slice per class
+        explanation = explanation[:, :, 1]
+    return explanation
+
+
+def mean_abs_shap(explanation: shap.Explanation) -> pd.DataFrame:
+    """Global importance: mean |SHAP| per feature, largest first."""
+    values = np.abs(np.asarray(explanation.values)).mean(axis=0)
+    table = pd.DataFrame({"feature": list(explanation.feature_names), "mean_abs_shap": values})
+    return table.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
+
+
+def _format_values(values: pd.Series, unit: str) -> pd.Series:
+    """Human-readable text for one feature column."""
+    missing = values.isna()
+    if unit == "text":
+        text = values.astype("str")
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        if unit in ("ratio", "share"):
+            sign = "+" if unit == "ratio" else ""
+            text = numbers.map(lambda v: f"{v:{sign}.0%}")
+        elif unit == "days":
+            text = numbers.map(lambda v: f"{v:,.0f} days")
+        elif unit == "years":
+            text = numbers.map(lambda v: f"{v:,.0f} years")
+        else:
+            text = numbers.map(lambda v: f"{v:,.0f}")
+    return text.where(~missing, "unknown")
+
+
+def reason_codes(
+    shap_values: pd.DataFrame, features: pd.DataFrame, catalogue: list[FeatureDef], top_n: int = 3
+) -> pd.DataFrame:
+    """The `top_n` features with the largest |SHAP| per row, as phrases such as
+    "orders in last 90 days: 14, up from 5 — raises". Columns reason_1..reason_n, index of `features`."""
+    defs = {d.name: d for d in catalogue if d.name in shap_values.columns}
+    names = list(shap_values.columns)
+    phrases = np.empty((len(features), len(names)), dtype=object)
+    for j, name in enumerate(names):
+        feature = defs[name]
+        text = feature.label + ": " + _format_values(features[name], feature.unit)
+        if feature.compare_to and feature.compare_to in features.columns:
+            earlier = _format_values(features[feature.compare_to], feature.unit)
+            now, before = features[name].astype("float64"), features[feature.compare_to].astype("float64")
+            direction = np.select([now > before, now < before], ["up from ", "down from "], "same as ")
+            text = text + ", " + pd.Series(direction, index=features.index) + earlier
+        phrases[:, j] = text.to_numpy()
+    contributions = shap_values.to_numpy(dtype="float64")
+    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_n]
+    rows = np.arange(len(features))[:, None]
+    chosen = phrases[rows, top]
+    effect = np.where(contributions[rows, top] >= 0, " — raises", " — lowers")
+    text = chosen.astype(str) + effect
+    return pd.DataFrame(text, index=features.index, columns=[f"reason_{i + 1}" for i in range(top.shape[1])])

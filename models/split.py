@@ -1,0 +1,48 @@
+"""Out-of-time split of a stacked (customer × cutoff) panel: never random rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    train: tuple[pd.Timestamp, ...]
+    validation: pd.Timestamp
+    test: pd.Timestamp
+
+
+def time_split(
+    cutoffs: list[pd.Timestamp],
+    horizon_months: int,
+    test_cutoff: pd.Timestamp | None = None,
+    validation_cutoff: pd.Timestamp | None = None,
+) -> TimeSplit:
+    """Test = the last (or given) cutoff; validation = the latest cutoff whose outcome window ends by the
+    test cutoff; training = every cutoff whose outcome window ends by the validation cutoff. So no
+    outcome window of training overlaps validation's, and none of either overlaps the test's."""
+    horizon = pd.DateOffset(months=horizon_months)
+    cutoffs = sorted(pd.Timestamp(c) for c in cutoffs)
+    if not cutoffs:
+        raise ValueError("no cutoffs to split")
+    test = pd.Timestamp(test_cutoff) if test_cutoff is not None else cutoffs[-1]
+    if test not in cutoffs:
+        raise ValueError(f"test cutoff {test.date()} is not one of the feature cutoffs")
+    if validation_cutoff is None:
+        candidates = [c for c in cutoffs if c + horizon <= test]
+        if not candidates:
+            raise ValueError(f"no cutoff ends its {horizon_months}-month outcome window by the test cutoff "
+                             f"{test.date()}: use more history or a shorter horizon")
+        validation = candidates[-1]
+    else:
+        validation = pd.Timestamp(validation_cutoff)
+        if validation not in cutoffs or validation + horizon > test:
+            raise ValueError(f"validation cutoff {validation.date()} must be a cutoff at least "
+                             f"{horizon_months} months before the test cutoff {test.date()}")
+    train = tuple(c for c in cutoffs if c + horizon <= validation)
+    if not train:
+        raise ValueError(f"no training cutoff ends its outcome window by the validation cutoff "
+                         f"{validation.date()}: move features.first_cutoff earlier or shorten the horizon")
+    return TimeSplit(train, validation, test)

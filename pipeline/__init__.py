@@ -1,0 +1,1 @@
+"""Stages, configuration, I/O, MLflow and the `kap` command line."""

@@ -1,0 +1,44 @@
+"""Stage features: point-in-time feature snapshots at every labelled monthly cutoff."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from features.builder import build_features
+from features.spine import customers_seen_before
+from pipeline.config import Params
+from pipeline.io import atomic_dir, read_parquet
+from pipeline.timeline import labelled_cutoffs
+from pipeline.validate import ValidatedTables, load_validated
+
+log = logging.getLogger(__name__)
+
+FEATURES_FILE = "features.parquet"
+
+
+def training_spine(params: Params, tables: ValidatedTables) -> pd.DataFrame:
+    """(customer_id, cutoff) rows for training: customers seen before each labelled cutoff."""
+    return customers_seen_before(tables.transactions, labelled_cutoffs(params, tables.transactions))
+
+
+def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:
+    """The one feature builder, configured from params (training and scoring both call this)."""
+    return build_features(
+        tables.transactions, tables.customers, spine, params.features.windows_days, tables.firmographics
+    )
+
+
+def run(params: Params) -> pd.DataFrame:
+    tables = load_validated(params)
+    spine = training_spine(params, tables)
+    log.info("building features for %s rows over %s cutoffs", len(spine), spine["cutoff"].nunique())
+    frame = features_for(params, tables, spine)
+    with atomic_dir(params.data.features_dir) as tmp:
+        frame.to_parquet(tmp / FEATURES_FILE, index=False)
+    return frame
+
+
+def load_features(params: Params) -> pd.DataFrame:
+    return read_parquet(params.data.features_dir / FEATURES_FILE)

@@ -1,0 +1,88 @@
+"""The `kap` command line: one command per pipeline stage, plus helpers for people.
+
+Exit codes: 0 success, 2 bad input or usage (message names the file, column and example rows),
+1 any other failure. Messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.config import load_params
+from pipeline.errors import PipelineError, UserInputError
+
+app = typer.Typer(help="Key-account potential: find the small customers that will grow into key accounts.",
+                  no_args_is_help=True, add_completion=False)
+log = logging.getLogger("kap")
+
+ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="Path to params.yaml.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")]
+
+STAGES = {
+    "demo-data": ("pipeline.demo_data", "Generate the built-in demo data (customers, transactions, ground truth)."),
+    "validate": ("pipeline.validate", "Validate raw tables into typed, cleaned Parquet tables."),
+    "features": ("pipeline.build_features", "Build point-in-time feature snapshots at every cutoff."),
+    "labels": ("pipeline.build_labels", "Compute eligibility and key-account labels at every cutoff."),
+    "train": ("pipeline.train", "Train LightGBM on the training cutoffs and log it to MLflow."),
+    "evaluate": ("pipeline.evaluate", "Evaluate model vs spend-rank baseline on the test cutoff."),
+    "explain": ("pipeline.explain", "SHAP summary of the model on the test cutoff."),
+    "register": ("pipeline.register", "Register the model; promote it to champion if it passes the gate."),
+    "score": ("pipeline.score", "Rank eligible customers at the as-of date with the champion model."),
+}
+
+
+def run_stage(module_name: str, params_path: Path, verbose: bool) -> None:
+    """Run one stage's `run(params)`, turning known errors into messages and exit codes."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        params = load_params(params_path)
+        importlib.import_module(module_name).run(params)
+    except UserInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except PipelineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:
+        log.error("unexpected failure", exc_info=True)
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _register_stage(name: str, module_name: str, help_text: str) -> None:
+    def command(params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False) -> None:
+        run_stage(module_name, params, verbose)
+
+    command.__doc__ = help_text
+    app.command(name)(command)
+
+
+for _name, (_module, _help) in STAGES.items():
+    _register_stage(_name, _module, _help)
+
+
+@app.command("run-all")
+def run_all(params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False) -> None:
+    """Run every stage in order without DVC (DVC's `dvc repro` skips the stages that are up to date)."""
+    for module_name, _ in STAGES.values():
+        run_stage(module_name, params, verbose)
+
+
+@app.command("features-list")
+def features_list(params: ParamsOption = Path("params.yaml")) -> None:
+    """Print the feature catalogue (name, family, window, definition) as Markdown."""
+    from features.catalogue import catalogue_markdown
+
+    try:
+        windows = load_params(params).features.windows_days
+    except UserInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(catalogue_markdown(windows), nl=False)

@@ -1,0 +1,81 @@
+"""Stage evaluate: the model against the spend-rank baseline on the out-of-time test cutoff.
+
+Writes DVC metrics (data.metrics_file), DVC plots (PR curve, cumulative gains) and the test-cutoff
+predictions, and logs the metrics to the training run in MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from models.baselines import spend_rank_score
+from models.estimator import predict_probability
+from models.metrics import cumulative_gains, pr_curve, ranking_metrics
+from pipeline import tracking
+from pipeline.config import Params
+from pipeline.io import atomic_dir, write_csv_export, write_json
+from pipeline.train import TARGET, load_panel, load_trained
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS_FILE = "test_predictions.parquet"
+RECALL_GRID = np.linspace(0, 1, 101)
+
+
+def _interpolated_precision(y: pd.Series, score: pd.Series) -> np.ndarray:
+    """Best precision reachable at recall ≥ r, on a fixed recall grid (so curves share one x column)."""
+    curve = pr_curve(y, score)
+    best = np.maximum.accumulate(curve["precision"].to_numpy()[::-1])[::-1]
+    idx = np.searchsorted(curve["recall"].to_numpy(), RECALL_GRID, side="left")
+    return best[np.minimum(idx, len(best) - 1)]
+
+
+def evaluate_rankings(test: pd.DataFrame, scores: dict[str, pd.Series], ks: tuple[int, ...]) -> dict:
+    """Metrics of each ranking on the test rows, plus the model's PR-AUC ratio over the baseline."""
+    y = test[TARGET]
+    metrics = {name: ranking_metrics(y, score, ks) for name, score in scores.items()}
+    baseline = metrics["spend_rank_baseline"]["pr_auc"]
+    metrics["pr_auc_ratio_to_baseline"] = metrics["model"]["pr_auc"] / baseline if baseline > 0 else float("nan")
+    return metrics
+
+
+def run(params: Params) -> dict:
+    model, spec, summary = load_trained(params)
+    panel = load_panel(params)
+    test = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])].reset_index(drop=True)
+    scores = {
+        "model": predict_probability(model, spec.conform(test)),
+        "spend_rank_baseline": spend_rank_score(test),
+    }
+    metrics = evaluate_rankings(test, scores, params.evaluate.k)
+    metrics["test_cutoff"] = summary["test_cutoff"]
+    log.info("test PR-AUC model %.3f vs baseline %.3f", metrics["model"]["pr_auc"],
+             metrics["spend_rank_baseline"]["pr_auc"])
+
+    y = test[TARGET]
+    pr = pd.DataFrame({"recall": RECALL_GRID} | {n: _interpolated_precision(y, s) for n, s in scores.items()})
+    gains = None
+    for name, score in scores.items():
+        curve = cumulative_gains(y, score).rename(columns={"share_of_positives": name})
+        gains = curve if gains is None else gains.merge(curve, on="share_contacted")
+    predictions = test[["customer_id", "cutoff", TARGET, "outcome_spend"]].assign(
+        probability=scores["model"].to_numpy(), spend_rank_score=scores["spend_rank_baseline"].to_numpy()
+    )
+    write_csv_export(pr, params.data.pr_curve_file)
+    write_csv_export(gains, params.data.gains_file)
+    with atomic_dir(params.data.evaluation_dir) as tmp:
+        predictions.to_parquet(tmp / PREDICTIONS_FILE, index=False)
+    write_json(metrics, params.data.metrics_file)
+
+    tracking.configure(params.mlflow)
+    with mlflow.start_run(run_id=summary["run_id"]):
+        for ranking in scores:
+            mlflow.log_metrics({f"test_{ranking}_{k}": v for k, v in metrics[ranking].items()})
+        mlflow.log_metric("test_pr_auc_ratio_to_baseline", metrics["pr_auc_ratio_to_baseline"])
+        mlflow.log_artifact(str(params.data.pr_curve_file), "evaluation")
+        mlflow.log_artifact(str(params.data.gains_file), "evaluation")
+    return metrics

@@ -1,0 +1,113 @@
+"""Disk I/O for the stages: atomic writes, table reading, safe exports.
+
+Every write goes to a temporary file in the target folder and is moved into place with `os.replace`,
+so a failed run never leaves a half-written output and the last good output stays in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import DataError
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `target`; on success it replaces `target` atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success it replaces the folder `target` as a whole."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = target.with_name(f".{target.name}.old")
+    try:
+        yield tmp
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_atomic(target: str | Path, write: Callable[[Path], Any]) -> Path:
+    with atomic_path(target) as tmp:
+        write(tmp)
+    return Path(target)
+
+
+def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a frame to Parquet atomically (no index)."""
+    return _write_atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_json(data: Any, target: str | Path) -> Path:
+    """Write JSON atomically, pretty-printed and key-sorted so diffs stay readable."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_text(text: str, target: str | Path) -> Path:
+    """Write a text file atomically."""
+    return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of `frame` whose text cells cannot run as spreadsheet formulas (prefixed with a quote)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object:
+            text = safe[column]
+            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
+            safe[column] = text.where(~risky, "'" + text.astype("str"))
+    return safe
+
+
+def write_csv_export(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a CSV meant for people and spreadsheets: UTF-8 with BOM, formulas neutralised."""
+    safe = neutralise_formulas(frame)
+    return _write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file, turning a missing or unreadable file into a DataError that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(str(path), None, "file not found (did the previous stage run? try `dvc repro`)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataError(str(path), None, f"cannot be read as Parquet: {exc}") from exc
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file written by an earlier stage."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(str(path), None, "file not found (did the previous stage run? try `dvc repro`)")
+    return json.loads(path.read_text(encoding="utf-8"))

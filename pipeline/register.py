@@ -1,0 +1,46 @@
+"""Stage register: the trained model becomes a registry version (alias challenger); it also becomes the
+champion only if it passes the gate declared in params."""
+
+from __future__ import annotations
+
+import logging
+
+from pipeline import tracking
+from pipeline.config import GateConfig, Params
+from pipeline.io import read_json, write_json
+from pipeline.train import SUMMARY_FILE
+
+log = logging.getLogger(__name__)
+
+
+def gate_decision(metrics: dict, gate: GateConfig) -> tuple[bool, list[str]]:
+    """Whether the model may become champion, and the reasons when it may not."""
+    failures = []
+    pr_auc = metrics["model"]["pr_auc"]
+    if not pr_auc >= gate.min_pr_auc:
+        failures.append(f"test PR-AUC {pr_auc:.3f} < gate.min_pr_auc {gate.min_pr_auc}")
+    ratio = metrics["pr_auc_ratio_to_baseline"]
+    if not ratio >= gate.min_lift_over_baseline:
+        failures.append(f"PR-AUC ratio to baseline {ratio:.3f} < gate.min_lift_over_baseline "
+                        f"{gate.min_lift_over_baseline}")
+    return not failures, failures
+
+
+def run(params: Params) -> dict:
+    summary = read_json(params.data.model_dir / SUMMARY_FILE)
+    metrics = read_json(params.data.metrics_file)
+    promote, failures = gate_decision(metrics, params.gate)
+    tracking.configure(params.mlflow)
+    registration = tracking.register(summary["model_uri"], params.mlflow.registered_model, promote, summary["run_id"])
+    record = {
+        "registered_model": registration.name,
+        "version": registration.version,
+        "aliases": list(registration.aliases),
+        "run_id": summary["run_id"],
+        "promoted_to_champion": promote,
+        "gate_failures": failures,
+    }
+    if failures:
+        log.warning("version %s stays challenger: %s", registration.version, "; ".join(failures))
+    write_json(record, params.data.registry_file)
+    return record

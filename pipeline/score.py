@@ -1,0 +1,90 @@
+"""Stage score: the champion model ranks eligible customers at an as-of date, with plain-language reasons.
+
+Idempotent: the same data, as-of date and champion give the same outputs, written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from features.catalogue import feature_catalogue
+from features.spine import customers_seen_before
+from models.estimator import predict_probability
+from models.explain import reason_codes, shap_explanation
+from models.spec import SpecMismatchError
+from pipeline import tracking
+from pipeline.build_features import features_for
+from pipeline.build_labels import eligibility_for
+from pipeline.config import Params
+from pipeline.errors import ConfigError, DataError
+from pipeline.io import atomic_dir, write_csv_export, write_json, write_text
+from pipeline.report import sales_report_html
+from pipeline.timeline import data_end
+from pipeline.validate import load_validated
+
+log = logging.getLogger(__name__)
+
+PROSPECT_COLUMNS = [
+    "rank", "customer_id", "company_name", "industry", "country", "account_owner", "spend_12m", "probability",
+]
+PROSPECTS_STEM = "prospects"
+REPORT_FILE = "sales_report.html"
+RUN_FILE = "scoring_run.json"
+
+
+def as_of_date(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:
+    """The configured as-of date, or the day after the last transaction."""
+    if params.score.as_of is None:
+        return data_end(transactions)
+    as_of = pd.Timestamp(params.score.as_of)
+    if as_of != as_of.normalize():
+        raise ConfigError(f"score.as_of must be a date, got {params.score.as_of!r}")
+    return as_of
+
+
+def run(params: Params) -> pd.DataFrame:
+    tables = load_validated(params)
+    as_of = as_of_date(params, tables.transactions)
+    tracking.configure(params.mlflow)
+    version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)
+    model_uri = tracking.version_uri(params.mlflow.registered_model, version)
+    model, spec = tracking.load_model(model_uri)
+
+    spine = customers_seen_before(tables.transactions, [as_of])
+    eligible = eligibility_for(params, tables.transactions, spine)
+    eligible = eligible[eligible["eligible"]]
+    features = features_for(params, tables, eligible[["customer_id", "cutoff"]])
+    try:
+        X = spec.conform(features)
+    except SpecMismatchError as exc:
+        raise DataError("feature snapshot at " + str(as_of.date()), None, f"{exc}; retrain the model") from exc
+    probability = predict_probability(model, X)
+    shap_values = pd.DataFrame(shap_explanation(model, X).values, columns=list(spec.columns), index=X.index)
+    reasons = reason_codes(shap_values, features, feature_catalogue(params.features.windows_days),
+                           params.score.top_reasons)
+
+    prospects = (
+        features[["customer_id"]]
+        .assign(probability=probability.to_numpy())
+        .join(reasons)
+        .merge(eligible[["customer_id", "trailing_spend"]], on="customer_id")
+        .merge(tables.customers[["customer_id", "company_name", "industry", "country", "account_owner"]],
+               on="customer_id", how="left")
+        .rename(columns={"trailing_spend": "spend_12m"})
+        .sort_values(["probability", "customer_id"], ascending=[False, True], ignore_index=True)
+    )
+    prospects["rank"] = range(1, len(prospects) + 1)
+    prospects["spend_12m"] = prospects["spend_12m"].round(2)
+    prospects["probability"] = prospects["probability"].round(4)
+    prospects = prospects[PROSPECT_COLUMNS + list(reasons.columns)]
+    with atomic_dir(params.data.scores_dir) as tmp:
+        prospects.to_parquet(tmp / f"{PROSPECTS_STEM}.parquet", index=False)
+        write_csv_export(prospects, tmp / f"{PROSPECTS_STEM}.csv")
+        write_text(sales_report_html(prospects, str(as_of.date()), version, params.report.top_n), tmp / REPORT_FILE)
+        write_json({"as_of": str(as_of.date()), "model_uri": model_uri, "model_version": version,
+                    "eligible_customers": len(prospects)}, tmp / RUN_FILE)
+    log.info("scored %s eligible customers as of %s with %s (version %s)", len(prospects), as_of.date(),
+             model_uri, version)
+    return prospects

@@ -1,0 +1,107 @@
+"""Stage train: LightGBM on stacked training cutoffs, early stopping on the validation cutoff.
+
+Writes the model (MLflow format, with signature, input example and feature spec) and a training summary
+to data.model_dir, and logs params, metrics and the model to an MLflow run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import mlflow
+import pandas as pd
+
+from features.catalogue import feature_catalogue
+from models.estimator import train_classifier
+from models.spec import FeatureSpec
+from models.split import TimeSplit, time_split
+from pipeline import tracking
+from pipeline.build_features import load_features
+from pipeline.build_labels import load_labels
+from pipeline.config import Params
+from pipeline.io import atomic_dir, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+MLFLOW_MODEL_DIR = "mlflow_model"
+SUMMARY_FILE = "training.json"
+TARGET = "became_key_account"
+
+
+def load_panel(params: Params) -> pd.DataFrame:
+    """Eligible (customer, cutoff) rows with features and labels."""
+    labels = load_labels(params)
+    panel = load_features(params).merge(labels, on=["customer_id", "cutoff"], how="inner", validate="1:1")
+    return panel[panel["eligible"]].reset_index(drop=True)
+
+
+def split_of(params: Params, panel: pd.DataFrame) -> TimeSplit:
+    """The out-of-time split configured in params over the panel's cutoffs."""
+    cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
+    return time_split(cutoffs, params.labels.horizon_months, params.split.test_cutoff, params.split.validation_cutoff)
+
+
+def feature_spec_from(params: Params, train: pd.DataFrame) -> FeatureSpec:
+    catalogue = feature_catalogue(params.features.windows_days)
+    categorical = [f.name for f in catalogue if f.kind == "categorical"]
+    return FeatureSpec.fit(train, [f.name for f in catalogue], categorical)
+
+
+def hyperparameters(params: Params) -> dict:
+    values = dataclasses.asdict(params.model)
+    values.pop("early_stopping_rounds")
+    return values
+
+
+def run(params: Params) -> dict:
+    panel = load_panel(params)
+    split = split_of(params, panel)
+    train = panel[panel["cutoff"].isin(split.train)]
+    valid = panel[panel["cutoff"] == split.validation]
+    spec = feature_spec_from(params, train)
+    log.info("training on %s rows (%s cutoffs), validating on %s rows", len(train), len(split.train), len(valid))
+    result = train_classifier(
+        spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET],
+        hyperparameters(params), params.model.early_stopping_rounds, params.seed,
+    )
+    example = train[list(spec.columns)].head(5)
+    tracking.configure(params.mlflow)
+    with mlflow.start_run() as run_:
+        mlflow.log_params({f"model.{k}": v for k, v in dataclasses.asdict(params.model).items()})
+        mlflow.log_params({
+            "seed": params.seed,
+            "labels.horizon_months": params.labels.horizon_months,
+            "labels.key_account.rule": params.labels.key_account.rule,
+            "features.windows_days": list(params.features.windows_days),
+            "split.train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()} ({len(split.train)})",
+            "split.validation_cutoff": str(split.validation.date()),
+            "split.test_cutoff": str(split.test.date()),
+        })
+        mlflow.log_metrics({
+            "best_iteration": result.best_iteration,
+            "validation_logloss": result.validation_logloss,
+            "train_rows": len(train),
+            "train_positive_rate": float(train[TARGET].mean()),
+        })
+        model_uri = tracking.log_model(result.model, spec, example)
+        summary = {
+            "run_id": run_.info.run_id,
+            "model_uri": model_uri,
+            "best_iteration": result.best_iteration,
+            "train_cutoffs": [str(c.date()) for c in split.train],
+            "validation_cutoff": str(split.validation.date()),
+            "test_cutoff": str(split.test.date()),
+            "train_rows": len(train),
+            "validation_rows": len(valid),
+        }
+        with atomic_dir(params.data.model_dir) as tmp:
+            tracking.save_model(result.model, spec, example, str(tmp / MLFLOW_MODEL_DIR))
+            write_json(summary, tmp / SUMMARY_FILE)
+    return summary
+
+
+def load_trained(params: Params):
+    """The trained classifier, its feature spec and the training summary (for evaluate and explain)."""
+    model, spec = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
+    return model, spec, read_json(params.data.model_dir / SUMMARY_FILE)

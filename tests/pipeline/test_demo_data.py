@@ -1,0 +1,282 @@
+"""Tests of the synthetic demo data: determinism, schemas, hazards and the statistical shape of the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import DemoConfig
+from pipeline.demo_data import DemoTables, expected_spend, generate_demo
+
+SMALL = DemoConfig(n_customers=1500, years=2)
+MEDIUM = DemoConfig(n_customers=3000, years=2)
+
+CUSTOMER_DTYPES = {
+    "customer_id": "str",
+    "company_name": "str",
+    "industry": "str",
+    "country": "str",
+    "region": "str",
+    "employees": "int64",
+    "annual_revenue": "float64",
+    "founded_year": "int64",
+    "credit_rating": "str",
+    "acquisition_channel": "str",
+    "account_owner": "str",
+    "first_order_date": "datetime64[us]",
+}
+TRANSACTION_DTYPES = {
+    "invoice_id": "str",
+    "customer_id": "str",
+    "timestamp": "datetime64[us]",
+    "product_id": "str",
+    "category": "str",
+    "quantity": "int64",
+    "unit_price": "float64",
+    "amount": "float64",
+    "days_to_pay": "float64",
+}
+FIRMOGRAPHIC_DTYPES = {
+    "customer_id": "str",
+    "valid_from": "datetime64[us]",
+    "employees": "int64",
+    "annual_revenue": "float64",
+}
+
+
+@pytest.fixture(scope="module")
+def small() -> DemoTables:
+    return generate_demo(SMALL, seed=7)
+
+
+@pytest.fixture(scope="module")
+def medium() -> DemoTables:
+    return generate_demo(MEDIUM, seed=11)
+
+
+def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    return {col: str(dtype) for col, dtype in frame.dtypes.items()}
+
+
+def _spend(tx: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Net spend per customer with at least one line in [start, end)."""
+    window = tx[(tx["timestamp"] >= start) & (tx["timestamp"] < end)]
+    return window.groupby("customer_id")["amount"].sum()
+
+
+def _top_set(spend: pd.Series, share: float = 0.8) -> pd.Series:
+    """The largest customers that together make up `share` of the revenue."""
+    ranked = spend[spend > 0].sort_values(ascending=False)
+    cumulative = ranked.cumsum().to_numpy() / ranked.sum()
+    return ranked.iloc[: int(np.searchsorted(cumulative, share)) + 1]
+
+
+# --------------------------------------------------------------------------------------------- determinism
+def test_same_seed_gives_identical_tables(small: DemoTables) -> None:
+    again = generate_demo(SMALL, seed=7)
+    for name in ("customers", "transactions", "firmographics", "ground_truth"):
+        pd.testing.assert_frame_equal(getattr(small, name), getattr(again, name))
+
+
+def test_different_seed_gives_different_tables(small: DemoTables) -> None:
+    other = generate_demo(SMALL, seed=8)
+    assert not other.transactions.equals(small.transactions)
+    assert not other.customers.equals(small.customers)
+
+
+# --------------------------------------------------------------------------------------------- schemas
+def test_exact_columns_and_dtypes(small: DemoTables) -> None:
+    assert _dtypes(small.customers) == CUSTOMER_DTYPES
+    assert _dtypes(small.transactions) == TRANSACTION_DTYPES
+    assert _dtypes(small.firmographics) == FIRMOGRAPHIC_DTYPES
+    assert small.ground_truth["customer_id"].tolist() == small.customers["customer_id"].tolist()
+
+
+def test_customers_table(small: DemoTables) -> None:
+    cust = small.customers
+    assert len(cust) == SMALL.n_customers
+    assert cust["customer_id"].is_unique
+    assert cust["customer_id"].str.fullmatch(r"C\d{6}").all()
+    assert cust["industry"].nunique() >= 10
+    assert cust["country"].nunique() >= 8
+    assert (cust.groupby("country")["region"].nunique() == 1).all(), "region must follow from country"
+    assert set(cust["credit_rating"]) <= {"AAA", "AA", "A", "BBB", "BB", "B", "CCC"}
+    assert cust["account_owner"].nunique() == SMALL.n_account_owners
+    assert cust["employees"].between(1, 50_000).all()
+    assert (cust["annual_revenue"] > 0).all()
+    assert (cust["founded_year"] < SMALL.end.year).all()
+    assert cust.notna().drop(columns="first_order_date").all().all()
+    # heavy-tailed size: the largest firm is far above the median one
+    assert cust["employees"].max() > 30 * cust["employees"].median()
+
+
+def test_transactions_table(small: DemoTables) -> None:
+    tx = small.transactions
+    assert len(tx) > 10 * SMALL.n_customers
+    assert tx["customer_id"].isin(small.customers["customer_id"]).all()
+    assert tx["timestamp"].min() >= SMALL.start
+    assert tx["timestamp"].max() < SMALL.end
+    assert tx["timestamp"].dt.hour.between(7, 17).all(), "business hours"
+    assert (tx["timestamp"].dt.day_of_week < 5).all(), "business days"
+    assert (tx["unit_price"] > 0).all()
+    assert (tx["quantity"] != 0).all()
+    np.testing.assert_array_equal(tx["amount"], np.round(tx["quantity"] * tx["unit_price"], 2))
+    # sorted by timestamp, then invoice_id
+    keys = tx[["timestamp", "invoice_id"]]
+    pd.testing.assert_frame_equal(keys, keys.sort_values(["timestamp", "invoice_id"], kind="stable"))
+    # every product belongs to one category; >= 20 categories with the default n_categories
+    assert (tx.groupby("product_id")["category"].nunique() == 1).all()
+    assert SMALL.n_categories >= 20
+    assert tx["category"].nunique() >= 20
+    assert tx["product_id"].str.fullmatch(r"P\d{4}").all()
+
+
+def test_invoices_and_credit_notes(small: DemoTables) -> None:
+    tx = small.transactions
+    is_cn = tx["invoice_id"].str.startswith("CN")
+    invoices, notes = tx[~is_cn], tx[is_cn]
+    assert invoices["invoice_id"].str.fullmatch(r"INV\d{7}").all()
+    assert notes["invoice_id"].str.fullmatch(r"CN\d{7}").all()
+    assert (invoices["quantity"] > 0).all() and invoices["days_to_pay"].notna().all()
+    assert (invoices["days_to_pay"] >= 0).all()
+    assert (notes["quantity"] < 0).all() and notes["days_to_pay"].isna().all()
+    lines = invoices.groupby("invoice_id").size()
+    assert lines.min() >= 1 and lines.max() <= 15 and lines.max() >= 8
+    per_invoice = invoices.groupby("invoice_id")
+    assert (per_invoice["days_to_pay"].nunique() == 1).all()
+    assert (per_invoice["timestamp"].nunique() == 1).all() and (per_invoice["customer_id"].nunique() == 1).all()
+    share = notes["invoice_id"].nunique() / lines.size
+    assert 0.01 < share < 0.06, f"credit notes on {share:.1%} of invoices"
+    # each returned product was bought earlier by the same customer
+    bought = invoices.groupby(["customer_id", "product_id"])["timestamp"].min().rename("first_bought")
+    returned = notes.join(bought, on=["customer_id", "product_id"])
+    assert (returned["first_bought"] < returned["timestamp"]).all()
+
+
+def test_name_hazards_present(small: DemoTables) -> None:
+    names = small.customers["company_name"]
+    assert names.str.match(r"[=+\-@]").sum() >= 5
+    assert names.str.contains("<script>", regex=False).any()
+    assert names.str.contains('"', regex=False).any()
+    assert names.str.contains(",", regex=False).any()
+    assert names.str.contains("'", regex=False).any()
+    assert names.str.contains("[éüøñ]", regex=True).any()
+
+
+def test_first_order_date_is_first_transaction_day(small: DemoTables) -> None:
+    first = small.transactions.groupby("customer_id")["timestamp"].min().dt.normalize()
+    expected = first.reindex(small.customers["customer_id"]).to_numpy()
+    np.testing.assert_array_equal(small.customers["first_order_date"].to_numpy(), expected)
+    never = small.customers["first_order_date"].isna().mean()
+    assert 0 < never < 0.2, "a small share of customers never orders"
+
+
+def test_firmographic_snapshots(small: DemoTables) -> None:
+    firmo, cust = small.firmographics, small.customers
+    assert (firmo["valid_from"].dt.month == 1).all() and (firmo["valid_from"].dt.day == 1).all()
+    assert not firmo.duplicated(["customer_id", "valid_from"]).any()
+    assert set(firmo["customer_id"]) == set(cust["customer_id"])
+    assert firmo["valid_from"].min() == SMALL.start
+    assert firmo["valid_from"].max().year == SMALL.end.year - 1
+    founded = firmo["customer_id"].map(cust.set_index("customer_id")["founded_year"])
+    assert (firmo["valid_from"].dt.year >= founded).all()
+    last = firmo.sort_values("valid_from").groupby("customer_id").tail(1).set_index("customer_id")
+    last = last.reindex(cust["customer_id"])
+    np.testing.assert_array_equal(last["employees"].to_numpy(), cust["employees"].to_numpy())
+    np.testing.assert_array_equal(last["annual_revenue"].to_numpy(), cust["annual_revenue"].to_numpy())
+    assert firmo.groupby("customer_id")["employees"].nunique().max() > 1, "firmographics drift over years"
+
+
+# --------------------------------------------------------------------------------------------- statistics
+def test_pareto_concentration(medium: DemoTables) -> None:
+    end = MEDIUM.end
+    spend = _spend(medium.transactions, end - pd.DateOffset(months=12), end)
+    spend = spend[spend > 0].sort_values(ascending=False)
+    top = spend.iloc[: round(0.2 * len(spend))].sum() / spend.sum()
+    assert 0.65 <= top <= 0.9, f"top 20% hold {top:.3f} of revenue"
+
+
+@pytest.mark.parametrize("months", [12, 3])
+def test_expected_spend_matches_realised_total(medium: DemoTables, months: int) -> None:
+    end = MEDIUM.end
+    start = end - pd.DateOffset(months=months)
+    expected = expected_spend(medium.ground_truth, start, end)
+    realised = _spend(medium.transactions, start, end)
+    assert expected.index.equals(pd.Index(medium.customers["customer_id"], name="customer_id"))
+    assert expected.sum() == pytest.approx(realised.sum(), rel=0.04)
+
+
+def test_expected_spend_ranks_customers(medium: DemoTables) -> None:
+    end = MEDIUM.end
+    start = end - pd.DateOffset(months=12)
+    expected = expected_spend(medium.ground_truth, start, end)
+    realised = _spend(medium.transactions, start, end).reindex(expected.index, fill_value=0.0)
+    assert expected.corr(realised, method="spearman") > 0.7
+
+
+def test_expected_spend_is_zero_outside_activity(medium: DemoTables) -> None:
+    before = expected_spend(medium.ground_truth, MEDIUM.start - pd.DateOffset(years=1), MEDIUM.start)
+    assert (before == 0).all()
+    after = expected_spend(medium.ground_truth, MEDIUM.end, MEDIUM.end + pd.DateOffset(years=1))
+    assert (after == 0).all()
+    gt = medium.ground_truth
+    whole = expected_spend(gt, MEDIUM.start, MEDIUM.end)
+    late = gt["active_from"] >= MEDIUM.start + pd.DateOffset(years=1)
+    early = expected_spend(gt, MEDIUM.start, MEDIUM.start + pd.DateOffset(years=1))
+    assert (early[late.to_numpy()] == 0).all()
+    assert (whole >= early).all()
+
+
+def test_key_account_transitions_exist(medium: DemoTables) -> None:
+    tx = medium.transactions
+    cutoff = MEDIUM.start + pd.DateOffset(years=1)
+    trailing = _spend(tx, cutoff - pd.DateOffset(months=12), cutoff)
+    eligible = trailing.index.difference(_top_set(trailing).index)
+    outcome = _spend(tx, cutoff, cutoff + pd.DateOffset(months=12))
+    bar = _top_set(outcome).min()
+    rate = (outcome.reindex(eligible, fill_value=0.0) >= bar).mean()
+    assert 0.01 <= rate <= 0.15, f"{rate:.3f} of eligible customers become key accounts"
+
+
+def test_growth_leaves_leading_signals(medium: DemoTables) -> None:
+    """Customers adopting during the period buy more often, more broadly and pay faster than before."""
+    tx, gt = medium.transactions, medium.ground_truth.set_index("customer_id")
+    mid = MEDIUM.start + pd.DateOffset(years=1)
+    adopting = gt.index[
+        gt["grower"]
+        & (gt["adoption_onset"] > MEDIUM.start + pd.DateOffset(months=9))
+        & (gt["adoption_onset"] < mid + pd.DateOffset(months=3))
+        & (gt["active_from"] == MEDIUM.start)
+        & (gt["active_until"] == MEDIUM.end)
+    ]
+    assert len(adopting) >= 20
+    invoices = tx[~tx["invoice_id"].str.startswith("CN") & tx["customer_id"].isin(adopting)]
+    before, after = invoices[invoices["timestamp"] < mid], invoices[invoices["timestamp"] >= mid]
+
+    def per_customer(frame: pd.DataFrame) -> pd.DataFrame:
+        grouped = frame.groupby("customer_id")
+        return pd.DataFrame({
+            "orders": grouped["invoice_id"].nunique(),
+            "categories": grouped["category"].nunique(),
+            "days_to_pay": grouped["days_to_pay"].mean(),
+        }).reindex(adopting)
+
+    b, a = per_customer(before), per_customer(after)
+    assert (a["orders"].fillna(0) > b["orders"].fillna(0)).mean() > 0.6
+    assert (a["categories"].fillna(0) > b["categories"].fillna(0)).mean() > 0.5
+    assert a["days_to_pay"].median() < b["days_to_pay"].median()
+
+
+def test_better_credit_pays_faster(small: DemoTables) -> None:
+    tx = small.transactions
+    rating = tx["customer_id"].map(small.customers.set_index("customer_id")["credit_rating"])
+    days = tx["days_to_pay"].groupby(rating).mean()
+    assert days["AAA"] < days["BBB"] < days["CCC"]
+
+
+def test_seasonality_year_end_peak(medium: DemoTables) -> None:
+    tx = medium.transactions
+    gross = tx[tx["amount"] > 0]
+    by_month = gross.groupby(gross["timestamp"].dt.month)["amount"].sum()
+    assert by_month[12] > by_month[8]

@@ -1,0 +1,99 @@
+"""Bad input ends in a plain message naming the file, the column and example rows, with exit code 2."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.validate import validate_tables
+from tests.conftest import customers_frame
+
+runner = CliRunner()
+
+
+def raw_tables() -> dict[str, pd.DataFrame]:
+    customers = customers_frame(["C1", "C2"]).assign(company_name=["=cmd()", "<script>x</script>"],
+                                                     account_owner="Ann")
+    transactions = pd.DataFrame({
+        "invoice_id": ["I1", "I2", "I3"],
+        "customer_id": ["C1", "C2", "C9"],
+        "timestamp": ["2023-01-02 10:00", "2023-02-03 11:00", "2023-03-04 12:00"],
+        "product_id": ["P1", "P2", "P1"],
+        "category": ["Tools", "Paint", "Tools"],
+        "quantity": ["1", "2", "3"],
+        "unit_price": ["10", "20", "30"],
+        "amount": ["10", "40", "90"],
+        "days_to_pay": ["5", "", "7"],
+    })
+    return {"customers": customers, "transactions": transactions}
+
+
+def write_raw(raw_dir, tables):
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(raw_dir / f"{name}.csv", index=False)
+
+
+def test_clean_input_is_typed_and_unknown_customers_get_a_row():
+    tables = raw_tables()
+    result = validate_tables(tables, {"customers": "c.csv", "transactions": "t.csv"})
+    assert str(result.transactions["timestamp"].dtype) == "datetime64[us]"
+    assert result.transactions["amount"].tolist() == [10.0, 40.0, 90.0]
+    assert "C9" in set(result.customers["customer_id"])
+    assert result.quality["repairs"]["unknown_customers_added"] == 1
+    assert tables["transactions"]["amount"].tolist() == ["10", "40", "90"]  # input not mutated
+
+
+def test_ids_written_as_floats_match_text_ids():
+    tables = raw_tables()
+    tables["transactions"]["customer_id"] = [1.0, 2.0, 2.0]
+    tables["customers"]["customer_id"] = ["1", "2"]
+    result = validate_tables(tables, {"customers": "c.csv", "transactions": "t.csv"})
+    assert set(result.transactions["customer_id"]) == {"1", "2"}
+    assert result.quality["repairs"]["unknown_customers_added"] == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "expected"),
+    [
+        ("transactions", lambda f: f.drop(columns="amount"), ["transactions.csv", "amount", "missing"]),
+        ("transactions", lambda f: f.assign(timestamp=["2023-01-02", "yesterday", "2023-03-04"]),
+         ["transactions.csv", "'timestamp'", "not dates", "yesterday"]),
+        ("transactions", lambda f: f.assign(amount=["10", "ten", "90"]),
+         ["transactions.csv", "'amount'", "not numbers", "ten"]),
+        ("customers", lambda f: f.assign(customer_id=["C1", "C1"]),
+         ["customers.csv", "'customer_id'", "share a customer id"]),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_naming_file_column_and_rows(project, table, change, expected):
+    params = project()
+    tables = raw_tables()
+    tables[table] = change(tables[table])
+    write_raw(params.parent / "data" / "raw", tables)
+    result = runner.invoke(app, ["validate", "--params", str(params)])
+    assert result.exit_code == 2, result.output
+    for text in expected:
+        assert text in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (params.parent / "data" / "validated").exists()  # nothing half-written
+
+
+def test_console_script_returns_exit_code_2(project):
+    params = project()
+    tables = raw_tables()
+    tables["transactions"] = tables["transactions"].drop(columns="timestamp")
+    write_raw(params.parent / "data" / "raw", tables)
+    completed = subprocess.run([sys.executable, "-m", "pipeline", "validate", "--params", str(params)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 2
+    assert "timestamp" in completed.stderr and "missing" in completed.stderr
+
+
+def test_unknown_params_key_is_a_usage_error(project):
+    params = project(model={"n_estimatorz": 5})
+    result = runner.invoke(app, ["train", "--params", str(params)])
+    assert result.exit_code == 2
+    assert "n_estimatorz" in result.stderr
