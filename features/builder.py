@@ -3,6 +3,9 @@
 One builder for training and scoring: the caller passes a spine of (customer_id, cutoff) rows (many cutoffs
 for training, one as-of date for scoring) and gets one feature row per spine row.
 
+Money and days are summed as DECIMAL so that results do not depend on DuckDB's parallel summation order
+(floating-point sums would differ in the last bits from run to run).
+
 Point-in-time rule: a cutoff `t` is a midnight timestamp; only transaction lines with `timestamp < t` are
 used, a payment counts only once its payment date is before `t`, and a firmographic snapshot only if its
 `valid_from < t`. Missing history: sums and counts are 0, means, ratios and recency are NaN.
@@ -106,8 +109,9 @@ def build_features(
             CREATE TEMP TABLE spine_t AS
             SELECT customer_id, CAST(cutoff AS TIMESTAMP) AS cutoff FROM spine;
             CREATE TEMP TABLE invoices AS
-            SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day, sum(amount) AS amount,
-                   max(days_to_pay) AS days_to_pay
+            SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day,
+                   sum(CAST(amount AS DECIMAL(18, 4))) AS amount,
+                   CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay
             FROM tx WHERE customer_id IN (SELECT customer_id FROM spine_t)
             GROUP BY ALL;
             CREATE TEMP TABLE daily AS

@@ -67,10 +67,12 @@ def window_spend(
     grid["end"] = grid["cutoff"] + pd.DateOffset(months=horizon_months)
     con = duckdb.connect()
     try:
-        con.register("tx", transactions[["customer_id", "timestamp", "amount"]])
+        con.register("tx_raw", transactions[["customer_id", "timestamp", "amount"]])
         con.register("grid", grid)
+        # DECIMAL sums are exact, so bars and labels do not depend on parallel summation order.
         return con.sql(
             """
+            WITH tx AS (SELECT customer_id, timestamp, CAST(amount AS DECIMAL(18, 4)) AS amount FROM tx_raw)
             SELECT t.customer_id, g.cutoff,
                    coalesce(sum(t.amount) FILTER (t.timestamp >= g.trailing_start AND t.timestamp < g.cutoff), 0)
                        AS trailing_spend,

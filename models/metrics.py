@@ -54,7 +54,7 @@ def ranking_metrics(y_true, score, ks: tuple[int, ...]) -> dict[str, float]:
         "roc_auc": float(roc_auc_score(y, s)) if both_classes else float("nan"),
         "lift_top_decile": lift_at_fraction(y, s, 0.1),
         "positive_rate": float(y.mean()) if len(y) else float("nan"),
-        "n_rows": int(len(y)),
+        "n_rows": len(y),
         "n_positive": int(y.sum()),
     }
     for k in ks:

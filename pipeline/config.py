@@ -40,8 +40,8 @@ class DataConfig:
 @dataclass(frozen=True)
 class DemoConfig:
     n_customers: int = 20000
-    start_date: str = "2021-01-01"
-    years: int = 4
+    start_date: str = "2020-01-01"
+    years: int = 5
     n_categories: int = 24
     n_products: int = 1500
     n_account_owners: int = 25
@@ -74,7 +74,7 @@ class LabelsConfig:
 
 @dataclass(frozen=True)
 class FeaturesConfig:
-    first_cutoff: str = "2021-07-01"
+    first_cutoff: str | None = None
     cutoff_every_months: int = 1
     windows_days: tuple[int, ...] = (90, 180, 365)
 

@@ -4,6 +4,18 @@
 transactions, yearly firmographic snapshots and the latent ground truth of every customer. Everything is
 drawn from one `np.random.default_rng(seed)`, so the output is a pure function of (config, seed).
 
+Tables
+------
+* customers: customer_id, company_name, industry, country, region, employees and annual_revenue (latest
+  snapshot), founded_year, credit_rating, acquisition_channel, account_owner, first_order_date (day of the
+  first transaction line, NaT if the customer never ordered).
+* transactions: one row per invoice line (invoice_id "INV..." or credit note "CN..."), customer_id,
+  timestamp, product_id, category, quantity (negative on credit notes), unit_price, amount
+  (= round(quantity * unit_price, 2)), days_to_pay (NaN on credit notes); sorted by timestamp, invoice_id.
+* firmographics: customer_id, valid_from (Jan 1 of each year the firm exists in the period), employees,
+  annual_revenue.
+* ground_truth: the latent parameters listed below.
+
 Generating process (time in days; one calendar month is the simulation step)
 ----------------------------------------------------------------------------
 * wallet(t) = wallet * exp(wallet_growth * years since wallet_ref_date): the yearly spend the firm could
@@ -50,7 +62,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import DemoConfig
+from pipeline.config import DemoConfig, Params
+from pipeline.errors import ConfigError
+from pipeline.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +231,7 @@ _CATEGORY_NAMES = (
 
 @dataclass(frozen=True)
 class DemoTables:
-    """The generated demo tables (schemas in the module docstring of the project's data contract)."""
+    """Output of `generate_demo`; the tables are described in the module docstring."""
 
     customers: pd.DataFrame
     transactions: pd.DataFrame
@@ -386,8 +400,8 @@ def _company_names(rng: np.random.Generator, country_idx: np.ndarray) -> np.ndar
         )
         names[idx] = options[pattern[idx], np.arange(k)]
     hazards = rng.permutation(n)
-    n_formula = max(1, round(0.005 * n))
-    n_html = max(2, round(0.001 * n))
+    n_formula = min(max(1, round(0.005 * n)), n // 10)  # ~0.5 % spreadsheet-formula look-alikes
+    n_html = min(max(2, round(0.001 * n)), n // 10)  # a few HTML/script injections
     names[hazards[:n_formula]] = rng.choice(np.array(_FORMULA_NAMES, dtype=object), n_formula)
     html_idx = hazards[n_formula : n_formula + n_html]
     names[html_idx] = np.array(_HTML_NAMES, dtype=object)[np.arange(n_html) % len(_HTML_NAMES)]
@@ -762,3 +776,14 @@ def generate_demo(config: DemoConfig, seed: int) -> DemoTables:
     return DemoTables(
         customers=customers[cols], transactions=transactions, firmographics=firmographics, ground_truth=gt
     )
+
+
+def run(params: Params) -> DemoTables:
+    """Stage demo-data: write the four demo tables as Parquet into data.raw_dir (replaced atomically)."""
+    if params.data.source != "demo":
+        raise ConfigError(f"data.source is {params.data.source!r}: the demo-data stage only runs for 'demo'")
+    tables = generate_demo(params.demo, params.seed)
+    with atomic_dir(params.data.raw_dir) as tmp:
+        for name in ("customers", "transactions", "firmographics", "ground_truth"):
+            getattr(tables, name).to_parquet(tmp / f"{name}.parquet", index=False)
+    return tables

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from features.labels import KeyAccountRule
@@ -9,20 +11,37 @@ from features.spine import monthly_cutoffs
 from pipeline.config import Params
 from pipeline.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 def data_end(transactions: pd.DataFrame) -> pd.Timestamp:
     """Exclusive end of observed time: midnight after the last transaction."""
     return pd.Timestamp(transactions["timestamp"].max()).normalize() + pd.Timedelta(days=1)
 
 
+def earliest_cutoff(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:
+    """First month start with a full trailing window of history, so that the key-account bar and the
+    activity rule at every cutoff see as much history as at the last one."""
+    months = max(params.labels.key_account.trailing_months, params.labels.active_months)
+    start = pd.Timestamp(transactions["timestamp"].min()).normalize() + pd.DateOffset(months=months)
+    return start if start.day == 1 else start + pd.offsets.MonthBegin(1)
+
+
 def labelled_cutoffs(params: Params, transactions: pd.DataFrame) -> list[pd.Timestamp]:
-    """Monthly cutoffs from features.first_cutoff whose outcome window is fully observed."""
+    """Monthly cutoffs with a full history window before them and a fully observed outcome window."""
+    earliest = earliest_cutoff(params, transactions)
+    configured = params.features.first_cutoff
+    first = max(earliest, pd.Timestamp(configured)) if configured else earliest
+    if configured and pd.Timestamp(configured) < earliest:
+        log.warning("features.first_cutoff %s has less history than the trailing window: starting at %s",
+                    configured, earliest.date())
     last = data_end(transactions) - pd.DateOffset(months=params.labels.horizon_months)
-    cutoffs = monthly_cutoffs(pd.Timestamp(params.features.first_cutoff), last, params.features.cutoff_every_months)
+    cutoffs = monthly_cutoffs(first, last, params.features.cutoff_every_months)
     if not cutoffs:
         raise ConfigError(
-            f"no cutoff between features.first_cutoff={params.features.first_cutoff} and {last.date()} "
-            f"(data ends {data_end(transactions).date()}, horizon {params.labels.horizon_months} months)"
+            f"no cutoff between {first.date()} and {last.date()}: the data spans "
+            f"{pd.Timestamp(transactions['timestamp'].min()).date()} to {data_end(transactions).date()}, "
+            f"which is too short for the history window plus a {params.labels.horizon_months}-month horizon"
         )
     return cutoffs
 

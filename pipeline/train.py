@@ -80,7 +80,7 @@ def run(params: Params) -> dict:
         })
         mlflow.log_metrics({
             "best_iteration": result.best_iteration,
-            "validation_logloss": result.validation_logloss,
+            "validation_average_precision": result.validation_average_precision,
             "train_rows": len(train),
             "train_positive_rate": float(train[TARGET].mean()),
         })

@@ -160,7 +160,7 @@ def check_schema(frame: pd.DataFrame, table: str, file: str) -> None:
 
 def validate_tables(raw: dict[str, pd.DataFrame], files: dict[str, str]) -> ValidatedTables:
     """Type, check and clean the raw tables (pure: no disk access)."""
-    quality: dict = {"rows_read": {t: int(len(f)) for t, f in raw.items()}, "repairs": {}}
+    quality: dict = {"rows_read": {t: len(f) for t, f in raw.items()}, "repairs": {}}
     typed = {t: type_table(f, t, files[t]) for t, f in raw.items()}
     for table in ("customers", "transactions"):
         if typed[table].empty:

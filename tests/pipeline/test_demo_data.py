@@ -145,7 +145,8 @@ def test_invoices_and_credit_notes(small: DemoTables) -> None:
     assert lines.min() >= 1 and lines.max() <= 15 and lines.max() >= 8
     per_invoice = invoices.groupby("invoice_id")
     assert (per_invoice["days_to_pay"].nunique() == 1).all()
-    assert (per_invoice["timestamp"].nunique() == 1).all() and (per_invoice["customer_id"].nunique() == 1).all()
+    assert (per_invoice["timestamp"].nunique() == 1).all()
+    assert (per_invoice["customer_id"].nunique() == 1).all()
     share = notes["invoice_id"].nunique() / lines.size
     assert 0.01 < share < 0.06, f"credit notes on {share:.1%} of invoices"
     # each returned product was bought earlier by the same customer
@@ -197,14 +198,14 @@ def test_pareto_concentration(medium: DemoTables) -> None:
     assert 0.65 <= top <= 0.9, f"top 20% hold {top:.3f} of revenue"
 
 
-@pytest.mark.parametrize("months", [12, 3])
-def test_expected_spend_matches_realised_total(medium: DemoTables, months: int) -> None:
+@pytest.mark.parametrize(("months", "tolerance"), [(24, 0.03), (12, 0.05), (3, 0.08)])
+def test_expected_spend_matches_realised_total(medium: DemoTables, months: int, tolerance: float) -> None:
     end = MEDIUM.end
     start = end - pd.DateOffset(months=months)
     expected = expected_spend(medium.ground_truth, start, end)
     realised = _spend(medium.transactions, start, end)
     assert expected.index.equals(pd.Index(medium.customers["customer_id"], name="customer_id"))
-    assert expected.sum() == pytest.approx(realised.sum(), rel=0.04)
+    assert expected.sum() == pytest.approx(realised.sum(), rel=tolerance)
 
 
 def test_expected_spend_ranks_customers(medium: DemoTables) -> None:
@@ -212,20 +213,21 @@ def test_expected_spend_ranks_customers(medium: DemoTables) -> None:
     start = end - pd.DateOffset(months=12)
     expected = expected_spend(medium.ground_truth, start, end)
     realised = _spend(medium.transactions, start, end).reindex(expected.index, fill_value=0.0)
-    assert expected.corr(realised, method="spearman") > 0.7
+    assert expected.rank().corr(realised.rank()) > 0.7  # Spearman
 
 
-def test_expected_spend_is_zero_outside_activity(medium: DemoTables) -> None:
+def test_expected_spend_is_additive_and_zero_outside_activity(medium: DemoTables) -> None:
     before = expected_spend(medium.ground_truth, MEDIUM.start - pd.DateOffset(years=1), MEDIUM.start)
     assert (before == 0).all()
     after = expected_spend(medium.ground_truth, MEDIUM.end, MEDIUM.end + pd.DateOffset(years=1))
     assert (after == 0).all()
     gt = medium.ground_truth
-    whole = expected_spend(gt, MEDIUM.start, MEDIUM.end)
-    late = gt["active_from"] >= MEDIUM.start + pd.DateOffset(years=1)
-    early = expected_spend(gt, MEDIUM.start, MEDIUM.start + pd.DateOffset(years=1))
-    assert (early[late.to_numpy()] == 0).all()
-    assert (whole >= early).all()
+    split = MEDIUM.start + pd.DateOffset(months=13, days=10)  # not on a month boundary
+    early = expected_spend(gt, MEDIUM.start, split)
+    late = expected_spend(gt, split, MEDIUM.end)
+    np.testing.assert_allclose(early + late, expected_spend(gt, MEDIUM.start, MEDIUM.end), rtol=1e-9)
+    arrive_late = (gt["active_from"] >= split).to_numpy()
+    assert arrive_late.any() and (early[arrive_late] == 0).all()
 
 
 def test_key_account_transitions_exist(medium: DemoTables) -> None:
@@ -245,8 +247,8 @@ def test_growth_leaves_leading_signals(medium: DemoTables) -> None:
     mid = MEDIUM.start + pd.DateOffset(years=1)
     adopting = gt.index[
         gt["grower"]
-        & (gt["adoption_onset"] > MEDIUM.start + pd.DateOffset(months=9))
-        & (gt["adoption_onset"] < mid + pd.DateOffset(months=3))
+        & (gt["adoption_onset"] > MEDIUM.start + pd.DateOffset(months=6))
+        & (gt["adoption_onset"] < mid + pd.DateOffset(months=6))
         & (gt["active_from"] == MEDIUM.start)
         & (gt["active_until"] == MEDIUM.end)
     ]
@@ -256,16 +258,17 @@ def test_growth_leaves_leading_signals(medium: DemoTables) -> None:
 
     def per_customer(frame: pd.DataFrame) -> pd.DataFrame:
         grouped = frame.groupby("customer_id")
-        return pd.DataFrame({
+        stats = {
             "orders": grouped["invoice_id"].nunique(),
             "categories": grouped["category"].nunique(),
-            "days_to_pay": grouped["days_to_pay"].mean(),
-        }).reindex(adopting)
+            "days_to_pay": frame.drop_duplicates("invoice_id").groupby("customer_id")["days_to_pay"].mean(),
+        }
+        return pd.DataFrame(stats).reindex(adopting)
 
     b, a = per_customer(before), per_customer(after)
     assert (a["orders"].fillna(0) > b["orders"].fillna(0)).mean() > 0.6
-    assert (a["categories"].fillna(0) > b["categories"].fillna(0)).mean() > 0.5
-    assert a["days_to_pay"].median() < b["days_to_pay"].median()
+    assert (a["categories"].fillna(0) > b["categories"].fillna(0)).mean() > 0.6
+    assert (a["days_to_pay"] < b["days_to_pay"]).mean() > 0.55
 
 
 def test_better_credit_pays_faster(small: DemoTables) -> None:

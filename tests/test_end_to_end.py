@@ -1,0 +1,143 @@
+"""The whole pipeline on a small demo in a temporary folder: `kap run-all`, and DVC itself."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.score import PROSPECT_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+# 5,000 customers give ~150 positives on the test cutoff: enough for the model-vs-baseline comparison to
+# be about the model rather than noise (with 1,500 customers the test cutoff holds only ~35 positives).
+SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"k": [50, 100, 500], "shap_sample": 500}}
+runner = CliRunner()
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory):
+    """One small demo run shared by the tests of this module."""
+    folder = tmp_path_factory.mktemp("demo")
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    for group, values in SMALL.items():
+        params[group] |= values
+    (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = runner.invoke(app, ["run-all"])
+        assert result.exit_code == 0, result.output
+        yield folder
+    finally:
+        os.chdir(old)
+
+
+def test_ranked_list_has_required_columns_and_order(demo_project):
+    prospects = pd.read_csv(demo_project / "data/scores/prospects.csv", encoding="utf-8-sig")
+    assert list(prospects.columns) == [*PROSPECT_COLUMNS, "reason_1", "reason_2", "reason_3"]
+    assert len(prospects) > 100
+    assert prospects["rank"].tolist() == list(range(1, len(prospects) + 1))
+    assert prospects["probability"].is_monotonic_decreasing
+    assert prospects["probability"].between(0, 1).all()
+    assert prospects["reason_1"].str.contains(r" — (?:raises|lowers)$").all()
+    parquet = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    assert parquet["customer_id"].tolist() == prospects["customer_id"].astype(str).tolist()
+
+
+def test_untrusted_names_are_neutralised_in_exports(demo_project):
+    prospects = pd.read_csv(demo_project / "data/scores/prospects.csv", encoding="utf-8-sig")
+    names = prospects["company_name"].dropna()
+    assert not names.str.match(r"^[=+\-@]").any()
+    assert names.str.match(r"^'[=+\-@]").any()  # the demo has such names; they are quoted
+    html = (demo_project / "data/scores/sales_report.html").read_text(encoding="utf-8")
+    assert "<script>" not in html
+
+
+def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):
+    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
+    model, baseline = metrics["model"], metrics["spend_rank_baseline"]
+    for ranking in (model, baseline):
+        assert 0 <= ranking["pr_auc"] <= 1 and 0 <= ranking["roc_auc"] <= 1
+        assert 0 < ranking["positive_rate"] < 0.5
+        assert ranking["n_positive"] >= 10
+    assert model["roc_auc"] > 0.75
+    assert model["pr_auc"] > baseline["pr_auc"]
+
+
+def test_mlflow_run_and_registered_champion(demo_project):
+    client = MlflowClient(tracking_uri=f"sqlite:///{demo_project / 'mlflow.db'}")
+    registry = json.loads((demo_project / "reports/registry.json").read_text())
+    run = client.get_run(registry["run_id"])
+    assert "test_model_pr_auc" in run.data.metrics and "model.learning_rate" in run.data.params
+    champion = client.get_model_version_by_alias(registry["registered_model"], "champion")
+    assert str(champion.version) == registry["version"]
+
+
+def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_project, monkeypatch):
+    monkeypatch.chdir(demo_project)
+    scores = demo_project / "data/scores/prospects.parquet"
+    before = pd.read_parquet(scores)
+    assert runner.invoke(app, ["score"]).exit_code == 0
+    pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
+
+    params = yaml.safe_load((demo_project / "params.yaml").read_text())
+    params["score"]["model_alias"] = "no-such-alias"
+    (demo_project / "bad.yaml").write_text(yaml.safe_dump(params))
+    result = runner.invoke(app, ["score", "--params", "bad.yaml"])
+    assert result.exit_code == 1
+    assert "no-such-alias" in result.stderr
+    pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
+
+
+def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
+    """dvc.yaml runs end to end; a scoring param dirties only the score stage; `dvc exp run -S` works."""
+    for item in ("dvc.yaml", ".dvc/config", "features", "models", "pipeline"):
+        source = REPO / item
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (tmp_path / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, tmp_path / item)
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["demo"]["n_customers"] = 800
+    params["evaluate"]["shap_sample"] = 300
+    params["gate"]["min_lift_over_baseline"] = 0.0  # this test is about DVC, not model quality
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    dvc = [str(Path(sys.executable).parent / "dvc")]
+
+    def sh(*args):
+        completed = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return completed.stdout
+
+    sh("git", "init", "-q")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "init")
+    sh(*dvc, "repro", "--quiet")
+    assert (tmp_path / "data/scores/prospects.csv").is_file()
+    assert json.loads(sh(*dvc, "status", "--json")) == {}
+    assert "model.pr_auc" in sh(*dvc, "metrics", "show")
+
+    params["score"]["top_reasons"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    assert set(json.loads(sh(*dvc, "status", "--json"))) == {"score"}
+
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "baseline run")
+    sh(*dvc, "exp", "run", "-S", "model.learning_rate=0.06", "--quiet")
+    assert "model.pr_auc" in sh(*dvc, "metrics", "diff")
