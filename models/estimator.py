@@ -10,7 +10,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class TrainingResult:
-    model: lgb.LGBMClassifier
+    booster: lgb.Booster  # the fitted trees, cut at the best iteration when predicting
     best_iteration: int
     validation_average_precision: float
 
@@ -42,9 +42,9 @@ def train_classifier(
         callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
     )
     best = model.best_iteration_ or model.n_estimators
-    return TrainingResult(model, int(best), float(model.best_score_["valid_0"]["average_precision"]))
+    return TrainingResult(model.booster_, int(best), float(model.best_score_["valid_0"]["average_precision"]))
 
 
-def predict_probability(model: lgb.LGBMClassifier, X: pd.DataFrame) -> pd.Series:
+def predict_probability(booster: lgb.Booster, X: pd.DataFrame) -> pd.Series:
     """Probability of becoming a key account within the horizon, aligned with X's index."""
-    return pd.Series(model.predict_proba(X)[:, 1], index=X.index, name="probability")
+    return pd.Series(booster.predict(X), index=X.index, name="probability")

@@ -10,7 +10,7 @@ import shap
 from features.catalogue import FeatureDef
 
 
-def shap_explanation(model: lgb.LGBMClassifier, X: pd.DataFrame) -> shap.Explanation:
+def shap_explanation(model: lgb.Booster, X: pd.DataFrame) -> shap.Explanation:
     """SHAP values (log-odds contributions) of every feature for every row of X."""
     explanation = shap.TreeExplainer(model)(X)
     if explanation.values.ndim == 3:  # some shap versions return one slice per class

@@ -17,7 +17,7 @@ from models.estimator import predict_probability
 from models.metrics import cumulative_gains, pr_curve, ranking_metrics
 from pipeline import tracking
 from pipeline.config import Params
-from pipeline.io import atomic_dir, write_csv_export, write_json
+from pipeline.io import atomic_dir, write_csv, write_json
 from pipeline.train import TARGET, load_panel, load_trained
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,11 @@ def evaluate_rankings(test: pd.DataFrame, scores: dict[str, pd.Series], ks: tupl
 
 
 def run(params: Params) -> dict:
-    model, spec, summary = load_trained(params)
+    model, summary = load_trained(params)
     panel = load_panel(params)
     test = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])].reset_index(drop=True)
     scores = {
-        "model": predict_probability(model, spec.conform(test)),
+        "model": predict_probability(model.booster, model.spec.conform(test)),
         "spend_rank_baseline": spend_rank_score(test),
     }
     metrics = evaluate_rankings(test, scores, params.evaluate.k)
@@ -65,8 +65,8 @@ def run(params: Params) -> dict:
     predictions = test[["customer_id", "cutoff", TARGET, "outcome_spend"]].assign(
         probability=scores["model"].to_numpy(), spend_rank_score=scores["spend_rank_baseline"].to_numpy()
     )
-    write_csv_export(pr, params.data.pr_curve_file)
-    write_csv_export(gains, params.data.gains_file)
+    write_csv(pr, params.data.pr_curve_file)
+    write_csv(gains, params.data.gains_file)
     with atomic_dir(params.data.evaluation_dir) as tmp:
         predictions.to_parquet(tmp / PREDICTIONS_FILE, index=False)
     write_json(metrics, params.data.metrics_file)

@@ -25,11 +25,11 @@ def run(params: Params) -> pd.DataFrame:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    model, spec, summary = load_trained(params)
+    model, summary = load_trained(params)
     panel = load_panel(params)
     test = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])]
     sample = test.sample(n=min(params.evaluate.shap_sample, len(test)), random_state=params.seed)
-    explanation = shap_explanation(model, spec.conform(sample))
+    explanation = shap_explanation(model.booster, model.spec.conform(sample))
     importance = mean_abs_shap(explanation)
     with atomic_dir(params.data.explain_dir) as tmp:
         importance.to_csv(tmp / IMPORTANCE_TABLE, index=False)

@@ -50,18 +50,19 @@ def run(params: Params) -> pd.DataFrame:
     tracking.configure(params.mlflow)
     version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)
     model_uri = tracking.version_uri(params.mlflow.registered_model, version)
-    model, spec = tracking.load_model(model_uri)
+    model = tracking.load_model(model_uri)
 
     spine = customers_seen_before(tables.transactions, [as_of])
     eligible = eligibility_for(params, tables.transactions, spine)
     eligible = eligible[eligible["eligible"]]
     features = features_for(params, tables, eligible[["customer_id", "cutoff"]])
     try:
-        X = spec.conform(features)
+        X = model.spec.conform(features)
     except SpecMismatchError as exc:
         raise DataError("feature snapshot at " + str(as_of.date()), None, f"{exc}; retrain the model") from exc
-    probability = predict_probability(model, X)
-    shap_values = pd.DataFrame(shap_explanation(model, X).values, columns=list(spec.columns), index=X.index)
+    probability = predict_probability(model.booster, X)
+    explanation = shap_explanation(model.booster, X)
+    shap_values = pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index)
     reasons = reason_codes(shap_values, features, feature_catalogue(params.features.windows_days),
                            params.score.top_reasons)
 

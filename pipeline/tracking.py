@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -18,14 +20,16 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from models.estimator import predict_probability
 from models.spec import FeatureSpec
 from pipeline.config import MlflowConfig
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
-MODEL_REQUIREMENTS = [f"{pkg}=={version(pkg)}" for pkg in ("lightgbm", "pandas", "scikit-learn")]
-FEATURE_SPEC_KEY = "feature_spec"
+MODEL_REQUIREMENTS = [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "scikit-learn")]
+BOOSTER_ARTIFACT = "booster"
+SPEC_ARTIFACT = "feature_spec"
 
 
 def configure(config: MlflowConfig) -> str:
@@ -36,39 +40,63 @@ def configure(config: MlflowConfig) -> str:
     return uri
 
 
-def model_metadata(spec: FeatureSpec) -> dict:
-    return {FEATURE_SPEC_KEY: json.dumps(spec.to_dict())}
+class KeyAccountModel(mlflow.pyfunc.PythonModel):
+    """The LightGBM trees with their feature spec as an MLflow pyfunc: takes a feature snapshot frame (as the
+    feature builder returns it), conforms it to the spec and returns probabilities, so the logged model also
+    serves as it is (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
+
+    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec as
+    JSON: loading a registry model never unpickles arbitrary objects.
+    """
+
+    def __init__(self, booster: lgb.Booster | None = None, spec: FeatureSpec | None = None):
+        self.booster = booster
+        self.spec = spec
+
+    def load_context(self, context) -> None:
+        self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
+        with open(context.artifacts[SPEC_ARTIFACT], encoding="utf-8") as fh:
+            self.spec = FeatureSpec.from_dict(json.load(fh))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:  # MLflow's interface
+        return predict_probability(self.booster, self.spec.conform(model_input))
 
 
-def save_model(model: lgb.LGBMClassifier, spec: FeatureSpec, example: pd.DataFrame, path: str) -> None:
-    """Save the classifier in MLflow format with signature, input example and feature spec."""
-    signature = infer_signature(example, model.predict_proba(spec.conform(example))[:, 1])
-    mlflow.lightgbm.save_model(
-        model, path, signature=signature, input_example=example.head(5),
-        pip_requirements=MODEL_REQUIREMENTS, metadata=model_metadata(spec),
-    )
+def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path) -> dict:
+    booster_file, spec_file = folder / "booster.txt", folder / "feature_spec.json"
+    model.booster.save_model(str(booster_file))
+    spec_file.write_text(json.dumps(model.spec.to_dict(), indent=2), encoding="utf-8")
+    return {
+        "python_model": str(Path(__file__).with_name("mlflow_model.py")),
+        "artifacts": {BOOSTER_ARTIFACT: str(booster_file), SPEC_ARTIFACT: str(spec_file)},
+        "signature": infer_signature(example, model.predict(None, example)),
+        "input_example": example.head(5),
+        "pip_requirements": MODEL_REQUIREMENTS,
+        "metadata": {SPEC_ARTIFACT: model.spec.to_dict()},
+    }
 
 
-def log_model(model: lgb.LGBMClassifier, spec: FeatureSpec, example: pd.DataFrame) -> str:
-    """Log the classifier to the active run; returns its model URI."""
-    signature = infer_signature(example, model.predict_proba(spec.conform(example))[:, 1])
-    info = mlflow.lightgbm.log_model(
-        model, name="model", signature=signature, input_example=example.head(5),
-        pip_requirements=MODEL_REQUIREMENTS, metadata=model_metadata(spec),
-    )
-    return info.model_uri
+def save_model(model: KeyAccountModel, example: pd.DataFrame, path: str) -> None:
+    """Save the model in MLflow format with signature, input example and feature spec."""
+    with tempfile.TemporaryDirectory() as folder:
+        mlflow.pyfunc.save_model(path, **_model_arguments(model, example, Path(folder)))
 
 
-def load_model(model_uri: str) -> tuple[lgb.LGBMClassifier, FeatureSpec]:
-    """The LightGBM classifier (flavour, so it returns probabilities) and its feature spec."""
+def log_model(model: KeyAccountModel, example: pd.DataFrame) -> str:
+    """Log the model to the active run; returns its model URI."""
+    with tempfile.TemporaryDirectory() as folder:
+        return mlflow.pyfunc.log_model(name="model", **_model_arguments(model, example, Path(folder))).model_uri
+
+
+def load_model(model_uri: str) -> KeyAccountModel:
+    """The model (trees and feature spec) behind a path, run or registry URI."""
     try:
-        info = mlflow.models.get_model_info(model_uri)
-        model = mlflow.lightgbm.load_model(model_uri)
+        model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
         raise PipelineError(f"cannot load model {model_uri}: {exc}") from exc
-    if not info.metadata or FEATURE_SPEC_KEY not in info.metadata:
-        raise PipelineError(f"model {model_uri} carries no feature spec; retrain it with this version")
-    return model, FeatureSpec.from_dict(json.loads(info.metadata[FEATURE_SPEC_KEY]))
+    if not isinstance(model, KeyAccountModel):
+        raise PipelineError(f"{model_uri} is not a key-account model (found {type(model).__name__})")
+    return model
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ def run(params: Params) -> dict:
             "train_rows": len(train),
             "train_positive_rate": float(train[TARGET].mean()),
         })
-        model_uri = tracking.log_model(result.model, spec, example)
+        model = tracking.KeyAccountModel(result.booster, spec)
+        model_uri = tracking.log_model(model, example)
         summary = {
             "run_id": run_.info.run_id,
             "model_uri": model_uri,
@@ -96,12 +97,12 @@ def run(params: Params) -> dict:
             "validation_rows": len(valid),
         }
         with atomic_dir(params.data.model_dir) as tmp:
-            tracking.save_model(result.model, spec, example, str(tmp / MLFLOW_MODEL_DIR))
+            tracking.save_model(model, example, str(tmp / MLFLOW_MODEL_DIR))
             write_json(summary, tmp / SUMMARY_FILE)
     return summary
 
 
-def load_trained(params: Params):
-    """The trained classifier, its feature spec and the training summary (for evaluate and explain)."""
-    model, spec = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
-    return model, spec, read_json(params.data.model_dir / SUMMARY_FILE)
+def load_trained(params: Params) -> tuple[tracking.KeyAccountModel, dict]:
+    """The trained model and the training summary (for evaluate and explain)."""
+    model = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
+    return model, read_json(params.data.model_dir / SUMMARY_FILE)

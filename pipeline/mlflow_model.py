@@ -1,0 +1,7 @@
+"""MLflow "model from code" entry: the key-account pyfunc, filled from its artifacts when loaded."""
+
+import mlflow
+
+from pipeline.tracking import KeyAccountModel
+
+mlflow.models.set_model(KeyAccountModel())

@@ -1,0 +1,40 @@
+import numpy as np
+import pandas as pd
+
+from features.catalogue import feature_catalogue
+from models.estimator import train_classifier
+from models.explain import mean_abs_shap, reason_codes, shap_explanation
+
+CATALOGUE = feature_catalogue((90, 180, 365))
+
+
+def test_reasons_pick_largest_contributions_in_plain_words():
+    features = pd.DataFrame({
+        "orders_count_90d": [14.0, 2.0],
+        "orders_count_prev_90d": [5.0, 6.0],
+        "firm_industry": ["Retail", None],
+        "returns_share_365d": [0.1, np.nan],
+    })
+    shap_values = pd.DataFrame({
+        "orders_count_90d": [0.9, -0.4],
+        "orders_count_prev_90d": [0.0, 0.01],
+        "firm_industry": [-0.3, 0.05],
+        "returns_share_365d": [0.01, 0.2],
+    })
+    reasons = reason_codes(shap_values, features, CATALOGUE, top_n=2)
+    assert reasons.loc[0].tolist() == ["orders in last 90 days: 14, up from 5 — raises", "industry: Retail — lowers"]
+    assert reasons.loc[1].tolist() == [
+        "orders in last 90 days: 2, down from 6 — lowers",
+        "share of purchases returned (last 365 days): unknown — raises",
+    ]
+
+
+def test_shap_values_add_up_to_the_model_output():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    label = pd.Series(frame["a"] + rng.normal(size=400) > 0.5)
+    booster = train_classifier(frame, label, frame, label, {"n_estimators": 30}, 5, seed=0).booster
+    explanation = shap_explanation(booster, frame)
+    log_odds = booster.predict(frame, raw_score=True)
+    np.testing.assert_allclose(explanation.values.sum(axis=1) + explanation.base_values, log_odds, atol=1e-6)
+    assert mean_abs_shap(explanation)["feature"].iloc[0] == "a"

@@ -1,0 +1,37 @@
+import pandas as pd
+import pytest
+
+from pipeline.io import atomic_dir, neutralise_formulas, write_csv_export, write_json
+
+
+def test_formulas_are_neutralised_and_other_text_kept():
+    frame = pd.DataFrame({"name": ["=HYPERLINK(\"x\")", "+49 Trading", "-Minus", "@Home", "Plain", None],
+                          "amount": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    safe = neutralise_formulas(frame)
+    assert safe["name"].tolist()[:5] == ["'=HYPERLINK(\"x\")", "'+49 Trading", "'-Minus", "'@Home", "Plain"]
+    assert pd.isna(safe["name"].iloc[5])
+    assert safe["amount"].tolist() == frame["amount"].tolist()  # numbers untouched
+    assert frame["name"].iloc[0].startswith("=")  # input not mutated
+
+
+def test_csv_export_round_trip_keeps_quotes_commas_and_newlines(tmp_path):
+    frame = pd.DataFrame({"name": ['Smith, "Sons" & Co', "Line\nbreak", "Ünïcødé"]})
+    write_csv_export(frame, tmp_path / "out.csv")
+    assert pd.read_csv(tmp_path / "out.csv", encoding="utf-8-sig")["name"].tolist() == frame["name"].tolist()
+
+
+def test_failed_write_keeps_the_last_good_output(tmp_path):
+    target = tmp_path / "report.json"
+    write_json({"version": 1}, target)
+    with pytest.raises(TypeError):
+        write_json({1j: "keys must be strings"}, target)
+    assert target.read_text(encoding="utf-8").strip().endswith("}")
+    assert '"version": 1' in target.read_text(encoding="utf-8")
+    folder = tmp_path / "scores"
+    with atomic_dir(folder) as tmp:
+        (tmp / "a.txt").write_text("good")
+    with pytest.raises(RuntimeError), atomic_dir(folder) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("stage failed")
+    assert (folder / "a.txt").read_text() == "good"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp leftovers

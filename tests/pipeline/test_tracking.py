@@ -1,0 +1,61 @@
+"""MLflow: the logged model serves probabilities from raw feature frames; aliases follow the gate."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.estimator import train_classifier
+from models.spec import FeatureSpec, SpecMismatchError
+from pipeline import tracking
+from pipeline.config import GateConfig, MlflowConfig
+from pipeline.register import gate_decision
+
+
+@pytest.fixture
+def tiny_model():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"spend": rng.gamma(2, 100, 600), "industry": rng.choice(["Retail", "Wholesale"], 600)})
+    label = pd.Series(rng.random(600) < frame["spend"] / frame["spend"].max())
+    spec = FeatureSpec.fit(frame, ["spend", "industry"], ["industry"])
+    result = train_classifier(spec.conform(frame), label, spec.conform(frame), label,
+                              {"n_estimators": 20, "num_leaves": 4}, 5, seed=1)
+    return tracking.KeyAccountModel(result.booster, spec), frame
+
+
+def test_logged_model_predicts_probabilities_from_raw_features(project, tiny_model):
+    project()
+    model, frame = tiny_model
+    tracking.configure(MlflowConfig())
+    with mlflow.start_run():
+        uri = tracking.log_model(model, frame.head(10))
+    served = mlflow.pyfunc.load_model(uri).predict(frame.head(50))
+    expected = model.booster.predict(model.spec.conform(frame.head(50)))
+    np.testing.assert_allclose(np.asarray(served).ravel(), expected)
+    loaded = tracking.load_model(uri)
+    assert loaded.spec == model.spec
+    with pytest.raises(SpecMismatchError, match="spend"):
+        loaded.predict(None, frame.drop(columns="spend"))
+
+
+def test_champion_moves_only_through_the_gate(project, tiny_model):
+    project()
+    model, frame = tiny_model
+    tracking.configure(MlflowConfig())
+    with mlflow.start_run() as run:
+        uri = tracking.log_model(model, frame.head(10))
+    first = tracking.register(uri, "kap-test", promote=True, run_id=run.info.run_id)
+    second = tracking.register(uri, "kap-test", promote=False, run_id=run.info.run_id)
+    assert tracking.alias_version("kap-test", "champion") == first.version
+    assert tracking.alias_version("kap-test", "challenger") == second.version
+    with pytest.raises(tracking.PipelineError, match="no-alias"):
+        tracking.alias_version("kap-test", "no-alias")
+
+
+def test_gate_decision_names_each_failed_threshold():
+    gate = GateConfig(min_pr_auc=0.2, min_lift_over_baseline=1.1)
+    assert gate_decision({"model": {"pr_auc": 0.3}, "pr_auc_ratio_to_baseline": 1.5}, gate) == (True, [])
+    passed, failures = gate_decision({"model": {"pr_auc": 0.1}, "pr_auc_ratio_to_baseline": 1.0}, gate)
+    assert not passed and len(failures) == 2 and "min_pr_auc" in failures[0]
+    passed, _ = gate_decision({"model": {"pr_auc": float("nan")}, "pr_auc_ratio_to_baseline": 2.0}, gate)
+    assert not passed
