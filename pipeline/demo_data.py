@@ -778,12 +778,16 @@ def generate_demo(config: DemoConfig, seed: int) -> DemoTables:
     )
 
 
+GROUND_TRUTH_FILE = "ground_truth.parquet"
+
+
 def run(params: Params) -> DemoTables:
     """Stage demo-data: write the four demo tables as Parquet into data.raw_dir (replaced atomically)."""
     if params.data.source != "demo":
         raise ConfigError(f"data.source is {params.data.source!r}: the demo-data stage only runs for 'demo'")
     tables = generate_demo(params.demo, params.seed)
     with atomic_dir(params.data.raw_dir) as tmp:
-        for name in ("customers", "transactions", "firmographics", "ground_truth"):
+        for name in ("customers", "transactions", "firmographics"):
             getattr(tables, name).to_parquet(tmp / f"{name}.parquet", index=False)
+        tables.ground_truth.to_parquet(tmp / GROUND_TRUTH_FILE, index=False)
     return tables
