@@ -21,10 +21,55 @@ from pipeline.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """One input file (or glob) of a table, relative to data.raw_dir, with its column mapping."""
+
+    path: str
+    columns: dict[str, str] = field(default_factory=dict)  # the file's column name -> our column name
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    decimal: str = "."
+    thousands: str | None = None
+    encoding: str = "utf-8"
+    date_format: str | None = None  # e.g. "%d/%m/%Y %H:%M"; null: ISO 8601 or inferred per value
+    dayfirst: bool = False  # for inferred dates like 05/01/2023
+
+
+@dataclass(frozen=True)
+class CancellationRule:
+    """Which lines are cancellations, returns or credit notes; their amounts are made negative."""
+
+    negative_quantity: bool = True
+    invoice_prefix: str | None = None  # e.g. "C" (Online Retail II)
+    flag_column: str | None = None  # a column (after mapping) that is true for cancellations
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    """How to read exports of real systems (data.source: files)."""
+
+    transactions: tuple[SourceFile, ...] = ()
+    customers: tuple[SourceFile, ...] = ()
+    firmographics: tuple[SourceFile, ...] = ()
+    currency: str = "EUR"
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    timezone: str = "UTC"  # aware timestamps are converted to it; naive ones are taken as its local time
+    cancellations: CancellationRule = field(default_factory=CancellationRule)
+    exclude_products: tuple[str, ...] = ()  # non-product adjustment lines (postage, fees, bank charges)
+    customer_attributes_from_transactions: tuple[str, ...] = ()  # e.g. ["country"]: latest value per customer
+    max_abs_line_amount: float = 1.0e8  # lines beyond this are dropped as absurd (counted in the report)
+    valid_until: str | None = None  # lines at or after this date are dropped as future-dated; null: today
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    source: Literal["demo"]
+    source: Literal["demo", "files"]
     raw_dir: Path
     validated_dir: Path
+    quality_dir: Path
     features_dir: Path
     labels_dir: Path
     model_dir: Path
@@ -35,10 +80,12 @@ class DataConfig:
     explain_dir: Path
     registry_file: Path
     scores_dir: Path
+    files: FilesConfig = field(default_factory=FilesConfig)
 
 
 @dataclass(frozen=True)
 class DemoConfig:
+    output_dir: Path = Path("data/raw")
     n_customers: int = 20000
     start_date: str = "2020-01-01"
     years: int = 5
@@ -173,6 +220,10 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
             raise ConfigError(f"params: '{where}' must be a list, got {value!r}")
         item_type = typing.get_args(annotation)[0]
         return tuple(_convert(v, item_type, f"{where}[]") for v in value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"params: '{where}' must be a mapping of names to names, got {value!r}")
+        return dict(value)
     if annotation is Path:
         return Path(str(value))
     if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -202,7 +253,15 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
 
 def params_from_dict(raw: dict[str, Any]) -> Params:
     """Typed parameters from an already parsed params mapping."""
-    return _build(Params, raw, "")
+    params = _build(Params, raw, "")
+    if params.data.source == "demo" and params.demo.output_dir.resolve() != params.data.raw_dir.resolve():
+        raise ConfigError("params: with data.source 'demo', demo.output_dir must be data.raw_dir")
+    if params.data.source == "files":
+        raw, demo = params.data.raw_dir.resolve(), params.demo.output_dir.resolve()
+        if raw == demo or raw.is_relative_to(demo) or demo.is_relative_to(raw):
+            # the demo-data stage replaces its output folder: it must never be (or hold) the user's data
+            raise ConfigError("params: with data.source 'files', demo.output_dir must lie outside data.raw_dir")
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -63,7 +63,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import DemoConfig, Params
-from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -781,12 +780,15 @@ def generate_demo(config: DemoConfig, seed: int) -> DemoTables:
 GROUND_TRUTH_FILE = "ground_truth.parquet"
 
 
-def run(params: Params) -> DemoTables:
-    """Stage demo-data: write the four demo tables as Parquet into data.raw_dir (replaced atomically)."""
-    if params.data.source != "demo":
-        raise ConfigError(f"data.source is {params.data.source!r}: the demo-data stage only runs for 'demo'")
-    tables = generate_demo(params.demo, params.seed)
-    with atomic_dir(params.data.raw_dir) as tmp:
+def run(params: Params) -> DemoTables | None:
+    """Stage demo-data: write the demo tables as Parquet into demo.output_dir (replaced atomically).
+
+    With data.source 'files' it writes only a note, so `dvc repro` never generates unused data."""
+    with atomic_dir(params.demo.output_dir) as tmp:
+        if params.data.source != "demo":
+            (tmp / "README.txt").write_text("No demo data: data.source is not 'demo'.\n", encoding="utf-8")
+            return None
+        tables = generate_demo(params.demo, params.seed)
         for name in ("customers", "transactions", "firmographics"):
             getattr(tables, name).to_parquet(tmp / f"{name}.parquet", index=False)
         tables.ground_truth.to_parquet(tmp / GROUND_TRUTH_FILE, index=False)

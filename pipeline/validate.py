@@ -1,65 +1,67 @@
-"""Stage validate: raw tables → typed, cleaned Parquet tables and a data-quality summary.
+"""Stage validate: raw exports → typed, cleaned Parquet tables and a data-quality report.
 
-Fatal problems (missing column, unparsable dates or numbers, conflicting duplicate customers) raise a
-DataError naming the file, the column and example rows; the command line exits with code 2. Repairs
-(lines without customer id dropped, unknown customers given a minimal row) are counted in the summary.
+Fatal problems (unreadable or empty file, missing or mis-mapped column, unparsable dates or numbers, infinite
+amounts) raise a DataError naming the file, the column and up to five example rows: exit code 2. Everything
+else is a documented repair, counted in the report (`quality.json`, `quality.md` in data.quality_dir):
+
+- several files of one table are combined; a later file (in configured order) supersedes earlier ones over its
+  own date range (whole days), so overlapping exports are counted once ("overlap");
+- lines identical in every column that appear in two files are kept once ("duplicate_lines_across_files");
+  identical lines within one file are real repeated scans and are kept;
+- cancellations (negative quantity, an invoice prefix or a flag column) get a negative amount, netting them into
+  spend; lines of excluded products (postage, fees) are dropped ("adjustment_lines");
+- lines without customer id ("no_customer_id"), without amount ("missing_amount"), at or after
+  data.files.valid_until or after today ("future_dated"), or beyond data.files.max_abs_line_amount
+  ("absurd_amount") are dropped;
+- customers only seen in transactions get a minimal row; duplicated customer rows keep the last one.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.config import Params
+from pipeline.config import FilesConfig, Params, SourceFile
 from pipeline.errors import DataError
+from pipeline.ingest import NUMBERS, TEXT, RawPart, empty_column, expand_sources, read_part
 from pipeline.io import atomic_dir, read_json, read_parquet, write_json
+from pipeline.quality import quality_markdown, quality_report
 
 log = logging.getLogger(__name__)
 
 TABLES = ("customers", "transactions", "firmographics")
-QUALITY_FILE = "quality.json"
+QUALITY_JSON = "quality.json"
+QUALITY_MARKDOWN = "quality.md"
+TRANSACTION_COLUMNS = ["invoice_id", "customer_id", "timestamp", "product_id", "category", "quantity",
+                       "unit_price", "amount", "days_to_pay"]
+CUSTOMER_COLUMNS = ["customer_id", "company_name", "industry", "country", "region", "employees", "annual_revenue",
+                    "founded_year", "credit_rating", "acquisition_channel", "account_owner", "first_order_date"]
+FIRMOGRAPHIC_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
+DEMO_SOURCES = {table: (SourceFile(f"{table}.parquet"),) for table in TABLES}
 
-TEXT = {"customers": ["customer_id", "company_name", "industry", "country", "region", "credit_rating",
-                      "acquisition_channel", "account_owner"],
-        "transactions": ["invoice_id", "customer_id", "product_id", "category"],
-        "firmographics": ["customer_id"]}
-NUMBERS = {"customers": ["employees", "annual_revenue", "founded_year"],
-           "transactions": ["quantity", "unit_price", "amount", "days_to_pay"],
-           "firmographics": ["employees", "annual_revenue"]}
-DATES = {"customers": ["first_order_date"], "transactions": ["timestamp"], "firmographics": ["valid_from"]}
-REQUIRED = {
-    "customers": ["customer_id", "company_name", "industry", "country"],
-    "transactions": ["invoice_id", "customer_id", "timestamp", "product_id", "category", "amount"],
-    "firmographics": ["customer_id", "valid_from", "employees", "annual_revenue"],
-}
-
+# The contract every later stage relies on, checked on the cleaned tables.
 SCHEMAS = {
-    "transactions": pa.DataFrameSchema(
-        {
-            "invoice_id": pa.Column(str, nullable=False),
-            "customer_id": pa.Column(str, nullable=False),
-            "timestamp": pa.Column("datetime64[us]", nullable=False),
-            "amount": pa.Column(float, pa.Check(lambda s: np.isfinite(s), error="finite amount")),
-            "days_to_pay": pa.Column(float, pa.Check.ge(0), nullable=True),
-        }
-    ),
-    "customers": pa.DataFrameSchema(
-        {
-            "customer_id": pa.Column(str, nullable=False, unique=True),
-            "employees": pa.Column(float, pa.Check.ge(0), nullable=True),
-            "annual_revenue": pa.Column(float, pa.Check.ge(0), nullable=True),
-        }
-    ),
+    "transactions": pa.DataFrameSchema({
+        "invoice_id": pa.Column(str),
+        "customer_id": pa.Column(str),
+        "timestamp": pa.Column("datetime64[us]"),
+        "product_id": pa.Column(str),
+        "category": pa.Column(str),
+        "amount": pa.Column(float, pa.Check(np.isfinite, element_wise=False, error="finite")),
+        "days_to_pay": pa.Column(float, pa.Check.ge(0), nullable=True),
+    }),
+    "customers": pa.DataFrameSchema({
+        "customer_id": pa.Column(str, unique=True),
+        "employees": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "annual_revenue": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "first_order_date": pa.Column("datetime64[us]", nullable=True),
+    }),
     "firmographics": pa.DataFrameSchema(
-        {
-            "customer_id": pa.Column(str, nullable=False),
-            "valid_from": pa.Column("datetime64[us]", nullable=False),
-        },
+        {"customer_id": pa.Column(str), "valid_from": pa.Column("datetime64[us]")},
         unique=["customer_id", "valid_from"],
     ),
 }
@@ -73,160 +75,214 @@ class ValidatedTables:
     quality: dict
 
 
-def raw_file(raw_dir: Path, table: str) -> Path | None:
-    """The raw file of a table: `<table>.parquet` or `<table>.csv` in the raw folder (None if absent)."""
-    for suffix in (".parquet", ".csv"):
-        candidate = raw_dir / f"{table}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+def configured_sources(params: Params) -> dict[str, tuple[SourceFile, ...]]:
+    """The files of each table: the demo's Parquet files, or data.files for real exports."""
+    if params.data.source == "demo":
+        sources = dict(DEMO_SOURCES)
+        if not (params.data.raw_dir / "firmographics.parquet").is_file():
+            sources["firmographics"] = ()
+        return sources
+    files = params.data.files
+    if not files.transactions:
+        raise DataError("params.yaml", "data.files.transactions", "no transaction files configured")
+    return {"customers": files.customers, "transactions": files.transactions, "firmographics": files.firmographics}
 
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read a raw CSV (all columns as text) or Parquet file, naming the file on failure."""
-    try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        return pd.read_parquet(path)
-    except Exception as exc:
-        raise DataError(str(path), None, f"cannot be read: {exc}") from exc
+def read_sources(params: Params) -> dict[str, list[RawPart]]:
+    """Every configured file, read, mapped and typed (the only disk access of this stage's core)."""
+    files = params.data.files
+    return {
+        table: [read_part(path, source, table, files.csv, files.timezone)
+                for path, source in expand_sources(params.data.raw_dir, sources, table)]
+        for table, sources in configured_sources(params).items()
+    }
 
 
-def _blank_as_missing(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        return values
-    return values.where(values.isna() | (values.astype("str").str.strip() != ""))
+def _with_amount(part: RawPart) -> pd.DataFrame:
+    frame = part.frame
+    if "amount" in frame.columns:
+        return frame
+    if {"quantity", "unit_price"} <= set(frame.columns):
+        return frame.assign(amount=(frame["quantity"] * frame["unit_price"]).round(4))
+    raise DataError(part.path, "amount", "no amount column, and no quantity and unit_price to compute it from; "
+                    "map one in data.files.transactions[].columns")
 
 
-def _coerce_dates(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
-    values = _blank_as_missing(frame[column])
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-    bad = parsed.isna() & values.notna()
-    if bad.any():
-        raise DataError(file, column, f"{int(bad.sum())} value(s) are not dates", frame.loc[bad, [column]])
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(None)
-    return parsed.astype("datetime64[us]")
+def supersede_overlaps(parts: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], int]:
+    """Drop lines of earlier files on days a later file covers; returns kept parts and lines dropped."""
+    days = [(p["timestamp"].min().normalize(), p["timestamp"].max().normalize()) for p in parts]
+    kept, dropped = [], 0
+    for i, part in enumerate(parts):
+        day = part["timestamp"].dt.normalize()
+        covered = np.zeros(len(part), dtype=bool)
+        for first, last in days[i + 1:]:
+            covered |= ((day >= first) & (day <= last)).to_numpy()
+        kept.append(part.loc[~covered])
+        dropped += int(covered.sum())
+    return kept, dropped
 
 
-def _coerce_numbers(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
-    values = _blank_as_missing(frame[column])
-    parsed = pd.to_numeric(values, errors="coerce").astype("float64")
-    bad = parsed.isna() & values.notna()
-    if bad.any():
-        raise DataError(file, column, f"{int(bad.sum())} value(s) are not numbers", frame.loc[bad, [column]])
-    return parsed
+def _cancellations(tx: pd.DataFrame, files: FilesConfig) -> pd.Series:
+    rule = files.cancellations
+    flagged = pd.Series(False, index=tx.index)
+    if rule.negative_quantity and "quantity" in tx.columns:
+        flagged |= tx["quantity"].lt(0).fillna(False)
+    if rule.invoice_prefix:
+        flagged |= tx["invoice_id"].str.startswith(rule.invoice_prefix, na=False)
+    if rule.flag_column:
+        if rule.flag_column not in tx.columns:
+            raise DataError(str(tx["_file"].iloc[0]), rule.flag_column,
+                            "data.files.cancellations.flag_column names a column the transactions lack")
+        flag = tx[rule.flag_column].astype("str").str.strip().str.lower()
+        flagged |= flag.isin(["1", "true", "yes", "y", "t", "x"])
+    return flagged
 
 
-def type_table(frame: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
-    """Check required columns and give every known column its canonical dtype."""
-    missing = [c for c in REQUIRED[table] if c not in frame.columns]
-    if missing:
-        raise DataError(
-            file, missing[0], f"required column(s) {missing} missing; found columns {list(frame.columns)}"
-        )
-    typed = frame.copy()
-    for column in TEXT[table]:
-        if column in typed.columns:
-            text = typed[column]
-            if pd.api.types.is_float_dtype(text):  # ids read as 12345.0 mean "12345"
-                text = text.map(lambda v: f"{v:.0f}" if pd.notna(v) and float(v).is_integer() else v)
-            typed[column] = text.astype("str").str.strip().where(text.notna())
-    for column in NUMBERS[table]:
-        if column in typed.columns:
-            typed[column] = _coerce_numbers(typed, column, file)
-    for column in DATES[table]:
-        if column in typed.columns:
-            typed[column] = _coerce_dates(typed, column, file)
-    return typed
+def clean_transactions(parts: list[RawPart], files: FilesConfig, today: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
+    """Combine transaction files and apply the documented repairs; returns the lines and the counts."""
+    frames = [_with_amount(p).assign(_order=i) for i, p in enumerate(parts)]
+    frames, overlap = supersede_overlaps(frames)
+    tx = pd.concat(frames, ignore_index=True)
+    counts = {"overlap": overlap}
+
+    data_columns = [c for c in tx.columns if c not in ("_file", "_order")]
+    first_file = tx.groupby(data_columns, dropna=False, sort=False)["_order"].transform("min")
+    repeated = tx["_order"] > first_file
+    counts["duplicate_lines_across_files"] = int(repeated.sum())
+    tx = tx.loc[~repeated]
+
+    infinite = np.isinf(tx["amount"])
+    if infinite.any():
+        rows = tx.loc[infinite, ["_file", "invoice_id", "amount"]]
+        raise DataError(str(rows["_file"].iloc[0]), "amount", f"{int(infinite.sum())} infinite amount(s)", rows)
+    cancelled = _cancellations(tx, files)
+    counts["cancellation_lines_netted"] = int(cancelled.sum())
+    tx = tx.assign(amount=tx["amount"].where(~cancelled, -tx["amount"].abs()))
+
+    valid_until = pd.Timestamp(files.valid_until) if files.valid_until else today + pd.Timedelta(days=1)
+    product = tx["product_id"] if "product_id" in tx.columns else pd.Series(None, index=tx.index, dtype="str")
+    drops = {
+        "no_customer_id": tx["customer_id"].isna(),
+        "adjustment_lines": product.isin(files.exclude_products),
+        "missing_amount": tx["amount"].isna(),
+        "future_dated": tx["timestamp"] >= valid_until,
+        "absurd_amount": tx["amount"].abs() > files.max_abs_line_amount,
+    }
+    keep = pd.Series(True, index=tx.index)
+    for reason, mask in drops.items():
+        counts[reason] = int((mask & keep).sum())  # each line counted under its first reason only
+        keep &= ~mask
+    tx = tx.loc[keep]
+    return _canonical_transactions(tx), counts
 
 
-def check_schema(frame: pd.DataFrame, table: str, file: str) -> None:
-    """Run the pandera schema; the first failing column becomes a DataError with example rows."""
+def _canonical_transactions(tx: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=tx.index)
+    for column in TRANSACTION_COLUMNS:
+        if column in tx.columns:
+            out[column] = tx[column]
+        else:
+            out[column] = empty_column("float64" if column in NUMBERS["transactions"] else "str", len(tx)).to_numpy()
+    out["product_id"] = out["product_id"].fillna("unknown")
+    out["category"] = out["category"].fillna(out["product_id"])  # without categories, products stand in
+    return out.sort_values(["timestamp", "invoice_id"], kind="stable", ignore_index=True)
+
+
+def build_customers(parts: list[RawPart], tx_parts: list[RawPart], tx: pd.DataFrame,
+                    attributes_from_transactions: tuple[str, ...]) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """One row per customer: the last row of duplicated ids, attributes taken from transactions where
+    configured, minimal rows for customers only seen in transactions. Returns rows, counts, conflicts."""
+    frames = [p.frame for p in parts]
+    customers = (pd.concat(frames, ignore_index=True) if frames
+                 else pd.DataFrame({"customer_id": pd.Series(dtype="str")}))
+    customers = customers.loc[customers["customer_id"].notna()]
+    attributes = [c for c in customers.columns if c != "_file"]
+    customers = customers.drop_duplicates(attributes, keep="last")
+    conflicting = customers["customer_id"].duplicated(keep=False)
+    conflicts = customers.loc[conflicting].sort_values("customer_id").head(5)
+    counts = {"conflicting_duplicate_customers": int(customers.loc[conflicting, "customer_id"].nunique())}
+    customers = customers.drop_duplicates("customer_id", keep="last")
+
+    known = set(customers["customer_id"])
+    unknown = sorted(set(tx["customer_id"]) - known)
+    counts["unknown_customers_added"] = len(unknown)
+    customers = pd.concat([customers, pd.DataFrame({"customer_id": pd.Series(unknown, dtype="str")})],
+                          ignore_index=True)
+    for column in CUSTOMER_COLUMNS:
+        if column not in customers.columns:
+            dtype = "float64" if column in NUMBERS["customers"] else "str"
+            customers[column] = empty_column(dtype, len(customers)).to_numpy()
+    if attributes_from_transactions:
+        raw_tx = pd.concat([p.frame for p in tx_parts], ignore_index=True)
+        for attribute in attributes_from_transactions:
+            if attribute not in raw_tx.columns:
+                raise DataError(tx_parts[0].path, attribute,
+                                "data.files.customer_attributes_from_transactions names a column the transactions lack")
+            latest = (raw_tx.dropna(subset=["customer_id", attribute]).sort_values("timestamp")
+                      .groupby("customer_id")[attribute].last())
+            customers[attribute] = customers[attribute].fillna(customers["customer_id"].map(latest))
+    first_order = tx.loc[tx["amount"] > 0].groupby("customer_id")["timestamp"].min().dt.normalize()
+    customers["first_order_date"] = pd.to_datetime(customers["first_order_date"]).fillna(
+        customers["customer_id"].map(first_order)).astype("datetime64[us]")
+    for column in TEXT["customers"]:
+        customers[column] = customers[column].astype("str").where(customers[column].notna())
+    return customers[CUSTOMER_COLUMNS].reset_index(drop=True), counts, conflicts
+
+
+def build_firmographics(parts: list[RawPart]) -> pd.DataFrame | None:
+    """Snapshots ordered by customer and valid_from; a repeated (customer, valid_from) keeps the last."""
+    if not parts:
+        return None
+    snapshots = pd.concat([p.frame for p in parts], ignore_index=True).dropna(subset=["customer_id"])
+    snapshots = snapshots.drop_duplicates(["customer_id", "valid_from"], keep="last")
+    return snapshots[FIRMOGRAPHIC_COLUMNS].sort_values(["customer_id", "valid_from"], ignore_index=True)
+
+
+def check_schema(frame: pd.DataFrame, table: str, files: list[RawPart]) -> None:
+    """The cleaned table against its contract; the first failure becomes a DataError with examples."""
     try:
         SCHEMAS[table].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-        first = cases.iloc[0]
-        column = first["column"] if isinstance(first["column"], str) else None
+        column = cases["column"].iloc[0] if isinstance(cases["column"].iloc[0], str) else None
         index = cases["index"].dropna().astype(int).unique()[:5]
+        checks = "; ".join(sorted({str(c) for c in cases["check"].unique()})[:5])
         examples = frame.loc[frame.index.isin(index)]
-        problems = "; ".join(sorted({str(c) for c in cases["check"].unique()})[:5])
-        raise DataError(file, column, f"{len(cases)} value(s) fail the check(s): {problems}", examples) from None
+        raise DataError(", ".join(p.path for p in files), column,
+                        f"{len(cases)} value(s) fail the check(s): {checks}", examples) from None
 
 
-def validate_tables(raw: dict[str, pd.DataFrame], files: dict[str, str]) -> ValidatedTables:
-    """Type, check and clean the raw tables (pure: no disk access)."""
-    quality: dict = {"rows_read": {t: len(f) for t, f in raw.items()}, "repairs": {}}
-    typed = {t: type_table(f, t, files[t]) for t, f in raw.items()}
-    for table in ("customers", "transactions"):
-        if typed[table].empty:
-            raise DataError(files[table], None, "has no rows")
-
-    transactions = typed["transactions"]
-    no_customer = transactions["customer_id"].isna()
-    quality["repairs"]["transaction_lines_without_customer_dropped"] = int(no_customer.sum())
-    transactions = transactions.loc[~no_customer]
-    if "amount" in transactions and transactions["amount"].isna().any():
-        bad = transactions["amount"].isna()
-        raise DataError(files["transactions"], "amount", f"{int(bad.sum())} empty amount(s)", transactions[bad])
-    if "days_to_pay" not in transactions.columns:
-        transactions = transactions.assign(days_to_pay=np.nan)
-    check_schema(transactions, "transactions", files["transactions"])
-
-    customers = typed["customers"]
-    duplicated = customers["customer_id"].duplicated(keep=False)
-    if duplicated.any():
-        raise DataError(files["customers"], "customer_id", f"{int(duplicated.sum())} rows share a customer id",
-                        customers[duplicated].sort_values("customer_id"))
-    unknown = sorted(set(transactions["customer_id"]) - set(customers["customer_id"]))
-    quality["repairs"]["unknown_customers_added"] = len(unknown)
-    if unknown:
-        customers = pd.concat([customers, pd.DataFrame({"customer_id": unknown})], ignore_index=True)
-    for column in TEXT["customers"] + NUMBERS["customers"]:
-        if column not in customers.columns:
-            customers[column] = np.nan if column in NUMBERS["customers"] else pd.Series(dtype="str")
-    check_schema(customers, "customers", files["customers"])
-
-    firmographics = typed.get("firmographics")
+def validate_tables(parts: dict[str, list[RawPart]], files: FilesConfig, today: pd.Timestamp) -> ValidatedTables:
+    """Combine, clean and check the tables read from the raw files (no disk access)."""
+    transactions, tx_counts = clean_transactions(parts["transactions"], files, today)
+    if transactions.empty:
+        raise DataError(", ".join(p.path for p in parts["transactions"]), None,
+                        f"no transaction line is left after cleaning (dropped: {tx_counts})")
+    customers, customer_counts, conflicts = build_customers(
+        parts.get("customers", []), parts["transactions"], transactions, files.customer_attributes_from_transactions)
+    firmographics = build_firmographics(parts.get("firmographics", []))
+    check_schema(transactions, "transactions", parts["transactions"])
+    check_schema(customers, "customers", parts.get("customers", []))
     if firmographics is not None:
-        check_schema(firmographics, "firmographics", files["firmographics"])
-        firmographics = firmographics.sort_values(["customer_id", "valid_from"], ignore_index=True)
-
-    transactions = transactions.sort_values(["timestamp", "invoice_id"], ignore_index=True)
-    quality.update(
-        rows_kept={"customers": len(customers), "transactions": len(transactions)},
-        first_timestamp=str(transactions["timestamp"].min()),
-        last_timestamp=str(transactions["timestamp"].max()),
-        customers_with_transactions=int(transactions["customer_id"].nunique()),
-        net_revenue=float(transactions["amount"].sum()),
-    )
-    return ValidatedTables(customers.reset_index(drop=True), transactions, firmographics, quality)
+        check_schema(firmographics, "firmographics", parts["firmographics"])
+    quality = quality_report(parts, transactions, customers, tx_counts | customer_counts, conflicts, files.currency)
+    return ValidatedTables(customers, transactions, firmographics, quality)
 
 
 def run(params: Params) -> ValidatedTables:
-    """Read the raw folder, validate, and replace the validated folder atomically."""
-    raw_dir = params.data.raw_dir
-    raw, files = {}, {}
-    for table in TABLES:
-        path = raw_file(raw_dir, table)
-        if path is None:
-            if table == "firmographics":
-                continue
-            raise DataError(str(raw_dir / f"{table}.parquet"), None,
-                            "file not found (expected <table>.parquet or <table>.csv in data.raw_dir)")
-        raw[table], files[table] = read_raw(path), str(path)
-    tables = validate_tables(raw, files)
+    """Read the raw files, validate, write the validated folder and the data-quality report atomically."""
+    tables = validate_tables(read_sources(params), params.data.files, pd.Timestamp.now().normalize())
     with atomic_dir(params.data.validated_dir) as tmp:
         for table in TABLES:
             frame = getattr(tables, table)
             if frame is not None:
                 frame.to_parquet(tmp / f"{table}.parquet", index=False)
-        write_json(tables.quality, tmp / QUALITY_FILE)
-    log.info("validated %s transaction lines of %s customers", len(tables.transactions), len(tables.customers))
+        write_json(tables.quality, tmp / QUALITY_JSON)
+    with atomic_dir(params.data.quality_dir) as tmp:
+        write_json(tables.quality, tmp / QUALITY_JSON)
+        (tmp / QUALITY_MARKDOWN).write_text(quality_markdown(tables.quality), encoding="utf-8")
+    log.info("validated %s transaction lines of %s customers; report in %s", len(tables.transactions),
+             len(tables.customers), params.data.quality_dir / QUALITY_MARKDOWN)
     return tables
 
 
@@ -238,5 +294,5 @@ def load_validated(params: Params) -> ValidatedTables:
         customers=read_parquet(folder / "customers.parquet"),
         transactions=read_parquet(folder / "transactions.parquet"),
         firmographics=read_parquet(snapshots) if snapshots.is_file() else None,
-        quality=read_json(folder / QUALITY_FILE),
+        quality=read_json(folder / QUALITY_JSON),
     )

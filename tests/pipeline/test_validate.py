@@ -1,4 +1,5 @@
-"""Bad input ends in a plain message naming the file, the column and example rows, with exit code 2."""
+"""Validation of raw tables: typing, documented repairs, and exit code 2 with a message naming the file,
+the column and example rows for fatal problems (the full bad-input corpus is in test_bad_input.py)."""
 
 import subprocess
 import sys
@@ -8,10 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.validate import validate_tables
+from pipeline.config import FilesConfig
+from pipeline.ingest import RawPart, type_part
+from pipeline.validate import supersede_overlaps, validate_tables
 from tests.conftest import customers_frame
 
 runner = CliRunner()
+TODAY = pd.Timestamp("2026-01-01")
 
 
 def raw_tables() -> dict[str, pd.DataFrame]:
@@ -31,15 +35,23 @@ def raw_tables() -> dict[str, pd.DataFrame]:
     return {"customers": customers, "transactions": transactions}
 
 
+def parts_of(tables: dict[str, pd.DataFrame]) -> dict[str, list[RawPart]]:
+    files, parts = FilesConfig(), {}
+    for table, frame in tables.items():
+        typed, conversions = type_part(frame, table, f"{table}.csv", files.csv, files.timezone)
+        parts[table] = [RawPart(table, f"{table}.csv", typed.assign(_file=f"{table}.csv"), len(frame), conversions)]
+    return parts
+
+
 def write_raw(raw_dir, tables):
     raw_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        frame.to_csv(raw_dir / f"{name}.csv", index=False)
+        frame.to_parquet(raw_dir / f"{name}.parquet", index=False)
 
 
 def test_clean_input_is_typed_and_unknown_customers_get_a_row():
     tables = raw_tables()
-    result = validate_tables(tables, {"customers": "c.csv", "transactions": "t.csv"})
+    result = validate_tables(parts_of(tables), FilesConfig(), TODAY)
     assert str(result.transactions["timestamp"].dtype) == "datetime64[us]"
     assert result.transactions["amount"].tolist() == [10.0, 40.0, 90.0]
     assert "C9" in set(result.customers["customer_id"])
@@ -50,22 +62,27 @@ def test_clean_input_is_typed_and_unknown_customers_get_a_row():
 def test_ids_written_as_floats_match_text_ids():
     tables = raw_tables()
     tables["transactions"]["customer_id"] = [1.0, 2.0, 2.0]
-    tables["customers"]["customer_id"] = ["1", "2"]
-    result = validate_tables(tables, {"customers": "c.csv", "transactions": "t.csv"})
+    tables["customers"]["customer_id"] = ["1", "2.0"]
+    result = validate_tables(parts_of(tables), FilesConfig(), TODAY)
     assert set(result.transactions["customer_id"]) == {"1", "2"}
     assert result.quality["repairs"]["unknown_customers_added"] == 0
+
+
+def test_a_later_file_supersedes_earlier_ones_over_its_days():
+    first = pd.DataFrame({"timestamp": pd.to_datetime(["2023-01-01 09:00", "2023-01-05 10:00", "2023-01-06 23:00"])})
+    second = pd.DataFrame({"timestamp": pd.to_datetime(["2023-01-05 11:00", "2023-01-09 08:00"])})
+    kept, dropped = supersede_overlaps([first, second])
+    assert dropped == 2  # 01-05 and 01-06 lie within the later file's days 01-05..01-09
+    assert kept[0]["timestamp"].tolist() == [pd.Timestamp("2023-01-01 09:00")]
+    assert len(kept[1]) == 2
 
 
 @pytest.mark.parametrize(
     ("table", "change", "expected"),
     [
-        ("transactions", lambda f: f.drop(columns="amount"), ["transactions.csv", "amount", "missing"]),
+        ("transactions", lambda f: f.drop(columns="timestamp"), ["transactions.parquet", "timestamp", "missing"]),
         ("transactions", lambda f: f.assign(timestamp=["2023-01-02", "yesterday", "2023-03-04"]),
-         ["transactions.csv", "'timestamp'", "not dates", "yesterday"]),
-        ("transactions", lambda f: f.assign(amount=["10", "ten", "90"]),
-         ["transactions.csv", "'amount'", "not numbers", "ten"]),
-        ("customers", lambda f: f.assign(customer_id=["C1", "C1"]),
-         ["customers.csv", "'customer_id'", "share a customer id"]),
+         ["transactions.parquet", "'timestamp'", "not dates", "yesterday"]),
     ],
 )
 def test_bad_input_exits_2_with_a_message_naming_file_column_and_rows(project, table, change, expected):
@@ -97,3 +114,10 @@ def test_unknown_params_key_is_a_usage_error(project):
     result = runner.invoke(app, ["train", "--params", str(params)])
     assert result.exit_code == 2
     assert "n_estimatorz" in result.stderr
+
+
+def test_demo_output_may_never_be_the_users_raw_folder(project):
+    params = project(data={"source": "files", "raw_dir": "exports"}, demo={"output_dir": "exports"})
+    result = runner.invoke(app, ["demo-data", "--params", str(params)])
+    assert result.exit_code == 2
+    assert "demo.output_dir" in result.stderr
