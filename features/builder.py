@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from features.catalogue import GROWTH_WINDOWS_DAYS, feature_catalogue
+from features.catalogue import GROWTH_WINDOWS_DAYS, PERCENTILE_WINDOWS_DAYS, feature_catalogue
 
 SPINE_COLUMNS = ["customer_id", "cutoff"]
 TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "category", "amount", "days_to_pay"]
@@ -112,8 +112,7 @@ def build_features(
             SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day,
                    sum(CAST(amount AS DECIMAL(18, 4))) AS amount,
                    CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay
-            FROM tx WHERE customer_id IN (SELECT customer_id FROM spine_t)
-            GROUP BY ALL;
+            FROM tx GROUP BY ALL;
             CREATE TEMP TABLE daily AS
             SELECT customer_id, day, sum(amount) AS spend,
                    sum(greatest(amount, 0)) AS gross, -sum(least(amount, 0)) AS returned,
@@ -158,13 +157,16 @@ def build_features(
             GROUP BY ALL
             """
         ).df()
+        percentiles = con.sql(_percentile_sql()).df()
         firm = _firmographics(con, snapshots)
     finally:
         con.close()
 
     out = spine.merge(windows, on=SPINE_COLUMNS, how="left")
     out = out.merge(categories, on=SPINE_COLUMNS, how="left").merge(payments, on=SPINE_COLUMNS, how="left")
-    out = out.merge(firm, on=SPINE_COLUMNS, how="left")
+    out = out.merge(percentiles, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
+    for w in PERCENTILE_WINDOWS_DAYS:
+        out[f"spend_percentile_{w}d"] = out[f"spend_percentile_{w}d"].fillna(0.0)
     for w in GROWTH_WINDOWS_DAYS:
         out[f"spend_growth_{w}d"] = _growth(out[f"_spend_last_{w}d"], out[f"spend_sum_prev_{w}d"])
         out[f"orders_growth_{w}d"] = _growth(out[f"_orders_last_{w}d"], out[f"orders_count_prev_{w}d"])
@@ -172,6 +174,31 @@ def build_features(
         out[column] = out[column].fillna(0)
     out["firm_credit_score"] = out["_credit_rating"].map(CREDIT_SCORES).astype("float64")
     return _finalise(out, catalogue)
+
+
+def _percentile_sql() -> str:
+    """Spend percentile at each spine cutoff among ALL customers that bought in the window, so a customer's
+    value does not depend on which other customers the spine holds (training and scoring agree)."""
+    widest = max(PERCENTILE_WINDOWS_DAYS)
+    sums = ", ".join(
+        f"sum(d.spend) FILTER (d.day >= c.cutoff - INTERVAL {w} DAY) AS spend_{w}d" for w in PERCENTILE_WINDOWS_DAYS
+    )
+    ranks = ", ".join(
+        f"CASE WHEN spend_{w}d IS NOT NULL THEN cume_dist() OVER (PARTITION BY cutoff, spend_{w}d IS NULL "
+        f"ORDER BY spend_{w}d) END AS spend_percentile_{w}d"
+        for w in PERCENTILE_WINDOWS_DAYS
+    )
+    return f"""
+        WITH cutoffs AS (SELECT DISTINCT cutoff FROM spine_t),
+        window_spend AS (
+            SELECT d.customer_id, c.cutoff, {sums}
+            FROM cutoffs c JOIN daily d
+              ON d.day < c.cutoff AND d.day >= c.cutoff - INTERVAL {widest} DAY
+            GROUP BY ALL
+        ),
+        ranked AS (SELECT customer_id, cutoff, {ranks} FROM window_spend)
+        SELECT r.* FROM ranked r SEMI JOIN spine_t s ON s.customer_id = r.customer_id AND s.cutoff = r.cutoff
+    """
 
 
 def _firmographics(con: duckdb.DuckDBPyConnection, snapshots: pd.DataFrame | None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 GROWTH_WINDOWS_DAYS = (90, 180)
+PERCENTILE_WINDOWS_DAYS = (90, 365)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ def feature_catalogue(windows_days: tuple[int, ...]) -> list[FeatureDef]:
                        f"Mean gross value per order in the {w} days before the cutoff (NaN without orders).",
                        f"average order value over last {w} days", unit="money"),
         ]
+    for w in PERCENTILE_WINDOWS_DAYS:
+        defs.append(FeatureDef(
+            f"spend_percentile_{w}d", "spend", f"{w}d",
+            f"Share of the customers that bought in the {w} days before the cutoff whose net spend there is at "
+            "most this customer's (0 without purchases); relative, so it survives seasonality and short history.",
+            f"spend rank among all customers (last {w} days)", unit="share"))
     for w in GROWTH_WINDOWS_DAYS:
         defs += [
             FeatureDef(f"spend_sum_prev_{w}d", "spend", f"prev_{w}d",

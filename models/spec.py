@@ -41,7 +41,8 @@ class FeatureSpec:
             values = frame[column]
             if column in self.categorical:
                 levels = list(self.categories[column])
-                out[column] = pd.Categorical(values.astype("str").where(values.notna()), categories=levels)
+                text = values.astype("str").where(values.notna())
+                out[column] = pd.Categorical(text.where(text.isin(levels)), categories=levels)
             else:
                 if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
                     raise SpecMismatchError(f"feature '{column}' must be numeric, got dtype {values.dtype}")

@@ -19,11 +19,15 @@ def time_split(
     horizon_months: int,
     test_cutoff: pd.Timestamp | None = None,
     validation_cutoff: pd.Timestamp | None = None,
+    validation_gap_months: int | None = None,
 ) -> TimeSplit:
     """Test = the last (or given) cutoff; validation = the latest cutoff whose outcome window ends by the
-    test cutoff; training = every cutoff whose outcome window ends by the validation cutoff. So no
-    outcome window of training overlaps validation's, and none of either overlaps the test's."""
+    test cutoff; training = every cutoff at least `validation_gap_months` (default: the horizon) before the
+    validation cutoff. No training or validation outcome window overlaps the test's; with the default gap
+    none of training overlaps validation's either. A shorter gap (for short histories) lets training windows
+    overlap the validation window, which only makes early stopping slightly optimistic."""
     horizon = pd.DateOffset(months=horizon_months)
+    gap = pd.DateOffset(months=horizon_months if validation_gap_months is None else validation_gap_months)
     cutoffs = sorted(pd.Timestamp(c) for c in cutoffs)
     if not cutoffs:
         raise ValueError("no cutoffs to split")
@@ -41,7 +45,7 @@ def time_split(
         if validation not in cutoffs or validation + horizon > test:
             raise ValueError(f"validation cutoff {validation.date()} must be a cutoff at least "
                              f"{horizon_months} months before the test cutoff {test.date()}")
-    train = tuple(c for c in cutoffs if c + horizon <= validation)
+    train = tuple(c for c in cutoffs if c + gap <= validation and c < validation and c + horizon <= test)
     if not train:
         raise ValueError(f"no training cutoff ends its outcome window by the validation cutoff "
                          f"{validation.date()}: move features.first_cutoff earlier or shorten the horizon")

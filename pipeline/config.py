@@ -130,6 +130,7 @@ class FeaturesConfig:
 class SplitConfig:
     test_cutoff: str | None = None
     validation_cutoff: str | None = None
+    validation_gap_months: int | None = None
 
 
 @dataclass(frozen=True)

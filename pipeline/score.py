@@ -67,13 +67,12 @@ def run(params: Params) -> pd.DataFrame:
                            params.score.top_reasons)
 
     prospects = (
-        features[["customer_id"]]
+        features[["customer_id", "spend_sum_365d"]]
+        .rename(columns={"spend_sum_365d": "spend_12m"})
         .assign(probability=probability.to_numpy())
         .join(reasons)
-        .merge(eligible[["customer_id", "trailing_spend"]], on="customer_id")
         .merge(tables.customers[["customer_id", "company_name", "industry", "country", "account_owner"]],
                on="customer_id", how="left")
-        .rename(columns={"trailing_spend": "spend_12m"})
         .sort_values(["probability", "customer_id"], ascending=[False, True], ignore_index=True)
     )
     prospects["rank"] = range(1, len(prospects) + 1)

@@ -39,7 +39,9 @@ def load_panel(params: Params) -> pd.DataFrame:
 def split_of(params: Params, panel: pd.DataFrame) -> TimeSplit:
     """The out-of-time split configured in params over the panel's cutoffs."""
     cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
-    return time_split(cutoffs, params.labels.horizon_months, params.split.test_cutoff, params.split.validation_cutoff)
+    cfg = params.split
+    return time_split(cutoffs, params.labels.horizon_months, cfg.test_cutoff, cfg.validation_cutoff,
+                      cfg.validation_gap_months)
 
 
 def feature_spec_from(params: Params, train: pd.DataFrame) -> FeatureSpec:

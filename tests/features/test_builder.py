@@ -40,6 +40,15 @@ def test_known_answers_for_customer_a(known_history):
     assert a["firm_industry"] == "Retail"
 
 
+def test_spend_percentile_is_relative_to_all_buying_customers_whatever_the_spine(known_history):
+    both = features_at(known_history)
+    assert both.loc["A", "spend_percentile_365d"] == 1.0 and both.loc["B", "spend_percentile_365d"] == 0.5
+    assert both.loc["A", "spend_percentile_90d"] == 1.0
+    assert both.loc["B", "spend_percentile_90d"] == 0.0  # no purchase in the last 90 days
+    alone = features_at(known_history, customers=("B",))
+    assert alone.loc["B", "spend_percentile_365d"] == 0.5  # A still counts although not in the spine
+
+
 def test_missing_history_is_zero_for_counts_and_nan_for_means(known_history):
     b = features_at(known_history).loc["B"]
     assert b["spend_sum_90d"] == 0 and b["orders_count_90d"] == 0

@@ -23,3 +23,12 @@ def test_too_little_history_is_explained():
 def test_validation_too_close_to_test_is_refused():
     with pytest.raises(ValueError, match="at least 12 months"):
         time_split(CUTOFFS, 12, validation_cutoff=pd.Timestamp("2023-06-01"))
+
+
+def test_shorter_validation_gap_for_short_histories_still_protects_the_test():
+    cutoffs = list(pd.date_range("2010-06-01", "2011-06-01", freq="MS"))
+    split = time_split(cutoffs, 6, validation_gap_months=1)
+    assert split.test == pd.Timestamp("2011-06-01")
+    assert split.validation == pd.Timestamp("2010-12-01")
+    assert split.train == tuple(pd.date_range("2010-06-01", "2010-11-01", freq="MS"))
+    assert all(c + pd.DateOffset(months=6) <= split.test for c in (*split.train, split.validation))
