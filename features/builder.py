@@ -45,39 +45,6 @@ def _check_spine(spine: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"), "cutoff": cutoffs})
 
 
-def _window_sql(windows_days: tuple[int, ...]) -> str:
-    """Aggregates over the daily rollup `d` joined to spine row `s` (all with d.day < s.cutoff)."""
-
-    def within(start: int, end: int = 0) -> str:
-        lower = f"d.day >= s.cutoff - INTERVAL {start} DAY"
-        return lower if end == 0 else f"{lower} AND d.day < s.cutoff - INTERVAL {end} DAY"
-
-    parts = []
-    for w in windows_days:
-        parts += [
-            f"coalesce(sum(d.spend) FILTER ({within(w)}), 0) AS spend_sum_{w}d",
-            f"coalesce(sum(d.orders) FILTER ({within(w)}), 0) AS orders_count_{w}d",
-            f"sum(d.gross) FILTER ({within(w)}) / nullif(sum(d.orders) FILTER ({within(w)}), 0)"
-            f" AS order_value_mean_{w}d",
-        ]
-    for w in GROWTH_WINDOWS_DAYS:
-        parts += [
-            f"coalesce(sum(d.spend) FILTER ({within(w)}), 0) AS _spend_last_{w}d",
-            f"coalesce(sum(d.orders) FILTER ({within(w)}), 0) AS _orders_last_{w}d",
-            f"coalesce(sum(d.spend) FILTER ({within(2 * w, w)}), 0) AS spend_sum_prev_{w}d",
-            f"coalesce(sum(d.orders) FILTER ({within(2 * w, w)}), 0) AS orders_count_prev_{w}d",
-        ]
-    parts += [
-        "coalesce(sum(d.spend), 0) AS spend_sum_all",
-        "coalesce(sum(d.orders), 0) AS orders_count_all",
-        "date_diff('day', max(d.day) FILTER (d.orders > 0), s.cutoff) AS recency_days_since_last_order",
-        "date_diff('day', min(d.day) FILTER (d.orders > 0), s.cutoff) AS tenure_days_since_first_order",
-        f"sum(d.returned) FILTER ({within(365)}) / nullif(sum(d.gross) FILTER ({within(365)}), 0)"
-        " AS returns_share_365d",
-    ]
-    return ",\n       ".join(parts)
-
-
 def _growth(last: pd.Series, previous: pd.Series) -> pd.Series:
     total = last.abs() + previous.abs()
     return ((last - previous) / total.where(total > 0)).astype("float64")
@@ -104,66 +71,16 @@ def build_features(
         con.register("spine", spine)
         con.register("tx", transactions[TRANSACTION_COLUMNS])
         con.register("customers", customers[CUSTOMER_COLUMNS])
-        con.execute(
-            """
-            CREATE TEMP TABLE spine_t AS
-            SELECT customer_id, CAST(cutoff AS TIMESTAMP) AS cutoff FROM spine;
-            CREATE TEMP TABLE invoices AS
-            SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day,
-                   sum(CAST(amount AS DECIMAL(18, 4))) AS amount,
-                   CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay
-            FROM tx GROUP BY ALL;
-            CREATE TEMP TABLE daily AS
-            SELECT customer_id, day, sum(amount) AS spend,
-                   sum(greatest(amount, 0)) AS gross, -sum(least(amount, 0)) AS returned,
-                   count(*) FILTER (amount > 0) AS orders
-            FROM invoices GROUP BY ALL;
-            """
-        )
-        windows = con.sql(
-            f"""
-            SELECT s.customer_id, s.cutoff, {_window_sql(windows_days)}
-            FROM spine_t s LEFT JOIN daily d
-              ON d.customer_id = s.customer_id AND d.day < s.cutoff
-            GROUP BY s.customer_id, s.cutoff
-            """
-        ).df()
-        categories = con.sql(
-            """
-            WITH first_last AS (
-                SELECT s.customer_id, s.cutoff, c.category,
-                       min(c.day) AS first_day, max(c.day) AS last_day
-                FROM spine_t s JOIN (
-                    SELECT DISTINCT customer_id, category, CAST(timestamp AS DATE) AS day
-                    FROM tx WHERE amount > 0
-                ) c ON c.customer_id = s.customer_id AND c.day < s.cutoff
-                GROUP BY ALL
-            )
-            SELECT customer_id, cutoff,
-                   count(*) FILTER (last_day >= cutoff - INTERVAL 365 DAY) AS categories_distinct_365d,
-                   count(*) AS categories_distinct_all,
-                   count(*) FILTER (first_day >= cutoff - INTERVAL 90 DAY) AS categories_new_90d
-            FROM first_last GROUP BY ALL
-            """
-        ).df()
-        payments = con.sql(
-            """
-            SELECT s.customer_id, s.cutoff, avg(i.days_to_pay) AS payment_days_mean_365d
-            FROM spine_t s JOIN invoices i
-              ON i.customer_id = s.customer_id
-             AND i.amount > 0 AND i.days_to_pay IS NOT NULL
-             AND i.day + CAST(ceil(i.days_to_pay) AS INTEGER) < s.cutoff
-             AND i.day + CAST(ceil(i.days_to_pay) AS INTEGER) >= s.cutoff - INTERVAL 365 DAY
-            GROUP BY ALL
-            """
-        ).df()
+        boundaries = _boundaries(windows_days)
+        _rollups(con, boundaries)
+        values = con.sql(_spine_values_sql(windows_days, boundaries)).df()
+        categories = con.sql(_category_counts_sql()).df()
         percentiles = con.sql(_percentile_sql()).df()
         firm = _firmographics(con, snapshots)
     finally:
         con.close()
 
-    out = spine.merge(windows, on=SPINE_COLUMNS, how="left")
-    out = out.merge(categories, on=SPINE_COLUMNS, how="left").merge(payments, on=SPINE_COLUMNS, how="left")
+    out = spine.merge(values, on=SPINE_COLUMNS, how="left").merge(categories, on=SPINE_COLUMNS, how="left")
     out = out.merge(percentiles, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
     for w in PERCENTILE_WINDOWS_DAYS:
         out[f"spend_percentile_{w}d"] = out[f"spend_percentile_{w}d"].fillna(0.0)
@@ -176,27 +93,161 @@ def build_features(
     return _finalise(out, catalogue)
 
 
+def _boundaries(windows_days: tuple[int, ...]) -> list[int]:
+    """Days before the cutoff at which running totals are read: a window sum is a difference of two."""
+    return sorted({0, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
+                   *(2 * g for g in GROWTH_WINDOWS_DAYS)})
+
+
+def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
+    """Roll lines up once into running totals per customer, so every cutoff and window is read off them
+    with as-of joins: extra cutoffs and windows cost one lookup per spine row, not another pass over lines."""
+    bounds = ", ".join(f"CAST(cutoff AS DATE) - {b} AS b{b}" for b in boundaries)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE spine_t AS
+        SELECT customer_id, CAST(cutoff AS TIMESTAMP) AS cutoff, {bounds} FROM spine;
+        CREATE TEMP TABLE invoices AS
+        SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day,
+               sum(CAST(amount AS DECIMAL(18, 4))) AS amount,
+               CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay
+        FROM tx GROUP BY ALL;
+        CREATE TEMP TABLE running AS
+        WITH daily AS (
+            SELECT customer_id, day, sum(amount) AS spend, sum(greatest(amount, 0)) AS gross,
+                   -sum(least(amount, 0)) AS returned, count(*) FILTER (amount > 0) AS orders
+            FROM invoices GROUP BY ALL
+        )
+        SELECT customer_id, day,
+               sum(spend) OVER w AS spend, sum(gross) OVER w AS gross, sum(returned) OVER w AS returned,
+               sum(orders) OVER w AS orders, count(*) OVER w AS active_days,
+               max(CASE WHEN orders > 0 THEN day END) OVER w AS last_order_day,
+               min(CASE WHEN orders > 0 THEN day END) OVER w AS first_order_day
+        FROM daily
+        WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+        CREATE TEMP TABLE paid AS
+        WITH paid_invoices AS (
+            SELECT customer_id, day + CAST(ceil(days_to_pay) AS INTEGER) AS day, days_to_pay
+            FROM invoices WHERE amount > 0 AND days_to_pay IS NOT NULL
+        ), paid_daily AS (
+            SELECT customer_id, day, sum(days_to_pay) AS pay_days, count(*) AS paid FROM paid_invoices GROUP BY ALL
+        )
+        SELECT customer_id, day,
+               sum(pay_days) OVER w AS pay_days, sum(paid) OVER w AS paid
+        FROM paid_daily
+        WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+        """
+    )
+    for b in boundaries:
+        con.execute(
+            f"""
+            CREATE TEMP TABLE at_b{b} AS
+            SELECT s.customer_id, s.cutoff,
+                   coalesce(r.spend, 0) AS spend, coalesce(r.gross, 0) AS gross,
+                   coalesce(r.returned, 0) AS returned, coalesce(r.orders, 0) AS orders,
+                   coalesce(r.active_days, 0) AS active_days, r.last_order_day, r.first_order_day,
+                   coalesce(p.pay_days, 0) AS pay_days, coalesce(p.paid, 0) AS paid
+            FROM spine_t s
+            ASOF LEFT JOIN running r ON r.customer_id = s.customer_id AND s.b{b} > r.day
+            ASOF LEFT JOIN paid p ON p.customer_id = s.customer_id AND s.b{b} > p.day
+            """
+        )
+
+
+def _spine_values_sql(windows_days: tuple[int, ...], boundaries: list[int]) -> str:
+    """Window features as differences of running totals read at the window's two ends."""
+
+    def window(measure: str, start: int, end: int = 0) -> str:
+        return f"(b{end}.{measure} - b{start}.{measure})"
+
+    parts = []
+    for w in windows_days:
+        parts += [
+            f"{window('spend', w)} AS spend_sum_{w}d",
+            f"{window('orders', w)} AS orders_count_{w}d",
+            f"{window('gross', w)} / nullif({window('orders', w)}, 0) AS order_value_mean_{w}d",
+        ]
+    for g in GROWTH_WINDOWS_DAYS:
+        parts += [
+            f"{window('spend', g)} AS _spend_last_{g}d",
+            f"{window('orders', g)} AS _orders_last_{g}d",
+            f"{window('spend', 2 * g, g)} AS spend_sum_prev_{g}d",
+            f"{window('orders', 2 * g, g)} AS orders_count_prev_{g}d",
+        ]
+    parts += [
+        "b0.spend AS spend_sum_all",
+        "b0.orders AS orders_count_all",
+        "date_diff('day', b0.last_order_day, b0.cutoff) AS recency_days_since_last_order",
+        "date_diff('day', b0.first_order_day, b0.cutoff) AS tenure_days_since_first_order",
+        f"{window('returned', 365)} / nullif({window('gross', 365)}, 0) AS returns_share_365d",
+        f"{window('pay_days', 365)} / nullif({window('paid', 365)}, 0) AS payment_days_mean_365d",
+    ]
+    joins = " ".join(f"JOIN at_b{b} b{b} USING (customer_id, cutoff)" for b in boundaries if b != 0)
+    return f"SELECT b0.customer_id, b0.cutoff, {', '.join(parts)} FROM at_b0 b0 {joins}"
+
+
+def _category_counts_sql() -> str:
+    """Distinct categories bought in the last 365 days, ever, and for the first time in the last 90 days.
+
+    Each (customer, category) is active for cutoffs in (first purchase day, last purchase day + window] of
+    each run of purchases no more than a window apart; +1/-1 events at those dates, summed up to the cutoff,
+    count the active categories without joining every cutoff to every category."""
+    return """
+        WITH days AS (
+            SELECT DISTINCT customer_id, category, CAST(timestamp AS DATE) AS day FROM tx WHERE amount > 0
+        ), gaps AS (
+            SELECT *, CASE WHEN lag(day) OVER (PARTITION BY customer_id, category ORDER BY day) >= day - 365
+                           THEN 0 ELSE 1 END AS new_run
+            FROM days
+        ), runs AS (
+            SELECT *, sum(new_run) OVER (PARTITION BY customer_id, category ORDER BY day) AS run FROM gaps
+        ), spans AS (
+            SELECT customer_id, category, min(day) AS first_day, max(day) AS last_day
+            FROM runs GROUP BY customer_id, category, run
+        ), firsts AS (
+            SELECT customer_id, min(first_day) AS first_day FROM spans GROUP BY customer_id, category
+        ), events AS (
+            SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all, 0 AS d_new FROM spans
+            UNION ALL SELECT customer_id, last_day + 366, -1, 0, 0 FROM spans
+            UNION ALL SELECT customer_id, first_day + 1, 0, 1, 1 FROM firsts
+            UNION ALL SELECT customer_id, first_day + 91, 0, 0, -1 FROM firsts
+        ), counts AS (
+            SELECT customer_id, day,
+                   sum(sum(d365)) OVER w AS d365, sum(sum(d_all)) OVER w AS d_all, sum(sum(d_new)) OVER w AS d_new
+            FROM events GROUP BY customer_id, day
+            WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        SELECT s.customer_id, s.cutoff, c.d365 AS categories_distinct_365d, c.d_all AS categories_distinct_all,
+               c.d_new AS categories_new_90d
+        FROM spine_t s ASOF LEFT JOIN counts c ON c.customer_id = s.customer_id AND s.b0 >= c.day
+    """
+
+
 def _percentile_sql() -> str:
     """Spend percentile at each spine cutoff among ALL customers that bought in the window, so a customer's
     value does not depend on which other customers the spine holds (training and scoring agree)."""
-    widest = max(PERCENTILE_WINDOWS_DAYS)
-    sums = ", ".join(
-        f"sum(d.spend) FILTER (d.day >= c.cutoff - INTERVAL {w} DAY) AS spend_{w}d" for w in PERCENTILE_WINDOWS_DAYS
+    bounds = sorted({0, *PERCENTILE_WINDOWS_DAYS})
+    reads = ", ".join(
+        f"r{b}.spend AS spend_{b}, r{b}.active_days AS active_{b}" for b in bounds
+    )
+    joins = " ".join(
+        f"ASOF LEFT JOIN running r{b} ON r{b}.customer_id = p.customer_id AND p.cutoff_day - {b} > r{b}.day"
+        for b in bounds
     )
     ranks = ", ".join(
-        f"CASE WHEN spend_{w}d IS NOT NULL THEN cume_dist() OVER (PARTITION BY cutoff, spend_{w}d IS NULL "
-        f"ORDER BY spend_{w}d) END AS spend_percentile_{w}d"
+        f"CASE WHEN coalesce(active_0, 0) > coalesce(active_{w}, 0) THEN cume_dist() OVER (PARTITION BY cutoff, "
+        f"coalesce(active_0, 0) > coalesce(active_{w}, 0) ORDER BY coalesce(spend_0, 0) - coalesce(spend_{w}, 0)) "
+        f"END AS spend_percentile_{w}d"
         for w in PERCENTILE_WINDOWS_DAYS
     )
     return f"""
         WITH cutoffs AS (SELECT DISTINCT cutoff FROM spine_t),
-        window_spend AS (
-            SELECT d.customer_id, c.cutoff, {sums}
-            FROM cutoffs c JOIN daily d
-              ON d.day < c.cutoff AND d.day >= c.cutoff - INTERVAL {widest} DAY
-            GROUP BY ALL
+        population AS (
+            SELECT k.customer_id, c.cutoff, CAST(c.cutoff AS DATE) AS cutoff_day
+            FROM cutoffs c CROSS JOIN (SELECT DISTINCT customer_id FROM running) k
         ),
-        ranked AS (SELECT customer_id, cutoff, {ranks} FROM window_spend)
+        reads AS (SELECT p.customer_id, p.cutoff, {reads} FROM population p {joins}),
+        ranked AS (SELECT customer_id, cutoff, {ranks} FROM reads)
         SELECT r.* FROM ranked r SEMI JOIN spine_t s ON s.customer_id = r.customer_id AND s.cutoff = r.cutoff
     """
 
