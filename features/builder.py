@@ -17,7 +17,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from features.catalogue import GROWTH_WINDOWS_DAYS, PERCENTILE_WINDOWS_DAYS, feature_catalogue
+from features.catalogue import (
+    GROWTH_WINDOWS_DAYS,
+    LATE_PAYMENT_DAYS,
+    PERCENTILE_WINDOWS_DAYS,
+    SLOPE_MONTHS,
+    feature_catalogue,
+)
 
 SPINE_COLUMNS = ["customer_id", "cutoff"]
 TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "category", "amount", "days_to_pay"]
@@ -56,37 +62,45 @@ def build_features(
     spine: pd.DataFrame,
     windows_days: tuple[int, ...] = (90, 180, 365),
     snapshots: pd.DataFrame | None = None,
+    families: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Feature snapshot per spine row: columns `customer_id`, `cutoff`, then the catalogue in order.
 
     `snapshots` (customer_id, valid_from, employees, annual_revenue) make firm size point-in-time; without
-    them the customers table's employees and revenue are taken as valid at every cutoff.
+    them the customers table's employees and revenue are taken as valid at every cutoff. `families` limits
+    the output to those feature families (default: all).
     """
     _require(transactions, TRANSACTION_COLUMNS, "transactions")
     _require(customers, CUSTOMER_COLUMNS, "customers")
     spine = _check_spine(spine)
-    catalogue = feature_catalogue(windows_days)
+    catalogue = feature_catalogue(windows_days, families)
+    if "account_owner" not in customers.columns:
+        customers = customers.assign(account_owner=None)
     con = duckdb.connect()
     try:
         con.register("spine", spine)
         con.register("tx", transactions[TRANSACTION_COLUMNS])
-        con.register("customers", customers[CUSTOMER_COLUMNS])
+        con.register("customers", customers[[*CUSTOMER_COLUMNS, "account_owner"]])
         boundaries = _boundaries(windows_days)
         _rollups(con, boundaries)
         values = con.sql(_spine_values_sql(windows_days, boundaries)).df()
         categories = con.sql(_category_counts_sql()).df()
-        percentiles = con.sql(_percentile_sql()).df()
+        population = con.sql(_population_sql()).df()
         firm = _firmographics(con, snapshots)
     finally:
         con.close()
 
     out = spine.merge(values, on=SPINE_COLUMNS, how="left").merge(categories, on=SPINE_COLUMNS, how="left")
-    out = out.merge(percentiles, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
+    out = out.merge(population, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
     for w in PERCENTILE_WINDOWS_DAYS:
         out[f"spend_percentile_{w}d"] = out[f"spend_percentile_{w}d"].fillna(0.0)
     for w in GROWTH_WINDOWS_DAYS:
         out[f"spend_growth_{w}d"] = _growth(out[f"_spend_last_{w}d"], out[f"spend_sum_prev_{w}d"])
         out[f"orders_growth_{w}d"] = _growth(out[f"_orders_last_{w}d"], out[f"orders_count_prev_{w}d"])
+    out["spend_growth_yoy_90d"] = _growth(out["_spend_last_90d"], out["spend_sum_prev_year_90d"])
+    out["wallet_spend_to_revenue_365d"] = out["_spend_365d"] / out["firm_revenue"].where(out["firm_revenue"] > 0)
+    out["wallet_spend_vs_industry_365d"] = out["_spend_365d"] / out["_industry_median_365d"].where(
+        out["_industry_median_365d"] > 0)
     for column in ("categories_distinct_365d", "categories_distinct_all", "categories_new_90d"):
         out[column] = out[column].fillna(0)
     out["firm_credit_score"] = out["_credit_rating"].map(CREDIT_SCORES).astype("float64")
@@ -95,8 +109,8 @@ def build_features(
 
 def _boundaries(windows_days: tuple[int, ...]) -> list[int]:
     """Days before the cutoff at which running totals are read: a window sum is a difference of two."""
-    return sorted({0, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
-                   *(2 * g for g in GROWTH_WINDOWS_DAYS)})
+    return sorted({0, 275, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
+                   *(2 * g for g in GROWTH_WINDOWS_DAYS), *(30 * k for k in range(SLOPE_MONTHS + 1))})
 
 
 def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
@@ -115,12 +129,13 @@ def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
         CREATE TEMP TABLE running AS
         WITH daily AS (
             SELECT customer_id, day, sum(amount) AS spend, sum(greatest(amount, 0)) AS gross,
-                   -sum(least(amount, 0)) AS returned, count(*) FILTER (amount > 0) AS orders
+                   -sum(least(amount, 0)) AS returned, count(*) FILTER (amount > 0) AS orders,
+                   max(amount) FILTER (amount > 0) AS max_order
             FROM invoices GROUP BY ALL
         )
         SELECT customer_id, day,
                sum(spend) OVER w AS spend, sum(gross) OVER w AS gross, sum(returned) OVER w AS returned,
-               sum(orders) OVER w AS orders, count(*) OVER w AS active_days,
+               sum(orders) OVER w AS orders, count(*) OVER w AS active_days, max(max_order) OVER w AS max_order,
                max(CASE WHEN orders > 0 THEN day END) OVER w AS last_order_day,
                min(CASE WHEN orders > 0 THEN day END) OVER w AS first_order_day
         FROM daily
@@ -130,10 +145,12 @@ def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
             SELECT customer_id, day + CAST(ceil(days_to_pay) AS INTEGER) AS day, days_to_pay
             FROM invoices WHERE amount > 0 AND days_to_pay IS NOT NULL
         ), paid_daily AS (
-            SELECT customer_id, day, sum(days_to_pay) AS pay_days, count(*) AS paid FROM paid_invoices GROUP BY ALL
+            SELECT customer_id, day, sum(days_to_pay) AS pay_days, count(*) AS paid,
+                   count(*) FILTER (days_to_pay > {LATE_PAYMENT_DAYS}) AS late
+            FROM paid_invoices GROUP BY ALL
         )
         SELECT customer_id, day,
-               sum(pay_days) OVER w AS pay_days, sum(paid) OVER w AS paid
+               sum(pay_days) OVER w AS pay_days, sum(paid) OVER w AS paid, sum(late) OVER w AS late
         FROM paid_daily
         WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
         """
@@ -145,8 +162,8 @@ def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
             SELECT s.customer_id, s.cutoff,
                    coalesce(r.spend, 0) AS spend, coalesce(r.gross, 0) AS gross,
                    coalesce(r.returned, 0) AS returned, coalesce(r.orders, 0) AS orders,
-                   coalesce(r.active_days, 0) AS active_days, r.last_order_day, r.first_order_day,
-                   coalesce(p.pay_days, 0) AS pay_days, coalesce(p.paid, 0) AS paid
+                   coalesce(r.active_days, 0) AS active_days, r.last_order_day, r.first_order_day, r.max_order,
+                   coalesce(p.pay_days, 0) AS pay_days, coalesce(p.paid, 0) AS paid, coalesce(p.late, 0) AS late
             FROM spine_t s
             ASOF LEFT JOIN running r ON r.customer_id = s.customer_id AND s.b{b} > r.day
             ASOF LEFT JOIN paid p ON p.customer_id = s.customer_id AND s.b{b} > p.day
@@ -174,13 +191,30 @@ def _spine_values_sql(windows_days: tuple[int, ...], boundaries: list[int]) -> s
             f"{window('spend', 2 * g, g)} AS spend_sum_prev_{g}d",
             f"{window('orders', 2 * g, g)} AS orders_count_prev_{g}d",
         ]
+    centre = (SLOPE_MONTHS - 1) / 2
+    slope_terms = " + ".join(
+        f"{(SLOPE_MONTHS - k) - centre} * {window('spend', 30 * k, 30 * (k - 1))}" for k in range(1, SLOPE_MONTHS + 1)
+    )
+    squares = sum((t - centre) ** 2 for t in range(SLOPE_MONTHS))
+
+    def mean(measure: str, count: str, start: int, end: int = 0) -> str:
+        return f"{window(measure, start, end)} / nullif({window(count, start, end)}, 0)"
+
     parts += [
+        f"{window('spend', 365)} AS _spend_365d",
+        f"{window('spend', 365, 275)} AS spend_sum_prev_year_90d",
+        f"({slope_terms}) / {squares} AS spend_slope_365d",
         "b0.spend AS spend_sum_all",
+        "b0.max_order AS order_value_max_all",
+        "date_diff('day', b0.first_order_day, b0.last_order_day) / nullif(b0.orders - 1, 0)"
+        " AS cadence_days_between_orders_all",
         "b0.orders AS orders_count_all",
         "date_diff('day', b0.last_order_day, b0.cutoff) AS recency_days_since_last_order",
         "date_diff('day', b0.first_order_day, b0.cutoff) AS tenure_days_since_first_order",
         f"{window('returned', 365)} / nullif({window('gross', 365)}, 0) AS returns_share_365d",
-        f"{window('pay_days', 365)} / nullif({window('paid', 365)}, 0) AS payment_days_mean_365d",
+        f"{mean('pay_days', 'paid', 365)} AS payment_days_mean_365d",
+        f"{mean('pay_days', 'paid', 180)} - {mean('pay_days', 'paid', 360, 180)} AS payment_days_trend_180d",
+        f"{mean('late', 'paid', 365)} AS payment_late_share_365d",
     ]
     joins = " ".join(f"JOIN at_b{b} b{b} USING (customer_id, cutoff)" for b in boundaries if b != 0)
     return f"SELECT b0.customer_id, b0.cutoff, {', '.join(parts)} FROM at_b0 b0 {joins}"
@@ -223,21 +257,20 @@ def _category_counts_sql() -> str:
     """
 
 
-def _percentile_sql() -> str:
-    """Spend percentile at each spine cutoff among ALL customers that bought in the window, so a customer's
-    value does not depend on which other customers the spine holds (training and scoring agree)."""
-    bounds = sorted({0, *PERCENTILE_WINDOWS_DAYS})
-    reads = ", ".join(
-        f"r{b}.spend AS spend_{b}, r{b}.active_days AS active_{b}" for b in bounds
-    )
+def _population_sql() -> str:
+    """Measures relative to ALL customers that bought in the window before each spine cutoff (spend
+    percentile, industry median spend, owner portfolio), so a customer's value does not depend on which other
+    customers the spine holds: training and scoring agree."""
+    bounds = sorted({0, 365, *PERCENTILE_WINDOWS_DAYS})
+    reads = ", ".join(f"coalesce(r{b}.spend, 0) AS spend_{b}, coalesce(r{b}.active_days, 0) AS active_{b}"
+                      for b in bounds)
     joins = " ".join(
         f"ASOF LEFT JOIN running r{b} ON r{b}.customer_id = p.customer_id AND p.cutoff_day - {b} > r{b}.day"
         for b in bounds
     )
     ranks = ", ".join(
-        f"CASE WHEN coalesce(active_0, 0) > coalesce(active_{w}, 0) THEN cume_dist() OVER (PARTITION BY cutoff, "
-        f"coalesce(active_0, 0) > coalesce(active_{w}, 0) ORDER BY coalesce(spend_0, 0) - coalesce(spend_{w}, 0)) "
-        f"END AS spend_percentile_{w}d"
+        f"CASE WHEN active_0 > active_{w} THEN cume_dist() OVER (PARTITION BY cutoff, active_0 > active_{w} "
+        f"ORDER BY spend_0 - spend_{w}) END AS spend_percentile_{w}d"
         for w in PERCENTILE_WINDOWS_DAYS
     )
     return f"""
@@ -246,9 +279,27 @@ def _percentile_sql() -> str:
             SELECT k.customer_id, c.cutoff, CAST(c.cutoff AS DATE) AS cutoff_day
             FROM cutoffs c CROSS JOIN (SELECT DISTINCT customer_id FROM running) k
         ),
-        reads AS (SELECT p.customer_id, p.cutoff, {reads} FROM population p {joins}),
+        reads AS (
+            SELECT p.customer_id, p.cutoff, {reads}, c.industry, c.account_owner
+            FROM population p {joins} LEFT JOIN customers c ON c.customer_id = p.customer_id
+        ),
+        active AS (SELECT * FROM reads WHERE active_0 > active_365),
+        peers AS (
+            SELECT cutoff, industry, median(spend_0 - spend_365) AS _industry_median_365d
+            FROM active WHERE industry IS NOT NULL GROUP BY ALL
+        ),
+        portfolios AS (
+            SELECT cutoff, account_owner, count(*) AS relationship_owner_portfolio_365d
+            FROM active WHERE account_owner IS NOT NULL GROUP BY ALL
+        ),
         ranked AS (SELECT customer_id, cutoff, {ranks} FROM reads)
-        SELECT r.* FROM ranked r SEMI JOIN spine_t s ON s.customer_id = r.customer_id AND s.cutoff = r.cutoff
+        SELECT s.customer_id, s.cutoff, {", ".join(f"r.spend_percentile_{w}d" for w in PERCENTILE_WINDOWS_DAYS)},
+               p._industry_median_365d, o.relationship_owner_portfolio_365d
+        FROM spine_t s
+        LEFT JOIN ranked r ON r.customer_id = s.customer_id AND r.cutoff = s.cutoff
+        LEFT JOIN customers c ON c.customer_id = s.customer_id
+        LEFT JOIN peers p ON p.cutoff = s.cutoff AND p.industry = c.industry
+        LEFT JOIN portfolios o ON o.cutoff = s.cutoff AND o.account_owner = c.account_owner
     """
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 GROWTH_WINDOWS_DAYS = (90, 180)
 PERCENTILE_WINDOWS_DAYS = (90, 365)
+SLOPE_MONTHS = 12  # monthly spend slope over 12 buckets of 30 days
+LATE_PAYMENT_DAYS = 30  # an invoice paid after more days than this counts as paid late
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,9 @@ class FeatureDef:
     compare_to: str | None = None  # feature holding the earlier value, shown as "up from ..."
 
 
-def feature_catalogue(windows_days: tuple[int, ...]) -> list[FeatureDef]:
-    """All features the builder produces for these windows, in output column order."""
+def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] | None = None) -> list[FeatureDef]:
+    """The features the builder produces for these windows, in output column order; only the given
+    families when `families` is set."""
     defs: list[FeatureDef] = []
     for w in windows_days:
         defs += [
@@ -64,8 +67,25 @@ def feature_catalogue(windows_days: tuple[int, ...]) -> list[FeatureDef]:
                        f"order trend over last {w} days", unit="ratio"),
         ]
     defs += [
+        FeatureDef("spend_sum_prev_year_90d", "spend", "prev_year_90d",
+                   "Net spend in the same 90 days one year earlier ([cutoff - 365d, cutoff - 275d)).",
+                   "spend in the same 90 days last year", unit="money"),
+        FeatureDef("spend_growth_yoy_90d", "spend", "90d",
+                   "(last 90d - same 90d last year) / (sum of both) net spend, in [-1, 1]; seasonal peaks do "
+                   "not look like growth. NaN when both are zero.",
+                   "spend vs the same season last year", unit="ratio"),
+        FeatureDef("spend_slope_365d", "spend", "365d",
+                   f"Least-squares slope of net spend per 30-day bucket over the last {SLOPE_MONTHS} buckets "
+                   "(money per month; positive = growing).",
+                   "monthly spend trend over the last year", unit="money"),
         FeatureDef("spend_sum_all", "spend", "all", "Net spend over all history before the cutoff.",
                    "spend to date", unit="money"),
+        FeatureDef("order_value_max_all", "order", "all", "Largest gross order value before the cutoff.",
+                   "largest order to date", unit="money"),
+        FeatureDef("cadence_days_between_orders_all", "cadence", "all",
+                   "Mean days between orders: (last order day - first order day) / (orders - 1); NaN with "
+                   "fewer than two orders.",
+                   "average days between orders", unit="days"),
         FeatureDef("orders_count_all", "orders", "all", "Orders over all history before the cutoff.",
                    "orders to date"),
         FeatureDef("recency_days_since_last_order", "recency", "all",
@@ -90,6 +110,25 @@ def feature_catalogue(windows_days: tuple[int, ...]) -> list[FeatureDef]:
                    "Mean days to pay of invoices paid in the 365 days before the cutoff; an invoice counts "
                    "only once its payment date is before the cutoff (NaN without payments).",
                    "average days to pay", unit="days"),
+        FeatureDef("payment_days_trend_180d", "payment", "180d",
+                   "Mean days to pay of invoices paid in the last 180 days minus that of the 180 days before "
+                   "(negative = paying faster); NaN if either has no payment.",
+                   "change in days to pay", unit="days"),
+        FeatureDef("payment_late_share_365d", "payment", "365d",
+                   f"Share of invoices paid in the last 365 days that took more than {LATE_PAYMENT_DAYS} days "
+                   "(NaN without payments).",
+                   "share of invoices paid late", unit="share"),
+        FeatureDef("wallet_spend_to_revenue_365d", "wallet", "365d",
+                   "Net spend in the last 365 days / the firm's annual revenue as of the cutoff (share-of-wallet "
+                   "proxy; NaN without revenue).",
+                   "our share of the firm's revenue", unit="ratio"),
+        FeatureDef("wallet_spend_vs_industry_365d", "wallet", "365d",
+                   "Net spend in the last 365 days / the median of the customers of the same industry that bought "
+                   "in that window (what a firm like this typically spends with us; NaN without industry).",
+                   "spend vs industry peers", unit="ratio"),
+        FeatureDef("relationship_owner_portfolio_365d", "relationship", "365d",
+                   "Customers of the same account owner that bought in the last 365 days (NaN without owner).",
+                   "account owner's active customers"),
         FeatureDef("firm_employees", "firm", "asof", "Employees, from the latest snapshot before the cutoff.",
                    "employees"),
         FeatureDef("firm_revenue", "firm", "asof",
@@ -111,14 +150,24 @@ def feature_catalogue(windows_days: tuple[int, ...]) -> list[FeatureDef]:
         if f"orders_count_prev_{w}d" in by_name:
             by_name[f"orders_count_{w}d"] = _with_compare(by_name[f"orders_count_{w}d"], f"orders_count_prev_{w}d")
             by_name[f"spend_sum_{w}d"] = _with_compare(by_name[f"spend_sum_{w}d"], f"spend_sum_prev_{w}d")
+    if families is not None:
+        unknown = set(families) - {d.family for d in by_name.values()}
+        if unknown:
+            raise ValueError(f"unknown feature families {sorted(unknown)}")
+        return [d for d in by_name.values() if d.family in families]
     return list(by_name.values())
+
+
+def feature_families(windows_days: tuple[int, ...]) -> list[str]:
+    """Every family name, in catalogue order."""
+    return list(dict.fromkeys(d.family for d in feature_catalogue(windows_days)))
 
 
 def _with_compare(feature: FeatureDef, compare_to: str) -> FeatureDef:
     return FeatureDef(**{**feature.__dict__, "compare_to": compare_to})
 
 
-def catalogue_markdown(windows_days: tuple[int, ...]) -> str:
+def catalogue_markdown(windows_days: tuple[int, ...], families: tuple[str, ...] | None = None) -> str:
     """The catalogue as a Markdown table (the generated docs/features.md)."""
     lines = [
         "# Feature catalogue",
@@ -130,6 +179,6 @@ def catalogue_markdown(windows_days: tuple[int, ...]) -> str:
     ]
     lines += [
         f"| `{d.name}` | {d.family} | {d.window} | {d.kind} | {d.definition} |"
-        for d in feature_catalogue(windows_days)
+        for d in feature_catalogue(windows_days, families)
     ]
     return "\n".join(lines) + "\n"

@@ -25,8 +25,9 @@ def training_spine(params: Params, tables: ValidatedTables) -> pd.DataFrame:
 
 def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:
     """The one feature builder, configured from params (training and scoring both call this)."""
+    cfg = params.features
     return build_features(
-        tables.transactions, tables.customers, spine, params.features.windows_days, tables.firmographics
+        tables.transactions, tables.customers, spine, cfg.windows_days, tables.firmographics, cfg.families
     )
 
 

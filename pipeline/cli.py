@@ -40,7 +40,7 @@ STAGES = {
 def run_stage(module_name: str, params_path: Path, verbose: bool) -> None:
     """Run one stage's `run(params)`, turning known errors into messages and exit codes."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     try:
         params = load_params(params_path)
         importlib.import_module(module_name).run(params)
@@ -81,8 +81,8 @@ def features_list(params: ParamsOption = Path("params.yaml")) -> None:
     from features.catalogue import catalogue_markdown
 
     try:
-        windows = load_params(params).features.windows_days
+        cfg = load_params(params).features
     except UserInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    typer.echo(catalogue_markdown(windows), nl=False)
+    typer.echo(catalogue_markdown(cfg.windows_days, cfg.families), nl=False)

@@ -123,7 +123,8 @@ class LabelsConfig:
 class FeaturesConfig:
     first_cutoff: str | None = None
     cutoff_every_months: int = 1
-    windows_days: tuple[int, ...] = (90, 180, 365)
+    windows_days: tuple[int, ...] = (30, 90, 180, 365)
+    families: tuple[str, ...] | None = None  # null: every family
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,10 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
 def params_from_dict(raw: dict[str, Any]) -> Params:
     """Typed parameters from an already parsed params mapping."""
     params = _build(Params, raw, "")
+    features = params.features
+    if 365 not in features.windows_days or (features.families is not None and "spend" not in features.families):
+        raise ConfigError("params: features need the 'spend' family and the 365-day window (the spend-rank "
+                          "baseline and the prospect list's 12-month spend use spend_sum_365d)")
     if params.data.source == "demo" and params.demo.output_dir.resolve() != params.data.raw_dir.resolve():
         raise ConfigError("params: with data.source 'demo', demo.output_dir must be data.raw_dir")
     if params.data.source == "files":

@@ -35,6 +35,7 @@ REQUIRED = {
 }
 AWARE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 INTEGER_AS_FLOAT = re.compile(r"^(\d+)\.0+$")
+MISSING_TOKENS = ("nan", "nat", "na", "n/a", "#n/a", "null", "none")  # in number and date columns, like blanks
 
 
 @dataclass(frozen=True)
@@ -62,20 +63,35 @@ def expand_sources(raw_dir: Path, sources: tuple[SourceFile, ...], table: str) -
     return files
 
 
+def _read_csv(path: Path, csv: CsvOptions, encoding_errors: str = "strict") -> pd.DataFrame:
+    return pd.read_csv(path, sep=csv.delimiter, dtype=str, keep_default_na=False, na_values=[""],
+                       encoding=csv.encoding, encoding_errors=encoding_errors, engine="c")
+
+
 def read_file(path: Path, csv: CsvOptions) -> pd.DataFrame:
     """Read a CSV (every column as text) or Parquet file; unreadable files become DataErrors."""
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep=csv.delimiter, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding=csv.encoding, engine="c")
+        try:
+            return _read_csv(path, csv)
+        except UnicodeDecodeError:
+            raise _encoding_error(_read_csv(path, csv, encoding_errors="replace"), path, csv) from None
     except pd.errors.EmptyDataError:
         raise DataError(str(path), None, "the file is empty (not even a header line)") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(str(path), None, f"is not valid {csv.encoding} text ({exc.reason} at byte {exc.start}); "
-                        "set data.files.csv.encoding, e.g. latin-1 or cp1252") from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataError(str(path), None, f"cannot be read: {exc}") from None
+
+
+def _encoding_error(frame: pd.DataFrame, path: Path, csv: CsvOptions) -> DataError:
+    """The first column holding bytes that are not `csv.encoding` text (read as U+FFFD), with example rows."""
+    bad = frame.apply(lambda values: values.str.contains("\ufffd", regex=False, na=False))
+    problem = f"not valid {csv.encoding} text; set data.files.csv.encoding, e.g. latin-1 or cp1252"
+    if not bad.to_numpy().any():
+        return DataError(str(path), None, f"the header line is {problem}: {list(frame.columns)[:20]}")
+    column = bad.any().idxmax()
+    return DataError(str(path), column, f"{int(bad[column].sum())} value(s) are {problem}",
+                     _examples(frame, bad[column], column))
 
 
 def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path: Path, csv: CsvOptions) -> pd.DataFrame:
@@ -94,10 +110,15 @@ def _delimiter_hint(frame: pd.DataFrame, csv: CsvOptions) -> str:
     return ""
 
 
-def _blank_as_missing(values: pd.Series) -> pd.Series:
+def _blank_as_missing(values: pd.Series, tokens: tuple[str, ...] = ()) -> pd.Series:
+    """Blank text (and text equal to one of `tokens`, ignoring case) as missing."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
         return values
-    return values.where(values.isna() | (values.astype("str").str.strip() != ""))
+    text = values.astype("str").str.strip()
+    missing = text == ""
+    if tokens:
+        missing |= text.str.lower().isin(tokens)
+    return values.where(values.isna() | ~missing)
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> pd.DataFrame:
@@ -108,51 +129,71 @@ def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> pd.DataFrame
 
 
 def parse_numbers(frame: pd.DataFrame, column: str, file: str, csv: CsvOptions) -> pd.Series:
-    """Numbers from numbers or text (thousands separators and decimal mark from the CSV options)."""
-    values = _blank_as_missing(frame[column])
+    """Finite numbers from numbers or text (thousands separators and decimal mark from the CSV options);
+    blanks and MISSING_TOKENS such as "NaN" are missing values."""
+    values = _blank_as_missing(frame[column], MISSING_TOKENS)
+    hint = ""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
-    text = values.astype("str").str.strip()
-    if csv.thousands:
-        text = text.str.replace(csv.thousands, "", regex=False)
-    if csv.decimal != ".":
-        text = text.str.replace(csv.decimal, ".", regex=False)
-    parsed = pd.to_numeric(text.where(values.notna()), errors="coerce").astype("float64")
-    bad = parsed.isna() & values.notna()
-    if bad.any():
-        hint = ""
+        parsed = values.astype("float64")
+        bad = np.isinf(parsed)
+    else:
+        text = values.astype("str").str.strip()
+        if csv.thousands:
+            text = text.str.replace(csv.thousands, "", regex=False)
+        if csv.decimal != ".":
+            text = text.str.replace(csv.decimal, ".", regex=False)
+        parsed = pd.to_numeric(text.where(values.notna()), errors="coerce").astype("float64")
+        bad = (parsed.isna() & values.notna()) | np.isinf(parsed)
         if text[bad].str.contains(r"\d[,.]\d{3}", regex=True).any() and not csv.thousands:
             hint = " (thousands separators? set data.files.csv.thousands)"
-        raise DataError(file, column, f"{int(bad.sum())} value(s) are not numbers{hint}", _examples(frame, bad, column))
+    if bad.any():
+        raise DataError(file, column, f"{int(bad.sum())} value(s) are not finite numbers{hint}",
+                        _examples(frame, bad, column))
     return parsed
+
+
+def _to_datetime(text: pd.Series, date_format: str | None, dayfirst: bool, utc: bool) -> tuple[pd.Series, int]:
+    """Dates in `date_format`, or else ISO 8601 where they are (never day-first) and inferred per value
+    (`dayfirst`) where not; returns them and how many were inferred from another format."""
+    if date_format:
+        return pd.to_datetime(text, errors="coerce", format=date_format, utc=utc), 0
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
+    other = text[parsed.isna()]
+    if len(other):
+        parsed = parsed.fillna(pd.to_datetime(other, errors="coerce", format="mixed", dayfirst=dayfirst, utc=utc))
+    return parsed, len(other)
 
 
 def parse_dates(
     frame: pd.DataFrame, column: str, file: str, csv: CsvOptions, timezone: str
-) -> tuple[pd.Series, int]:
-    """Naive timestamps in `timezone`; returns them and how many aware values were converted."""
-    values = _blank_as_missing(frame[column])
+) -> tuple[pd.Series, dict[str, int]]:
+    """Naive timestamps in `timezone`; returns them and how many aware values were converted and how many
+    were inferred from a format other than ISO 8601."""
+    values = _blank_as_missing(frame[column], MISSING_TOKENS)
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is None:
-            return values.astype("datetime64[us]"), 0
+            return values.astype("datetime64[us]"), {"timezone_aware_converted": 0, "non_iso_dates_inferred": 0}
         local = values.dt.tz_convert(timezone).dt.tz_localize(None)
-        return local.astype("datetime64[us]"), int(values.notna().sum())
+        return local.astype("datetime64[us]"), {"timezone_aware_converted": int(values.notna().sum()),
+                                                "non_iso_dates_inferred": 0}
     text = values.astype("str").str.strip().where(values.notna())
     aware = text.str.contains(AWARE_SUFFIX, na=False)
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    options = {"format": csv.date_format} if csv.date_format else {"format": "mixed", "dayfirst": csv.dayfirst}
     naive_part = text[~aware & text.notna()]
+    inferred = 0
     if len(naive_part):
-        parsed.loc[naive_part.index] = pd.to_datetime(naive_part, errors="coerce", **options).astype("datetime64[us]")
+        naive, inferred = _to_datetime(naive_part, csv.date_format, csv.dayfirst, utc=False)
+        parsed.loc[naive_part.index] = naive.astype("datetime64[us]")
     if aware.any():
-        converted = pd.to_datetime(text[aware], errors="coerce", utc=True, format="mixed")
+        converted, aware_inferred = _to_datetime(text[aware], None, csv.dayfirst, utc=True)
         parsed.loc[aware] = converted.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
+        inferred += aware_inferred
     bad = parsed.isna() & values.notna()
     if bad.any():
         expected = f"format {csv.date_format!r}" if csv.date_format else "a date"
         raise DataError(file, column, f"{int(bad.sum())} value(s) are not dates (expected {expected}; "
                         "set data.files.csv.date_format)", _examples(frame, bad, column))
-    return parsed, int(aware.sum())
+    return parsed, {"timezone_aware_converted": int(aware.sum()), "non_iso_dates_inferred": inferred}
 
 
 def normalise_ids(values: pd.Series) -> tuple[pd.Series, int]:
@@ -163,7 +204,7 @@ def normalise_ids(values: pd.Series) -> tuple[pd.Series, int]:
         text = values
     text = text.astype("str").str.strip().where(text.notna())
     fixed = text.str.replace(INTEGER_AS_FLOAT, r"\1", regex=True)
-    changed = int(((fixed != values.astype("str")) & values.notna()).sum())
+    changed = int(((fixed != values.astype("str")) & values.notna() & (fixed != "")).sum())  # blank: no id
     return fixed.where(fixed != "", None), changed
 
 
@@ -174,7 +215,7 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
         raise DataError(file, missing[0], f"required column(s) {missing} missing; found columns "
                         f"{list(frame.columns)[:20]}{_delimiter_hint(frame, csv)}")
     typed = frame.copy()
-    conversions = {"ids_normalised": 0, "timezone_aware_converted": 0}
+    conversions = {"ids_normalised": 0, "timezone_aware_converted": 0, "non_iso_dates_inferred": 0}
     for column in TEXT[table]:
         if column in typed.columns:
             if column == "customer_id":
@@ -187,8 +228,9 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
             typed[column] = parse_numbers(typed, column, file, csv)
     for column in DATES[table]:
         if column in typed.columns:
-            typed[column], aware = parse_dates(typed, column, file, csv, timezone)
-            conversions["timezone_aware_converted"] += aware
+            typed[column], counts = parse_dates(typed, column, file, csv, timezone)
+            for name, count in counts.items():
+                conversions[name] += count
     return typed, conversions
 
 

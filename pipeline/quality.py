@@ -29,7 +29,7 @@ def quality_report(parts: dict[str, list[RawPart]], transactions: pd.DataFrame, 
     threshold = float(amounts.quantile(0.999)) * OUTLIER_FACTOR if len(amounts) else float("nan")
     outliers = transactions.loc[amounts > threshold]
     buying = set(transactions["customer_id"])
-    dropped_reasons = ("overlap", "duplicate_lines_across_files", "no_customer_id", "adjustment_lines",
+    dropped_reasons = ("overlap", "no_customer_id", "adjustment_lines",
                        "missing_amount", "future_dated", "absurd_amount")
     return {
         "files": [{"table": p.table, "path": p.path, "rows_read": p.rows_read, **p.conversions}
@@ -41,9 +41,8 @@ def quality_report(parts: dict[str, list[RawPart]], transactions: pd.DataFrame, 
             "cancellation_lines_netted": counts.get("cancellation_lines_netted", 0),
             "unknown_customers_added": counts.get("unknown_customers_added", 0),
             "conflicting_duplicate_customers_kept_last": counts.get("conflicting_duplicate_customers", 0),
-            "ids_normalised": sum(p.conversions["ids_normalised"] for ps in parts.values() for p in ps),
-            "timezone_aware_converted": sum(p.conversions["timezone_aware_converted"] for ps in parts.values()
-                                            for p in ps),
+            **{name: sum(p.conversions[name] for ps in parts.values() for p in ps)
+               for name in ("ids_normalised", "timezone_aware_converted", "non_iso_dates_inferred")},
         },
         "conflicting_customer_examples": conflicts.drop(columns="_file", errors="ignore").astype("str")
         .to_dict("records"),
@@ -53,7 +52,7 @@ def quality_report(parts: dict[str, list[RawPart]], transactions: pd.DataFrame, 
                       "without_transactions": int((~customers["customer_id"].isin(buying)).sum())},
         "currency": currency,
         "revenue": {"net": float(transactions["amount"].sum()),
-                    "credited": float(-transactions.loc[transactions["amount"] < 0, "amount"].sum()),
+                    "credited": float(transactions.loc[transactions["amount"] < 0, "amount"].abs().sum()),
                     "top_20pct_customers_share_last_12_months": top_share(spend_last_year)},
         "nulls": {"transactions": {c: int(n) for c, n in transactions.isna().sum().items() if n},
                   "customers": {c: int(n) for c, n in customers.isna().sum().items() if n}},
@@ -74,10 +73,10 @@ def quality_markdown(report: dict) -> str:
         f"Transactions {report['first_timestamp']} to {report['last_timestamp']}; "
         f"currency {report['currency']}.",
         "",
-        "| file | table | rows read | ids normalised | time-zone aware converted |",
-        "|---|---|---|---|---|",
+        "| file | table | rows read | ids normalised | time-zone aware converted | non-ISO dates inferred |",
+        "|---|---|---|---|---|---|",
         *[f"| `{f['path']}` | {f['table']} | {f['rows_read']:,} | {f['ids_normalised']:,} | "
-          f"{f['timezone_aware_converted']:,} |" for f in report["files"]],
+          f"{f['timezone_aware_converted']:,} | {f['non_iso_dates_inferred']:,} |" for f in report["files"]],
         "",
         f"Kept {report['rows_kept']['transactions']:,} transaction lines and "
         f"{report['rows_kept']['customers']:,} customers.",

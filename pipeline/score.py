@@ -63,8 +63,8 @@ def run(params: Params) -> pd.DataFrame:
     probability = predict_probability(model.booster, X)
     explanation = shap_explanation(model.booster, X)
     shap_values = pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index)
-    reasons = reason_codes(shap_values, features, feature_catalogue(params.features.windows_days),
-                           params.score.top_reasons)
+    catalogue = feature_catalogue(params.features.windows_days, params.features.families)
+    reasons = reason_codes(shap_values, features, catalogue, params.score.top_reasons)
 
     prospects = (
         features[["customer_id", "spend_sum_365d"]]

@@ -45,7 +45,7 @@ def split_of(params: Params, panel: pd.DataFrame) -> TimeSplit:
 
 
 def feature_spec_from(params: Params, train: pd.DataFrame) -> FeatureSpec:
-    catalogue = feature_catalogue(params.features.windows_days)
+    catalogue = feature_catalogue(params.features.windows_days, params.features.families)
     categorical = [f.name for f in catalogue if f.kind == "categorical"]
     return FeatureSpec.fit(train, [f.name for f in catalogue], categorical)
 

@@ -49,6 +49,30 @@ def test_spend_percentile_is_relative_to_all_buying_customers_whatever_the_spine
     assert alone.loc["B", "spend_percentile_365d"] == 0.5  # A still counts although not in the spine
 
 
+def test_known_answers_for_seasonal_trend_cadence_payment_and_wallet_families(known_history):
+    frame = features_at(known_history)
+    a, b = frame.loc["A"], frame.loc["B"]
+    assert a["spend_sum_prev_year_90d"] == pytest.approx(100)  # I1 on 2022-07-15 lies in [cutoff-365d, -275d)
+    assert a["spend_growth_yoy_90d"] == pytest.approx((240 - 100) / 340)
+    # 30-day buckets, oldest first t=0..11: 100 at t=0, 250 at t=8, 240 at t=11; centred at 5.5; sum (t-5.5)^2 = 143
+    assert a["spend_slope_365d"] == pytest.approx((-5.5 * 100 + 2.5 * 250 + 5.5 * 240) / 143)
+    assert a["order_value_max_all"] == 300
+    assert a["cadence_days_between_orders_all"] == pytest.approx(340 / 2)
+    assert a["payment_days_trend_180d"] == pytest.approx(30 - 10)  # I2 paid in the last 180 days, I1 before
+    assert a["payment_late_share_365d"] == 0 and b["payment_late_share_365d"] == 1  # B took 40 days
+    assert a["wallet_spend_to_revenue_365d"] == pytest.approx(590 / 1e6)
+    assert a["wallet_spend_vs_industry_365d"] == pytest.approx(1.0)  # A is the only active Retail customer
+    assert np.isnan(a["relationship_owner_portfolio_365d"])  # no account owners in this table
+
+
+def test_feature_families_switch_on_and_off(known_history):
+    spine = pd.DataFrame({"customer_id": ["A"], "cutoff": [CUTOFF]})
+    frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("payment", "firm"))
+    assert {c.split("_")[0] for c in frame.columns[2:]} == {"payment", "firm"}
+    with pytest.raises(ValueError, match="unknown feature families"):
+        build_features(known_history, customers_frame(["A", "B"]), spine, families=("astrology",))
+
+
 def test_missing_history_is_zero_for_counts_and_nan_for_means(known_history):
     b = features_at(known_history).loc["B"]
     assert b["spend_sum_90d"] == 0 and b["orders_count_90d"] == 0
