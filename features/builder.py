@@ -107,13 +107,19 @@ def build_features(
     return _finalise(out, catalogue)
 
 
-def _boundaries(windows_days: tuple[int, ...]) -> list[int]:
-    """Days before the cutoff at which running totals are read: a window sum is a difference of two."""
-    return sorted({0, 275, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
-                   *(2 * g for g in GROWTH_WINDOWS_DAYS), *(30 * k for k in range(SLOPE_MONTHS + 1))})
+PAYMENT_BOUNDARIES = {0, 180, 360, 365}
 
 
-def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
+def _boundaries(windows_days: tuple[int, ...]) -> dict[int, bool]:
+    """Days before the cutoff at which running totals are read (a window sum is a difference of two), each
+    with whether all totals are needed there or only spend (the monthly slope's buckets)."""
+    full = {0, 275, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
+            *(2 * g for g in GROWTH_WINDOWS_DAYS)}
+    slope = {30 * k for k in range(SLOPE_MONTHS + 1)}
+    return {b: b in full for b in sorted(full | slope)}
+
+
+def _rollups(con: duckdb.DuckDBPyConnection, boundaries: dict[int, bool]) -> None:
     """Roll lines up once into running totals per customer, so every cutoff and window is read off them
     with as-of joins: extra cutoffs and windows cost one lookup per spine row, not another pass over lines."""
     bounds = ", ".join(f"CAST(cutoff AS DATE) - {b} AS b{b}" for b in boundaries)
@@ -155,23 +161,21 @@ def _rollups(con: duckdb.DuckDBPyConnection, boundaries: list[int]) -> None:
         WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
         """
     )
-    for b in boundaries:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE at_b{b} AS
-            SELECT s.customer_id, s.cutoff,
-                   coalesce(r.spend, 0) AS spend, coalesce(r.gross, 0) AS gross,
-                   coalesce(r.returned, 0) AS returned, coalesce(r.orders, 0) AS orders,
-                   coalesce(r.active_days, 0) AS active_days, r.last_order_day, r.first_order_day, r.max_order,
-                   coalesce(p.pay_days, 0) AS pay_days, coalesce(p.paid, 0) AS paid, coalesce(p.late, 0) AS late
-            FROM spine_t s
-            ASOF LEFT JOIN running r ON r.customer_id = s.customer_id AND s.b{b} > r.day
-            ASOF LEFT JOIN paid p ON p.customer_id = s.customer_id AND s.b{b} > p.day
-            """
-        )
+    for b, all_totals in boundaries.items():
+        # Read only what some feature needs at this boundary: each as-of join is a pass over the spine.
+        columns = ["coalesce(r.spend, 0) AS spend"]
+        joins = f"ASOF LEFT JOIN running r ON r.customer_id = s.customer_id AND s.b{b} > r.day"
+        if all_totals:
+            columns += [f"coalesce(r.{m}, 0) AS {m}" for m in ("gross", "returned", "orders", "active_days")]
+            columns += ["r.last_order_day", "r.first_order_day", "r.max_order"]
+        if b in PAYMENT_BOUNDARIES:
+            columns += [f"coalesce(p.{m}, 0) AS {m}" for m in ("pay_days", "paid", "late")]
+            joins += f" ASOF LEFT JOIN paid p ON p.customer_id = s.customer_id AND s.b{b} > p.day"
+        con.execute(f"CREATE TEMP TABLE at_b{b} AS SELECT s.customer_id, s.cutoff, {', '.join(columns)} "
+                    f"FROM spine_t s {joins}")
 
 
-def _spine_values_sql(windows_days: tuple[int, ...], boundaries: list[int]) -> str:
+def _spine_values_sql(windows_days: tuple[int, ...], boundaries: dict[int, bool]) -> str:
     """Window features as differences of running totals read at the window's two ends."""
 
     def window(measure: str, start: int, end: int = 0) -> str:
