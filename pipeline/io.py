@@ -61,11 +61,6 @@ def _write_atomic(target: str | Path, write: Callable[[Path], Any]) -> Path:
     return Path(target)
 
 
-def write_parquet(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a frame to Parquet atomically (no index)."""
-    return _write_atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
 def write_json(data: Any, target: str | Path) -> Path:
     """Write JSON atomically, pretty-printed and key-sorted so diffs stay readable."""
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
