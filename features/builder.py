@@ -26,7 +26,7 @@ from features.catalogue import (
 )
 
 SPINE_COLUMNS = ["customer_id", "cutoff"]
-TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "category", "amount", "days_to_pay"]
+TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "product_id", "category", "amount", "days_to_pay"]
 CUSTOMER_COLUMNS = [
     "customer_id", "industry", "country", "region", "employees", "annual_revenue",
     "founded_year", "credit_rating", "acquisition_channel",
@@ -70,6 +70,8 @@ def build_features(
     them the customers table's employees and revenue are taken as valid at every cutoff. `families` limits
     the output to those feature families (default: all).
     """
+    if "product_id" not in transactions.columns and "category" in transactions.columns:
+        transactions = transactions.assign(product_id=transactions["category"])  # categories stand in
     _require(transactions, TRANSACTION_COLUMNS, "transactions")
     _require(customers, CUSTOMER_COLUMNS, "customers")
     spine = _check_spine(spine)
@@ -84,13 +86,19 @@ def build_features(
         boundaries = _boundaries(windows_days)
         _rollups(con, boundaries)
         values = con.sql(_spine_values_sql(windows_days, boundaries)).df()
-        categories = con.sql(_category_counts_sql()).df()
+        categories = _distinct_counts(con, "category", "categories")
+        products = _distinct_counts(con, "product_id", "products")
+        months = _distinct_counts(con, "strftime(timestamp, '%Y-%m')", "months")[
+            [*SPINE_COLUMNS, "months_distinct_365d"]].rename(
+            columns={"months_distinct_365d": "cadence_active_months_365d"})
         population = con.sql(_population_sql()).df()
         firm = _firmographics(con, snapshots)
     finally:
         con.close()
 
-    out = spine.merge(values, on=SPINE_COLUMNS, how="left").merge(categories, on=SPINE_COLUMNS, how="left")
+    out = spine.merge(values, on=SPINE_COLUMNS, how="left")
+    for counts in (categories, products, months):
+        out = out.merge(counts, on=SPINE_COLUMNS, how="left")
     out = out.merge(population, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
     for w in PERCENTILE_WINDOWS_DAYS:
         out[f"spend_percentile_{w}d"] = out[f"spend_percentile_{w}d"].fillna(0.0)
@@ -98,11 +106,12 @@ def build_features(
         out[f"spend_growth_{w}d"] = _growth(out[f"_spend_last_{w}d"], out[f"spend_sum_prev_{w}d"])
         out[f"orders_growth_{w}d"] = _growth(out[f"_orders_last_{w}d"], out[f"orders_count_prev_{w}d"])
     out["spend_growth_yoy_90d"] = _growth(out["_spend_last_90d"], out["spend_sum_prev_year_90d"])
+    days_per_order = 180 / out["_orders_last_180d"].where(out["_orders_last_180d"] > 0)
+    days_per_order_before = 180 / out["orders_count_prev_180d"].where(out["orders_count_prev_180d"] > 0)
+    out["cadence_days_per_order_trend_180d"] = days_per_order - days_per_order_before
     out["wallet_spend_to_revenue_365d"] = out["_spend_365d"] / out["firm_revenue"].where(out["firm_revenue"] > 0)
     out["wallet_spend_vs_industry_365d"] = out["_spend_365d"] / out["_industry_median_365d"].where(
         out["_industry_median_365d"] > 0)
-    for column in ("categories_distinct_365d", "categories_distinct_all", "categories_new_90d"):
-        out[column] = out[column].fillna(0)
     out["firm_credit_score"] = out["_credit_rating"].map(CREDIT_SCORES).astype("float64")
     return _finalise(out, catalogue)
 
@@ -224,15 +233,22 @@ def _spine_values_sql(windows_days: tuple[int, ...], boundaries: dict[int, bool]
     return f"SELECT b0.customer_id, b0.cutoff, {', '.join(parts)} FROM at_b0 b0 {joins}"
 
 
-def _category_counts_sql() -> str:
-    """Distinct categories bought in the last 365 days, ever, and for the first time in the last 90 days.
+def _distinct_counts(con: duckdb.DuckDBPyConnection, key: str, prefix: str) -> pd.DataFrame:
+    """`{prefix}_distinct_365d`, `{prefix}_distinct_all` and `{prefix}_new_90d` per spine row."""
+    return con.sql(_distinct_counts_sql(key)).df().rename(columns={
+        "d365": f"{prefix}_distinct_365d", "d_all": f"{prefix}_distinct_all", "d_new": f"{prefix}_new_90d"})
 
-    Each (customer, category) is active for cutoffs in (first purchase day, last purchase day + window] of
-    each run of purchases no more than a window apart; +1/-1 events at those dates, summed up to the cutoff,
-    count the active categories without joining every cutoff to every category."""
-    return """
+
+def _distinct_counts_sql(key: str) -> str:
+    """Distinct values of `key` (an expression over purchase lines: category, product, month) bought in the
+    last 365 days, ever, and for the first time in the last 90 days, per spine row (columns d365, d_all, d_new).
+
+    Each (customer, value) is active for cutoffs in (first purchase day, last purchase day + window] of each
+    run of purchases no more than a window apart; +1/-1 events at those dates, summed up to the cutoff, count
+    the active values without joining every cutoff to every value."""
+    return f"""
         WITH days AS (
-            SELECT DISTINCT customer_id, category, CAST(timestamp AS DATE) AS day FROM tx WHERE amount > 0
+            SELECT DISTINCT customer_id, {key} AS category, CAST(timestamp AS DATE) AS day FROM tx WHERE amount > 0
         ), gaps AS (
             SELECT *, CASE WHEN lag(day) OVER (PARTITION BY customer_id, category ORDER BY day) >= day - 365
                            THEN 0 ELSE 1 END AS new_run
@@ -255,8 +271,8 @@ def _category_counts_sql() -> str:
             FROM events GROUP BY customer_id, day
             WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
-        SELECT s.customer_id, s.cutoff, c.d365 AS categories_distinct_365d, c.d_all AS categories_distinct_all,
-               c.d_new AS categories_new_90d
+        SELECT s.customer_id, s.cutoff, coalesce(c.d365, 0) AS d365, coalesce(c.d_all, 0) AS d_all,
+               coalesce(c.d_new, 0) AS d_new
         FROM spine_t s ASOF LEFT JOIN counts c ON c.customer_id = s.customer_id AND s.b0 >= c.day
     """
 

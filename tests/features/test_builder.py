@@ -63,6 +63,9 @@ def test_known_answers_for_seasonal_trend_cadence_payment_and_wallet_families(kn
     assert a["wallet_spend_to_revenue_365d"] == pytest.approx(590 / 1e6)
     assert a["wallet_spend_vs_industry_365d"] == pytest.approx(1.0)  # A is the only active Retail customer
     assert np.isnan(a["relationship_owner_portfolio_365d"])  # no account owners in this table
+    assert a["products_distinct_365d"] == 3  # without product ids, categories stand in for products
+    assert a["cadence_active_months_365d"] == 3  # 2022-07, 2023-03, 2023-06
+    assert a["cadence_days_per_order_trend_180d"] == pytest.approx(180 / 2 - 180 / 1)
 
 
 def test_feature_families_switch_on_and_off(known_history):
