@@ -198,11 +198,7 @@ def parse_dates(
 
 def normalise_ids(values: pd.Series) -> tuple[pd.Series, int]:
     """Ids as trimmed text; 12345, 12345.0 and "12345.0" all become "12345". Returns the count changed."""
-    if pd.api.types.is_float_dtype(values):
-        text = values.map(lambda v: f"{v:.0f}" if pd.notna(v) and float(v).is_integer() else v)
-    else:
-        text = values
-    text = text.astype("str").str.strip().where(text.notna())
+    text = values.astype("str").str.strip().where(values.notna())  # a float 12345.0 reads "12345.0"
     fixed = text.str.replace(INTEGER_AS_FLOAT, r"\1", regex=True)
     changed = int(((fixed != values.astype("str")) & values.notna() & (fixed != "")).sum())  # blank: no id
     return fixed.where(fixed != "", None), changed
