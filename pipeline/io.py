@@ -82,9 +82,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         if pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object:
-            text = safe[column]
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
-            safe[column] = text.where(~risky, "'" + text.astype("str"))
+            text = safe[column].astype("str")
+            risky = text.str.startswith(FORMULA_PREFIXES).fillna(False) & safe[column].notna()
+            safe[column] = safe[column].where(~risky, "'" + text)
     return safe
 
 
