@@ -86,6 +86,8 @@ def build_features(
         boundaries = _boundaries(windows_days)
         _rollups(con, boundaries)
         values = con.sql(_spine_values_sql(windows_days, boundaries)).df()
+        for b in boundaries:
+            con.execute(f"DROP TABLE at_b{b}")
         categories = _distinct_counts(con, "category", "categories")
         products = _distinct_counts(con, "product_id", "products")
         months = _distinct_counts(con, "strftime(timestamp, '%Y-%m')", "months")[
@@ -168,6 +170,7 @@ def _rollups(con: duckdb.DuckDBPyConnection, boundaries: dict[int, bool]) -> Non
                sum(pay_days) OVER w AS pay_days, sum(paid) OVER w AS paid, sum(late) OVER w AS late
         FROM paid_daily
         WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+        DROP TABLE invoices;  -- rolled up: free its memory for the joins that follow
         """
     )
     for b, all_totals in boundaries.items():
