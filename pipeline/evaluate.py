@@ -1,4 +1,5 @@
-"""Stage evaluate: the model against the spend-rank baseline on the out-of-time test cutoff.
+"""Stage evaluate: the model against baselines (spend rank, growth rank, RFM, logistic regression on the same
+features, fitted on the same training cutoffs) on the out-of-time test cutoff.
 
 Writes DVC metrics (data.metrics_file), DVC plots (PR curve, cumulative gains) and the test-cutoff
 predictions, and logs the metrics to the training run in MLflow.
@@ -12,7 +13,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from models.baselines import spend_rank_score
+from models.baselines import (
+    fit_logistic_regression,
+    growth_rank_score,
+    logistic_regression_score,
+    rfm_score,
+    spend_rank_score,
+)
 from models.estimator import predict_probability
 from models.metrics import cumulative_gains, pr_curve, ranking_metrics
 from pipeline import tracking
@@ -53,6 +60,8 @@ def evaluate_rankings(test: pd.DataFrame, scores: dict[str, pd.Series], ks: tupl
     metrics = {name: ranking_metrics(y, score, ks) for name, score in scores.items()}
     baseline = metrics["spend_rank_baseline"]["pr_auc"]
     metrics["pr_auc_ratio_to_baseline"] = metrics["model"]["pr_auc"] / baseline if baseline > 0 else float("nan")
+    best = max(metrics[name]["pr_auc"] for name in scores if name.endswith("_baseline"))
+    metrics["pr_auc_ratio_to_best_baseline"] = metrics["model"]["pr_auc"] / best if best > 0 else float("nan")
     if "oracle" in metrics:
         metrics["pr_auc_share_of_oracle"] = metrics["model"]["pr_auc"] / metrics["oracle"]["pr_auc"]
     return metrics
@@ -62,9 +71,15 @@ def run(params: Params) -> dict:
     model, summary = load_trained(params)
     panel = load_panel(params)
     test = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])].reset_index(drop=True)
+    train = panel[panel["cutoff"].isin(pd.to_datetime(summary["train_cutoffs"]))]
+    logistic = fit_logistic_regression(model.spec.conform(train), train[TARGET], model.spec, params.seed)
+    X_test = model.spec.conform(test)
     scores = {
-        "model": predict_probability(model.booster, model.spec.conform(test)),
+        "model": predict_probability(model.booster, X_test),
         "spend_rank_baseline": spend_rank_score(test),
+        "growth_rank_baseline": growth_rank_score(test),
+        "rfm_baseline": rfm_score(test),
+        "logistic_regression_baseline": logistic_regression_score(logistic, X_test, model.spec),
     }
     oracle = oracle_score(params, test)
     if oracle is not None:

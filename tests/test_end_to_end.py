@@ -73,6 +73,9 @@ def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):
         assert ranking["n_positive"] >= 10
     assert model["roc_auc"] > 0.75
     assert model["pr_auc"] > baseline["pr_auc"]
+    for name in ("growth_rank_baseline", "rfm_baseline", "logistic_regression_baseline", "oracle"):
+        assert 0 <= metrics[name]["pr_auc"] <= 1 and metrics[name]["n_rows"] == model["n_rows"]
+    assert metrics["oracle"]["pr_auc"] > model["pr_auc"]  # the generator's truth bounds what can be learnt
 
 
 def test_mlflow_run_and_registered_champion(demo_project):
