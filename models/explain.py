@@ -44,27 +44,30 @@ def _format_values(values: pd.Series, unit: str) -> pd.Series:
     return text.where(~missing, "unknown")
 
 
+def _phrases(feature: FeatureDef, features: pd.DataFrame) -> pd.Series:
+    """"label: value" (", up from earlier" where the feature has an earlier counterpart) for these rows."""
+    text = feature.label + ": " + _format_values(features[feature.name], feature.unit)
+    if feature.compare_to and feature.compare_to in features.columns:
+        earlier = _format_values(features[feature.compare_to], feature.unit)
+        now, before = features[feature.name].astype("float64"), features[feature.compare_to].astype("float64")
+        direction = np.select([now > before, now < before], ["up from ", "down from "], "same as ")
+        text = text + ", " + pd.Series(direction, index=features.index) + earlier
+    return text
+
+
 def reason_codes(
     shap_values: pd.DataFrame, features: pd.DataFrame, catalogue: list[FeatureDef], top_n: int = 3
 ) -> pd.DataFrame:
     """The `top_n` features with the largest |SHAP| per row, as phrases such as
     "orders in last 90 days: 14, up from 5 — raises". Columns reason_1..reason_n, index of `features`."""
-    defs = {d.name: d for d in catalogue if d.name in shap_values.columns}
-    names = list(shap_values.columns)
-    phrases = np.empty((len(features), len(names)), dtype=object)
-    for j, name in enumerate(names):
-        feature = defs[name]
-        text = feature.label + ": " + _format_values(features[name], feature.unit)
-        if feature.compare_to and feature.compare_to in features.columns:
-            earlier = _format_values(features[feature.compare_to], feature.unit)
-            now, before = features[name].astype("float64"), features[feature.compare_to].astype("float64")
-            direction = np.select([now > before, now < before], ["up from ", "down from "], "same as ")
-            text = text + ", " + pd.Series(direction, index=features.index) + earlier
-        phrases[:, j] = text.to_numpy()
+    defs = {d.name: d for d in catalogue}
     contributions = shap_values.to_numpy(dtype="float64")
     top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_n]
-    rows = np.arange(len(features))[:, None]
-    chosen = phrases[rows, top]
-    effect = np.where(contributions[rows, top] >= 0, " — raises", " — lowers")
+    chosen = np.empty(top.shape, dtype=object)
+    for j, name in enumerate(shap_values.columns):  # format only the cells that were chosen
+        rows, slots = np.nonzero(top == j)
+        if len(rows):
+            chosen[rows, slots] = _phrases(defs[name], features.iloc[rows]).to_numpy()
+    effect = np.where(contributions[np.arange(len(features))[:, None], top] >= 0, " — raises", " — lowers")
     text = chosen.astype(str) + effect
     return pd.DataFrame(text, index=features.index, columns=[f"reason_{i + 1}" for i in range(top.shape[1])])
