@@ -143,8 +143,11 @@ def _cancellations(tx: pd.DataFrame, files: FilesConfig) -> pd.Series:
     return flagged
 
 
-def clean_transactions(parts: list[RawPart], files: FilesConfig, today: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
-    """Combine transaction files and apply the documented repairs; returns the lines and the counts."""
+def clean_transactions(
+    parts: list[RawPart], files: FilesConfig, today: pd.Timestamp
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Combine transaction files and apply the documented repairs; returns the lines, the counts and, per
+    customer, the latest value of each of data.files.customer_attributes_from_transactions."""
     frames, overlap = supersede_overlaps([_with_amount(p) for p in parts])
     tx = pd.concat(frames, ignore_index=True)
     counts = {"overlap": overlap}
@@ -167,7 +170,13 @@ def clean_transactions(parts: list[RawPart], files: FilesConfig, today: pd.Times
         counts[reason] = int((mask & keep).sum())  # each line counted under its first reason only
         keep &= ~mask
     tx = tx.loc[keep]
-    return _canonical_transactions(tx), counts
+    attributes = list(files.customer_attributes_from_transactions)
+    missing = [a for a in attributes if a not in tx.columns]
+    if missing:
+        raise DataError(parts[0].path, missing[0],
+                        "data.files.customer_attributes_from_transactions names a column the transactions lack")
+    latest = tx.sort_values("timestamp", kind="stable").groupby("customer_id")[attributes].last()  # skips NaN
+    return _canonical_transactions(tx), counts, latest
 
 
 def _canonical_transactions(tx: pd.DataFrame) -> pd.DataFrame:
@@ -182,16 +191,16 @@ def _canonical_transactions(tx: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["timestamp", "invoice_id"], kind="stable", ignore_index=True)
 
 
-def build_customers(parts: list[RawPart], tx_parts: list[RawPart], tx: pd.DataFrame,
-                    attributes_from_transactions: tuple[str, ...]) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """One row per customer: the last row of duplicated ids, attributes taken from transactions where
-    configured, minimal rows for customers only seen in transactions. Returns rows, counts, conflicts."""
+def build_customers(parts: list[RawPart], tx: pd.DataFrame,
+                    attributes: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """One row per customer: the last row of duplicated ids, missing attributes filled from `attributes`
+    (per customer, from transactions), minimal rows for customers only seen in transactions. Returns rows,
+    counts, conflicts."""
     frames = [p.frame for p in parts]
     customers = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame({"customer_id": pd.Series(dtype="str")}))
     customers = customers.loc[customers["customer_id"].notna()]
-    attributes = [c for c in customers.columns if c != "_file"]
-    customers = customers.drop_duplicates(attributes, keep="last")
+    customers = customers.drop_duplicates([c for c in customers.columns if c != "_file"], keep="last")
     conflicting = customers["customer_id"].duplicated(keep=False)
     conflicts = customers.loc[conflicting].sort_values("customer_id").head(5)
     counts = {"conflicting_duplicate_customers": int(customers.loc[conflicting, "customer_id"].nunique())}
@@ -206,15 +215,8 @@ def build_customers(parts: list[RawPart], tx_parts: list[RawPart], tx: pd.DataFr
         if column not in customers.columns:
             dtype = "float64" if column in NUMBERS["customers"] else "str"
             customers[column] = empty_column(dtype, len(customers)).to_numpy()
-    if attributes_from_transactions:
-        raw_tx = pd.concat([p.frame for p in tx_parts], ignore_index=True)
-        for attribute in attributes_from_transactions:
-            if attribute not in raw_tx.columns:
-                raise DataError(tx_parts[0].path, attribute,
-                                "data.files.customer_attributes_from_transactions names a column the transactions lack")
-            latest = (raw_tx.dropna(subset=["customer_id", attribute]).sort_values("timestamp")
-                      .groupby("customer_id")[attribute].last())
-            customers[attribute] = customers[attribute].fillna(customers["customer_id"].map(latest))
+    for attribute in attributes.columns:
+        customers[attribute] = customers[attribute].fillna(customers["customer_id"].map(attributes[attribute]))
     first_order = tx.loc[tx["amount"] > 0].groupby("customer_id")["timestamp"].min().dt.normalize()
     customers["first_order_date"] = pd.to_datetime(customers["first_order_date"]).fillna(
         customers["customer_id"].map(first_order)).astype("datetime64[us]")
@@ -248,12 +250,11 @@ def check_schema(frame: pd.DataFrame, table: str, files: list[RawPart]) -> None:
 
 def validate_tables(parts: dict[str, list[RawPart]], files: FilesConfig, today: pd.Timestamp) -> ValidatedTables:
     """Combine, clean and check the tables read from the raw files (no disk access)."""
-    transactions, tx_counts = clean_transactions(parts["transactions"], files, today)
+    transactions, tx_counts, attributes = clean_transactions(parts["transactions"], files, today)
     if transactions.empty:
         raise DataError(", ".join(p.path for p in parts["transactions"]), None,
                         f"no transaction line is left after cleaning (dropped: {tx_counts})")
-    customers, customer_counts, conflicts = build_customers(
-        parts.get("customers", []), parts["transactions"], transactions, files.customer_attributes_from_transactions)
+    customers, customer_counts, conflicts = build_customers(parts.get("customers", []), transactions, attributes)
     firmographics = build_firmographics(parts.get("firmographics", []))
     check_schema(transactions, "transactions", parts["transactions"])
     check_schema(customers, "customers", parts.get("customers", []))

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.config import FilesConfig
+from pipeline.errors import DataError
 from pipeline.ingest import RawPart, type_part
 from pipeline.validate import supersede_overlaps, validate_tables
 from tests.conftest import customers_frame
@@ -66,6 +67,20 @@ def test_ids_written_as_floats_match_text_ids():
     result = validate_tables(parts_of(tables), FilesConfig(), TODAY)
     assert set(result.transactions["customer_id"]) == {"1", "2"}
     assert result.quality["repairs"]["unknown_customers_added"] == 0
+
+
+def test_customer_attributes_come_from_the_latest_transaction_with_a_value():
+    tables = raw_tables()
+    tables["transactions"] = pd.concat([tables["transactions"], tables["transactions"].iloc[[2]].assign(
+        timestamp="2023-04-01 09:00", invoice_id="I4")], ignore_index=True)
+    tables["transactions"]["country"] = ["Spain", "France", "Italy", None]  # C9's later line has no country
+    files = FilesConfig(customer_attributes_from_transactions=("country",))
+    result = validate_tables(parts_of(tables), files, TODAY)
+    countries = result.customers.set_index("customer_id")["country"]
+    assert countries["C9"] == "Italy"  # latest line with a value
+    assert countries["C1"] == "Germany"  # the customers table wins where it has a value
+    with pytest.raises(DataError, match="region"):
+        validate_tables(parts_of(raw_tables()), FilesConfig(customer_attributes_from_transactions=("region",)), TODAY)
 
 
 def test_a_later_file_supersedes_earlier_ones_over_its_days():
