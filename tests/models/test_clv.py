@@ -1,0 +1,116 @@
+"""BG/NBD + Gamma-Gamma expected spend on small generated histories (each fit takes a few seconds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+
+from models.clv import BGNBD_PRIORS, bgnbd_expected_spend, purchase_summary
+from tests.conftest import transactions_frame
+
+CUTOFF = pd.Timestamp("2024-01-01")
+HORIZON = 90
+
+
+def generated_lines(n: int = 80, seed: int = 0) -> pd.DataFrame:
+    """Customers who buy at Gamma-distributed rates with Gamma-distributed order values, some dropping out,
+    over the year before CUTOFF and the quarter after it; one line per purchase."""
+    rng = np.random.default_rng(seed)
+    start, rows = CUTOFF - pd.Timedelta(days=365), []
+    for i in range(n):
+        rate, value = rng.gamma(1.5, 1 / 40), rng.gamma(5.0, 40.0)
+        day, last_day = rng.uniform(0, 300), rng.uniform(0, 700)
+        while day < min(last_day, 455):
+            rows.append((f"G{i:03d}", start + pd.Timedelta(days=day), rng.gamma(5.0, value / 5)))
+            day += rng.exponential(1 / rate) + 1
+    lines = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    return lines.astype({"customer_id": "str", "timestamp": "datetime64[us]"})
+
+
+def weekly_or_monthly(customer_id: str, every_days: int, amount: float) -> list[tuple]:
+    """Purchases every `every_days` days from 2023-01-02 up to Christmas 2023."""
+    days = pd.date_range("2023-01-02", "2023-12-24", freq=f"{every_days}D")
+    return [(customer_id, day, amount) for day in days]
+
+
+@pytest.fixture(scope="module")
+def lines() -> pd.DataFrame:
+    """Generated customers plus four made-by-hand ones (frequent/rare × large/small), a customer whose only
+    purchase is a credit-noted day, same-day split lines and rows at and after the cutoff."""
+    made = [
+        *weekly_or_monthly("FREQUENT_LARGE", 7, 500.0),
+        *weekly_or_monthly("FREQUENT_SMALL", 7, 50.0),
+        *weekly_or_monthly("RARE_LARGE", 56, 500.0),
+        *weekly_or_monthly("RARE_SMALL", 56, 50.0),
+        ("CREDITED", pd.Timestamp("2023-05-01 09:00"), 120.0),
+        ("CREDITED", pd.Timestamp("2023-05-01 15:00"), -120.0),
+        ("G000", CUTOFF, 10_000.0),
+        ("LATE", CUTOFF + pd.Timedelta(days=3), 800.0),
+    ]
+    extra = pd.DataFrame(made, columns=["customer_id", "timestamp", "amount"])
+    return pd.concat([generated_lines(), extra.astype({"customer_id": "str", "timestamp": "datetime64[us]"})],
+                     ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def spend(lines: pd.DataFrame) -> pd.Series:
+    return bgnbd_expected_spend(lines, CUTOFF, HORIZON)
+
+
+def test_summary_nets_days_and_counts_positive_days_before_the_cutoff(known_history: pd.DataFrame) -> None:
+    summary = purchase_summary(known_history, pd.Timestamp("2023-07-01")).set_index("customer_id")
+    # A buys on 2022-07-15, 2023-03-10 (two lines) and 2023-06-20; the credit-note day and the cutoff row do not count
+    assert summary.loc["A"].to_dict() == {"frequency": 2.0, "recency": 340.0, "T": 351.0, "monetary_value": 275.0}
+    assert summary.loc["B"].to_dict() == {"frequency": 0.0, "recency": 0.0, "T": 177.0, "monetary_value": 0.0}
+
+
+def test_uses_only_rows_before_the_cutoff(lines: pd.DataFrame, spend: pd.Series) -> None:
+    before = bgnbd_expected_spend(lines.loc[lines["timestamp"] < CUTOFF], CUTOFF, HORIZON)
+    pd.testing.assert_series_equal(spend, before, check_exact=True)
+    assert spend.name == "bgnbd_expected_spend"
+    assert "LATE" not in spend.index and "CREDITED" not in spend.index
+    assert (spend > 0).all()
+
+
+def test_more_frequent_and_larger_purchases_rank_higher(spend: pd.Series) -> None:
+    assert spend["FREQUENT_LARGE"] > spend["FREQUENT_SMALL"] > spend["RARE_SMALL"]
+    assert spend["FREQUENT_LARGE"] > spend["RARE_LARGE"] > spend["RARE_SMALL"]
+
+
+def test_customers_without_a_purchase_before_the_cutoff_get_zero(lines: pd.DataFrame, spend: pd.Series) -> None:
+    ids = pd.Index(["RARE_SMALL", "NEW", "LATE", "CREDITED", "FREQUENT_LARGE"], name="customer_id")
+    scored = bgnbd_expected_spend(lines, CUTOFF, HORIZON, customer_ids=ids)
+    assert scored.index.equals(ids)
+    assert scored[["NEW", "LATE", "CREDITED"]].eq(0.0).all()
+    pd.testing.assert_series_equal(scored[["RARE_SMALL", "FREQUENT_LARGE"]], spend[["RARE_SMALL", "FREQUENT_LARGE"]])
+
+
+def test_longer_horizon_expects_more_but_less_than_proportionally(lines: pd.DataFrame, spend: pd.Series) -> None:
+    year = bgnbd_expected_spend(lines, CUTOFF, 4 * HORIZON)
+    assert (year > spend).all()
+    assert (year <= 4 * spend).all()  # purchases slow down as customers drop out
+
+
+def test_matches_the_library_called_directly(lines: pd.DataFrame, spend: pd.Series) -> None:
+    # one positive line per purchase day: the library's own summary needs no netting
+    generated = lines.loc[lines["customer_id"].str.startswith("G") & (lines["timestamp"] < CUTOFF)]
+    summary = rfm_summary(generated, "customer_id", "timestamp", "amount", observation_period_end=CUTOFF)
+    purchases = BetaGeoModel(model_config=BGNBD_PRIORS)
+    purchases.fit(data=summary, method="map", progressbar=False)
+    value = GammaGammaModel()
+    value.fit(data=summary.loc[summary["frequency"] > 0], method="map", progressbar=False)
+    # zero discount: CLV over 3 months of 30 days = expected purchases in 90 days x expected purchase value
+    clv = value.expected_customer_lifetime_value(purchases, summary.copy(), future_t=3, discount_rate=0.0)
+    expected = clv.squeeze(("chain", "draw")).to_series()
+
+    ours = bgnbd_expected_spend(generated, CUTOFF, HORIZON)
+    pd.testing.assert_series_equal(ours, expected.sort_index(), check_names=False, check_index_type=False, rtol=1e-9)
+
+
+def test_no_repeat_customer_is_an_error() -> None:
+    one_time = transactions_frame([("A", "I1", "2023-01-05", "Tools", 100.0, 10),
+                                   ("B", "I2", "2023-02-05", "Tools", 80.0, 10)])
+    with pytest.raises(ValueError, match="no customer with a repeat purchase"):
+        bgnbd_expected_spend(one_time, CUTOFF, HORIZON)
