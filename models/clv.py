@@ -2,18 +2,16 @@
 
 Library: PyMC-Marketing's CLV module (`pymc_marketing.clv`). It is maintained (PyMC Labs), it is the successor of
 `lifetimes` (unmaintained since 2020; the predictive formulas are ported from it) and it fits by MAP
-(`pymc.find_MAP`, L-BFGS from a fixed starting point): fast and deterministic, no MCMC. With flat priors the MAP is
-the maximum-likelihood fit of Fader, Hardie & Lee (2005) and Fader & Hardie (2013), as `lifetimes` computed it.
+(`pymc.find_MAP`, L-BFGS from a fixed starting point): fast and deterministic, no MCMC. The library's default priors
+are kept: flat for Gamma-Gamma (MAP = maximum likelihood, as `lifetimes` fitted it), weakly informative for BG/NBD,
+which keeps the fit finite on degenerate histories (e.g. every customer buying at the same pace) where the
+maximum-likelihood estimate runs off to infinity; on thousands of customers the two agree.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from pymc_extras.prior import Prior
 from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, rfm_summary
-
-BGNBD_PRIORS = {name: Prior("HalfFlat") for name in ("r", "alpha", "a", "b")}  # MAP = maximum likelihood
 
 
 def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -41,7 +39,7 @@ def bgnbd_expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp, horiz
     if repeat.empty:
         raise ValueError(f"no customer with a repeat purchase before {cutoff}: BG/NBD and Gamma-Gamma cannot be fitted")
 
-    purchase_model = BetaGeoModel(model_config=BGNBD_PRIORS)
+    purchase_model = BetaGeoModel()
     purchase_model.fit(data=summary, method="map", progressbar=False)
     value_model = GammaGammaModel()
     value_model.fit(data=repeat, method="map", progressbar=False)
@@ -55,4 +53,4 @@ def bgnbd_expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp, horiz
     spend = spend.sort_index()
     if customer_ids is not None:
         spend = spend.reindex(customer_ids, fill_value=0.0)
-    return spend.astype(np.float64).rename("bgnbd_expected_spend")
+    return spend.rename("bgnbd_expected_spend")
