@@ -74,6 +74,11 @@ SEASONAL_PROFILE = _RAW_PROFILE / _RAW_PROFILE.mean()
 ORDER_VALUE_EXPONENT = 0.45
 ORDER_VALUE_SHAPE = 2.0
 RETURN_PROBABILITY = 0.045
+PILOT_BREADTH = 0.6  # share of the breadth gain a grower explores during its pilot
+TRIAL_ORDER_SHRINK = 0.5  # pilot orders are smaller: mean order value * (1 - 0.5 * pilot * (1 - progress))
+DECLINE_DEPTH = 0.7  # spend rate falls to 30 % by the churn date
+PILOT_MIN_DAYS, PILOT_MAX_DAYS = 120.0, 365.0
+DECLINE_MIN_DAYS, DECLINE_MAX_DAYS = 60.0, 240.0
 RETURN_LINE_PROBABILITY = 0.5
 MAX_LINES = 15
 RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC")
@@ -83,20 +88,21 @@ _RATING_CHURN = np.array([0.6, 0.7, 0.8, 1.0, 1.2, 1.45, 1.8])
 _RATING_PAY_DAYS = np.array([12.0, 15.0, 19.0, 26.0, 35.0, 47.0, 62.0])
 _RATING_PROMPT_GAIN = np.array([0.4, 0.35, 0.3, 0.22, 0.12, 0.05, 0.0])
 
-# name, population weight, wallet weight, seasonality amplitude, revenue per employee (EUR)
+# name, population weight, wallet weight, seasonality amplitude, revenue per employee (EUR),
+# relative chance to be a grower (expanding sectors consolidate suppliers more often)
 _INDUSTRIES = (
-    ("Manufacturing", 0.14, 1.6, 0.6, 230_000),
-    ("Wholesale", 0.10, 1.4, 0.8, 450_000),
-    ("Retail", 0.12, 0.9, 1.4, 180_000),
-    ("Construction", 0.10, 1.3, 1.2, 200_000),
-    ("Healthcare", 0.07, 0.9, 0.3, 120_000),
-    ("Hospitality", 0.08, 0.7, 1.6, 70_000),
-    ("Logistics", 0.08, 1.2, 0.9, 160_000),
-    ("IT Services", 0.08, 0.5, 0.5, 150_000),
-    ("Education", 0.05, 0.6, 1.1, 90_000),
-    ("Public Sector", 0.05, 0.8, 1.0, 110_000),
-    ("Agriculture", 0.05, 0.9, 1.3, 250_000),
-    ("Automotive", 0.08, 1.5, 0.7, 300_000),
+    ("Manufacturing", 0.14, 1.6, 0.6, 230_000, 1.1),
+    ("Wholesale", 0.10, 1.4, 0.8, 450_000, 1.0),
+    ("Retail", 0.12, 0.9, 1.4, 180_000, 0.7),
+    ("Construction", 0.10, 1.3, 1.2, 200_000, 1.3),
+    ("Healthcare", 0.07, 0.9, 0.3, 120_000, 1.3),
+    ("Hospitality", 0.08, 0.7, 1.6, 70_000, 0.6),
+    ("Logistics", 0.08, 1.2, 0.9, 160_000, 1.5),
+    ("IT Services", 0.08, 0.5, 0.5, 150_000, 1.4),
+    ("Education", 0.05, 0.6, 1.1, 90_000, 0.5),
+    ("Public Sector", 0.05, 0.8, 1.0, 110_000, 0.4),
+    ("Agriculture", 0.05, 0.9, 1.3, 250_000, 0.6),
+    ("Automotive", 0.08, 1.5, 0.7, 300_000, 1.0),
 )
 # country, region, population weight, name language, legal forms
 _COUNTRIES = (
@@ -208,6 +214,11 @@ _HTML_NAMES = (
 _CHANNELS = ("Field sales", "Inside sales", "Web shop", "Partner", "Trade fair")
 _CHANNEL_SMALL = np.array([0.12, 0.33, 0.33, 0.12, 0.10])
 _CHANNEL_LARGE = np.array([0.45, 0.25, 0.07, 0.13, 0.10])
+_CHANNEL_GROWTH = np.array([1.3, 1.0, 0.7, 1.15, 0.9])  # relative chance to be a grower
+# employees band upper bounds and relative chance to be a grower: growing mid-sized firms expand most
+_SIZE_BANDS = np.array([5.0, 20.0, 250.0])
+_SIZE_GROWTH = np.array([0.6, 1.0, 1.4, 0.9])
+GROWER_BASE = 0.2  # chance to be a grower for an average firm (before the multipliers)
 _REP_FIRST = (
     "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Felix", "Laura", "Elias", "Clara", "Noah", "Emma", "Paul",
     "Julia", "Finn", "Lea", "Ben", "Mia", "Leon", "Hannah", "Tom", "Sara", "Max", "Nina", "David", "Lina",
@@ -275,6 +286,10 @@ class _Latent:
     share_max: np.ndarray
     onset: np.ndarray  # datetime64[D]
     speed: np.ndarray
+    pilot_days: np.ndarray  # length of the pilot phase before the onset (0: no pilot)
+    pilot_uplift: np.ndarray
+    decline_from: np.ndarray  # datetime64[D], NaT: no pre-churn decline
+    decline_days: np.ndarray
     season_amp: np.ndarray
     order_value_scale: np.ndarray
     active_from: np.ndarray  # datetime64[D]
@@ -294,6 +309,10 @@ class _Latent:
             share_max=num("share_max"),
             onset=_as_days(gt["adoption_onset"]),
             speed=num("adoption_speed_days"),
+            pilot_days=num("pilot_days"),
+            pilot_uplift=num("pilot_uplift"),
+            decline_from=_as_days(gt["decline_from"]),
+            decline_days=num("decline_days"),
             season_amp=num("seasonality_amplitude"),
             order_value_scale=num("order_value_scale"),
             active_from=_as_days(gt["active_from"]),
@@ -306,19 +325,38 @@ class _Latent:
         days = (when[None, :] - self.onset[:, None]).astype("float64")
         return _sigmoid(days / self.speed[:, None])
 
-    def yearly_rate(self, when: np.ndarray, progress: np.ndarray) -> np.ndarray:
-        """wallet(t) * share(t): expected yearly spend rate before seasonality, shape (customers, dates)."""
+    def pilot(self, when: np.ndarray) -> np.ndarray:
+        """Pilot progress: 0 before onset - pilot_days, rising linearly to 1 at the onset (0 without pilot)."""
+        days = (when[None, :] - self.onset[:, None]).astype("float64") + self.pilot_days[:, None]
+        return np.clip(days / np.maximum(self.pilot_days, 1.0)[:, None], 0.0, 1.0) * (self.pilot_days > 0)[:, None]
+
+    def decline(self, when: np.ndarray) -> np.ndarray:
+        """Pre-churn factor on the spend rate: 1 until decline_from, falling linearly to 1 - DECLINE_DEPTH at churn."""
+        days = (when[None, :] - self.decline_from[:, None]).astype("float64")  # NaN where no decline
+        fall = np.clip(days / self.decline_days[:, None], 0.0, 1.0)
+        return 1.0 - DECLINE_DEPTH * np.nan_to_num(fall, nan=0.0)
+
+    def yearly_rate(
+        self, when: np.ndarray, progress: np.ndarray, trial: np.ndarray, decline: np.ndarray
+    ) -> np.ndarray:
+        """wallet(t) * share(t) * decline(t): expected yearly spend rate before seasonality, shape (customers,
+        dates); `trial` = pilot(t) * (1 - progress(t))."""
         years = (when[None, :] - self.wallet_ref[:, None]).astype("float64") / DAYS_PER_YEAR
         wallet = self.wallet[:, None] * np.exp(self.wallet_growth[:, None] * years)
-        share = self.share_initial[:, None] + (self.share_max - self.share_initial)[:, None] * progress
-        return wallet * share
+        share = (
+            self.share_initial[:, None] * (1.0 + self.pilot_uplift[:, None] * trial)
+            + (self.share_max - self.share_initial)[:, None] * progress
+        )
+        return wallet * share * decline
 
     def month_parts(self, starts: np.ndarray, lo: np.datetime64, hi: np.datetime64) -> dict[str, np.ndarray]:
         """Per (customer, month) quantities for months starts[:-1] restricted to [lo, hi)."""
         ms, me = starts[:-1], starts[1:]
         mid = ms + (me - ms) // 2
         progress = self.progress(mid)
-        yearly = self.yearly_rate(mid, progress)
+        pilot = self.pilot(mid)
+        trial = pilot * (1.0 - progress)
+        yearly = self.yearly_rate(mid, progress, trial, self.decline(mid))
         month_no = ms.astype("datetime64[M]").astype(np.int64) % 12
         season = 1.0 + self.season_amp[:, None] * (SEASONAL_PROFILE[month_no] - 1.0)[None, :]
         full_month = yearly / 12.0 * season
@@ -332,12 +370,15 @@ class _Latent:
             "gross": gross,
             "yearly": yearly,
             "progress": progress,
+            "pilot": pilot,
+            "trial": trial,
             "lo": a_lo,
             "active_days": active_days,
         }
 
-    def mean_order_value(self, yearly: np.ndarray) -> np.ndarray:
-        return self.order_value_scale[:, None] * np.power(np.maximum(yearly, 1e-9), ORDER_VALUE_EXPONENT)
+    def mean_order_value(self, yearly: np.ndarray, trial: np.ndarray) -> np.ndarray:
+        size = self.order_value_scale[:, None] * np.power(np.maximum(yearly, 1e-9), ORDER_VALUE_EXPONENT)
+        return size * (1.0 - TRIAL_ORDER_SHRINK * trial)
 
 
 def expected_spend(ground_truth: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -450,8 +491,21 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     arrival = np.maximum(start + np.floor(arrival_offset).astype("timedelta64[D]"), founded_day)
     active_from = np.maximum(arrival, start)
 
-    p_grow = np.clip(0.2 * _RATING_GROWTH[rating], 0, 1)
-    grower = rng.random(n) < p_grow
+    large = emp0 >= 200
+    channel = np.where(
+        large,
+        rng.choice(len(_CHANNELS), n, p=_CHANNEL_LARGE),
+        rng.choice(len(_CHANNELS), n, p=_CHANNEL_SMALL),
+    )
+    young = (start_year - founded) < 10
+    p_grow = GROWER_BASE * (
+        _RATING_GROWTH[rating]
+        * np.array([i[5] for i in _INDUSTRIES])[industry]
+        * _SIZE_GROWTH[np.searchsorted(_SIZE_BANDS, emp0, side="right")]
+        * _CHANNEL_GROWTH[channel]
+        * np.where(young, 1.25, 0.9)
+    )
+    grower = rng.random(n) < np.clip(p_grow, 0.0, 0.9)
     share_initial = np.clip(rng.beta(1.3, 16.0, n), 0.003, 0.6)
     grow_mult = np.exp(rng.uniform(0.8, 2.7, n))
     drift_mult = np.exp(rng.normal(0.0, 0.25, n))
@@ -459,6 +513,9 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
     speed = np.exp(rng.uniform(np.log(14.0), np.log(320.0), n))
+    pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
+    pilot_uplift = np.where(grower, rng.uniform(0.1, 0.4, n), 0.0)
+    hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
 
     p_churn = np.clip(0.3 * _RATING_CHURN[rating] * np.where(grower, 0.5, 1.0), 0, 1)
     churns = rng.random(n) < p_churn
@@ -466,6 +523,10 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     churn_offset = 30 + np.floor(rng.random(n) * churn_horizon).astype(np.int64)
     churn_at = active_from + churn_offset.astype("timedelta64[D]")
     churn_date = np.where(churns & (churn_at < end), churn_at, np.datetime64("NaT"))
+    decline_days = np.where(churns, rng.uniform(DECLINE_MIN_DAYS, DECLINE_MAX_DAYS, n), np.nan)
+    decline_from = np.where(
+        churns, churn_at - np.round(np.nan_to_num(decline_days)).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
     active_until = np.where(np.isnat(churn_date), end, np.minimum(churn_date, end))
 
     ind_weight = np.array([i[2] for i in _INDUSTRIES])[industry]
@@ -487,12 +548,6 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     width = max(6, len(str(n)))
     customer_id = _ids("C", np.arange(1, n + 1), width)
     names = _company_names(rng, country)
-    large = emp0 >= 200
-    channel = np.where(
-        large,
-        rng.choice(len(_CHANNELS), n, p=_CHANNEL_LARGE),
-        rng.choice(len(_CHANNELS), n, p=_CHANNEL_SMALL),
-    )
     reps = np.array(_rep_names(config.n_account_owners), dtype=object)
     owner = reps[rng.integers(0, len(reps), n)]
 
@@ -514,6 +569,11 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
             "adoption_onset": dt(onset),
             "adoption_speed_days": speed,
             "grower": grower,
+            "pilot_days": pilot_days,
+            "pilot_uplift": pilot_uplift,
+            "decline_from": dt(decline_from),
+            "decline_days": decline_days,
+            "hiring_step": hiring_step,
             "seasonality_amplitude": season_amp,
             "order_value_scale": order_value_scale,
             "breadth_initial": breadth_initial.astype(np.int64),
@@ -550,7 +610,8 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
 
 
 def _firmographics(rng: np.random.Generator, gt: pd.DataFrame, aux: dict) -> pd.DataFrame:
-    """Yearly snapshots: employees and revenue drift with the firm's wallet growth."""
+    """Yearly snapshots: employees and revenue drift with the firm's wallet growth; growers hire ahead of
+    their growth (headcount rises with max(pilot, progress) by exp(hiring_step))."""
     n = len(gt)
     first = np.maximum(aux["founded"], aux["start_year"])
     counts = aux["last_year"] - first + 1
@@ -559,7 +620,12 @@ def _firmographics(rng: np.random.Generator, gt: pd.DataFrame, aux: dict) -> pd.
     year = first[row_cust] + offsets
     growth = gt["wallet_growth"].to_numpy()
     noise = rng.normal(0.0, 0.05, len(row_cust))
-    employees = aux["emp0"][row_cust] * np.exp(growth[row_cust] * (year - aux["start_year"]) + noise)
+    latent = _Latent.from_frame(gt)
+    years = np.arange(aux["start_year"], aux["last_year"] + 1)
+    jan1 = pd.to_datetime(pd.Series(years).astype(str) + "-01-01").to_numpy().astype("datetime64[D]")
+    expanded = np.maximum(latent.pilot(jan1), latent.progress(jan1))[row_cust, year - aux["start_year"]]
+    hiring = gt["hiring_step"].to_numpy()[row_cust] * expanded
+    employees = aux["emp0"][row_cust] * np.exp(growth[row_cust] * (year - aux["start_year"]) + hiring + noise)
     employees = np.clip(np.round(employees), 1, 50_000).astype(np.int64)
     productivity = aux["rev_per_emp"] * np.exp(rng.normal(0.0, 0.35, n))
     revenue = employees * productivity[row_cust] * np.exp(rng.normal(0.0, 0.06, len(row_cust)))
@@ -602,7 +668,7 @@ def _simulate_orders(
     months = _month_starts(start, end)
     parts = latent.month_parts(months, start, end)
     yearly, progress = parts["yearly"], parts["progress"]
-    mov = latent.mean_order_value(yearly)
+    mov = latent.mean_order_value(yearly, parts["trial"])
     lam = parts["gross"] / mov
     n_orders = rng.poisson(lam)
     n_months = lam.shape[1]
@@ -616,16 +682,18 @@ def _simulate_orders(
     day = np.busday_offset(lo, np.floor(rng.random(len(cell)) * n_days).astype(np.int64), roll="forward")
     order_value = rng.gamma(ORDER_VALUE_SHAPE, mov.ravel()[cell] / ORDER_VALUE_SHAPE)
     prog = progress.ravel()[cell]
+    pilot = parts["pilot"].ravel()[cell]
+    explored = np.maximum(prog, PILOT_BREADTH * pilot)  # the pilot opens new categories before spend ramps
     breadth = np.clip(
-        np.round(gt["breadth_initial"].to_numpy()[cust] + gt["breadth_gain"].to_numpy()[cust] * prog),
+        np.round(gt["breadth_initial"].to_numpy()[cust] + gt["breadth_gain"].to_numpy()[cust] * explored),
         1,
         n_cat,
     ).astype(np.int64)
     lines_mean = 0.65 * (breadth - 1) + 0.4 * np.log(np.maximum(order_value, 50.0) / 50.0) + 0.9
     n_lines = np.minimum(1 + rng.poisson(lines_mean), MAX_LINES)
 
-    # days to pay (per invoice): rating, customer habit, prompter while a grower adopts, noise
-    prompt = _RATING_PROMPT_GAIN[aux["rating"]][cust] * aux["grower"][cust] * prog
+    # days to pay (per invoice): rating, customer habit, prompter while a grower pilots and adopts, noise
+    prompt = _RATING_PROMPT_GAIN[aux["rating"]][cust] * aux["grower"][cust] * np.maximum(prog, pilot)
     pay = gt["pay_days_base"].to_numpy()[cust] * (1.0 - prompt) * np.exp(rng.normal(0.0, 0.3, len(cell)))
     days_to_pay = np.round(pay)
 
