@@ -72,12 +72,14 @@ DAYS_PER_YEAR = 365.25
 _RAW_PROFILE = np.array([0.95, 0.98, 1.05, 1.0, 1.0, 0.97, 0.82, 0.74, 1.04, 1.08, 1.15, 1.22])
 SEASONAL_PROFILE = _RAW_PROFILE / _RAW_PROFILE.mean()
 ORDER_VALUE_EXPONENT = 0.45
-ORDER_VALUE_SHAPE = 2.0
+ORDER_VALUE_SHAPE = 3.0
 RETURN_PROBABILITY = 0.045
 PILOT_BREADTH = 0.6  # share of the breadth gain a grower explores during its pilot
-TRIAL_ORDER_SHRINK = 0.5  # pilot orders are smaller: mean order value * (1 - 0.5 * pilot * (1 - progress))
+TRIAL_ORDER_SHRINK = 0.6  # pilot orders are smaller: mean order value * (1 - 0.6 * pilot * (1 - progress))
+TRIAL_LINE_SHARE = 0.6  # during the pilot up to this share of lines trials the newly opened categories
 DECLINE_DEPTH = 0.7  # spend rate falls to 30 % by the churn date
-PILOT_MIN_DAYS, PILOT_MAX_DAYS = 120.0, 365.0
+PILOT_MIN_DAYS, PILOT_MAX_DAYS = 180.0, 365.0
+PILOT_RAMP_DAYS = 60.0
 DECLINE_MIN_DAYS, DECLINE_MAX_DAYS = 60.0, 240.0
 RETURN_LINE_PROBABILITY = 0.5
 MAX_LINES = 15
@@ -287,7 +289,7 @@ class _Latent:
     onset: np.ndarray  # datetime64[D]
     speed: np.ndarray
     pilot_days: np.ndarray  # length of the pilot phase before the onset (0: no pilot)
-    pilot_uplift: np.ndarray
+    pilot_share: np.ndarray
     decline_from: np.ndarray  # datetime64[D], NaT: no pre-churn decline
     decline_days: np.ndarray
     season_amp: np.ndarray
@@ -310,7 +312,7 @@ class _Latent:
             onset=_as_days(gt["adoption_onset"]),
             speed=num("adoption_speed_days"),
             pilot_days=num("pilot_days"),
-            pilot_uplift=num("pilot_uplift"),
+            pilot_share=num("pilot_share"),
             decline_from=_as_days(gt["decline_from"]),
             decline_days=num("decline_days"),
             season_amp=num("seasonality_amplitude"),
@@ -326,9 +328,10 @@ class _Latent:
         return _sigmoid(days / self.speed[:, None])
 
     def pilot(self, when: np.ndarray) -> np.ndarray:
-        """Pilot progress: 0 before onset - pilot_days, rising linearly to 1 at the onset (0 without pilot)."""
+        """Pilot intensity: 0 before onset - pilot_days, then rising linearly to 1 within PILOT_RAMP_DAYS (0 without
+        pilot)."""
         days = (when[None, :] - self.onset[:, None]).astype("float64") + self.pilot_days[:, None]
-        return np.clip(days / np.maximum(self.pilot_days, 1.0)[:, None], 0.0, 1.0) * (self.pilot_days > 0)[:, None]
+        return np.clip(days / PILOT_RAMP_DAYS, 0.0, 1.0) * (self.pilot_days > 0)[:, None]
 
     def decline(self, when: np.ndarray) -> np.ndarray:
         """Pre-churn factor on the spend rate: 1 until decline_from, falling linearly to 1 - DECLINE_DEPTH at churn."""
@@ -343,10 +346,8 @@ class _Latent:
         dates); `trial` = pilot(t) * (1 - progress(t))."""
         years = (when[None, :] - self.wallet_ref[:, None]).astype("float64") / DAYS_PER_YEAR
         wallet = self.wallet[:, None] * np.exp(self.wallet_growth[:, None] * years)
-        share = (
-            self.share_initial[:, None] * (1.0 + self.pilot_uplift[:, None] * trial)
-            + (self.share_max - self.share_initial)[:, None] * progress
-        )
+        engaged = progress + self.pilot_share[:, None] * trial
+        share = self.share_initial[:, None] + (self.share_max - self.share_initial)[:, None] * engaged
         return wallet * share * decline
 
     def month_parts(self, starts: np.ndarray, lo: np.datetime64, hi: np.datetime64) -> dict[str, np.ndarray]:
@@ -507,14 +508,16 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     )
     grower = rng.random(n) < np.clip(p_grow, 0.0, 0.9)
     share_initial = np.clip(rng.beta(1.3, 16.0, n), 0.003, 0.6)
-    grow_mult = np.exp(rng.uniform(0.8, 2.7, n))
+    main_supplier_share = rng.uniform(0.3, 0.75, n)  # growers make us a main supplier of their wallet
     drift_mult = np.exp(rng.normal(0.0, 0.25, n))
-    share_max = np.clip(np.where(grower, share_initial * grow_mult, share_initial * drift_mult), 0.002, 0.92)
+    share_max = np.clip(
+        np.where(grower, np.maximum(main_supplier_share, 1.5 * share_initial), share_initial * drift_mult), 0.002, 0.92
+    )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
     speed = np.exp(rng.uniform(np.log(14.0), np.log(320.0), n))
     pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
-    pilot_uplift = np.where(grower, rng.uniform(0.1, 0.4, n), 0.0)
+    pilot_share = np.where(grower, rng.uniform(0.08, 0.16, n), 0.0)
     hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
 
     p_churn = np.clip(0.3 * _RATING_CHURN[rating] * np.where(grower, 0.5, 1.0), 0, 1)
@@ -535,7 +538,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     season_amp = np.clip(
         np.array([i[3] for i in _INDUSTRIES])[industry] * np.exp(rng.normal(0, 0.25, n)), 0.0, 2.5
     )
-    order_value_scale = 5.0 * np.exp(rng.normal(0.0, 0.35, n))
+    order_value_scale = 2.0 * np.exp(rng.normal(0.0, 0.35, n))
     breadth_initial = 1 + rng.poisson(0.8 + 0.25 * np.clip(log_emp, 0, None), n)
     breadth_gain = np.where(
         grower, rng.uniform(2.0, 12.0, n) * np.log(share_max / share_initial) / 2.0, rng.uniform(0.0, 1.5, n)
@@ -570,7 +573,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
             "adoption_speed_days": speed,
             "grower": grower,
             "pilot_days": pilot_days,
-            "pilot_uplift": pilot_uplift,
+            "pilot_share": pilot_share,
             "decline_from": dt(decline_from),
             "decline_days": decline_days,
             "hiring_step": hiring_step,
@@ -683,13 +686,14 @@ def _simulate_orders(
     order_value = rng.gamma(ORDER_VALUE_SHAPE, mov.ravel()[cell] / ORDER_VALUE_SHAPE)
     prog = progress.ravel()[cell]
     pilot = parts["pilot"].ravel()[cell]
+    trial = parts["trial"].ravel()[cell]
     explored = np.maximum(prog, PILOT_BREADTH * pilot)  # the pilot opens new categories before spend ramps
     breadth = np.clip(
         np.round(gt["breadth_initial"].to_numpy()[cust] + gt["breadth_gain"].to_numpy()[cust] * explored),
         1,
         n_cat,
     ).astype(np.int64)
-    lines_mean = 0.65 * (breadth - 1) + 0.4 * np.log(np.maximum(order_value, 50.0) / 50.0) + 0.9
+    lines_mean = 0.3 * (breadth - 1) + 0.4 * np.log(np.maximum(order_value, 50.0) / 50.0) + 0.3
     n_lines = np.minimum(1 + rng.poisson(lines_mean), MAX_LINES)
 
     # days to pay (per invoice): rating, customer habit, prompter while a grower pilots and adopts, noise
@@ -705,6 +709,12 @@ def _simulate_orders(
     pref_keys = rng.gumbel(size=(n, n_cat)) + _industry_affinity(rng, n_cat)[aux["industry"]]
     preference = np.argsort(-pref_keys, axis=1)
     rank = np.floor(breadth[order_of_line] * rng.random(len(order_of_line)) ** 1.4).astype(np.int64)
+    # pilot lines trial the newly opened categories (ranks breadth_initial .. breadth - 1)
+    first_new = np.minimum(gt["breadth_initial"].to_numpy()[line_cust], n_cat)
+    n_new = np.maximum(breadth[order_of_line] - first_new, 0)
+    trial_line = (rng.random(len(order_of_line)) < TRIAL_LINE_SHARE * trial[order_of_line]) & (n_new > 0)
+    new_rank = first_new + np.floor(n_new * rng.random(len(order_of_line))).astype(np.int64)
+    rank = np.where(trial_line, new_rank, rank)
     category = preference[line_cust, rank]
     product = cat["cat_start"][category] + np.floor(
         cat["cat_count"][category] * rng.random(len(order_of_line)) ** 2.2
