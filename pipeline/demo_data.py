@@ -261,8 +261,10 @@ def _as_days(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(pd.Series(values).to_numpy(dtype="datetime64[us]")).astype("datetime64[D]")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, 3x^2 - 2x^3 in between (an S-shaped ramp without tails)."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def _month_starts(first: np.datetime64, stop: np.datetime64) -> np.ndarray:
@@ -287,7 +289,7 @@ class _Latent:
     share_initial: np.ndarray
     share_max: np.ndarray
     onset: np.ndarray  # datetime64[D]
-    speed: np.ndarray
+    ramp_days: np.ndarray
     pilot_days: np.ndarray  # length of the pilot phase before the onset (0: no pilot)
     pilot_share: np.ndarray
     decline_from: np.ndarray  # datetime64[D], NaT: no pre-churn decline
@@ -310,7 +312,7 @@ class _Latent:
             share_initial=num("share_initial"),
             share_max=num("share_max"),
             onset=_as_days(gt["adoption_onset"]),
-            speed=num("adoption_speed_days"),
+            ramp_days=num("adoption_ramp_days"),
             pilot_days=num("pilot_days"),
             pilot_share=num("pilot_share"),
             decline_from=_as_days(gt["decline_from"]),
@@ -325,7 +327,7 @@ class _Latent:
     def progress(self, when: np.ndarray) -> np.ndarray:
         """Adoption progress at the given dates, shape (customers, dates)."""
         days = (when[None, :] - self.onset[:, None]).astype("float64")
-        return _sigmoid(days / self.speed[:, None])
+        return _smoothstep(days / self.ramp_days[:, None])
 
     def pilot(self, when: np.ndarray) -> np.ndarray:
         """Pilot intensity: 0 before onset - pilot_days, then rising linearly to 1 within PILOT_RAMP_DAYS (0 without
@@ -515,7 +517,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
-    speed = np.exp(rng.uniform(np.log(14.0), np.log(320.0), n))
+    ramp_days = np.exp(rng.uniform(np.log(30.0), np.log(720.0), n))
     pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
     pilot_share = np.where(grower, rng.uniform(0.08, 0.16, n), 0.0)
     hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
@@ -570,7 +572,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
             "share_initial": share_initial,
             "share_max": share_max,
             "adoption_onset": dt(onset),
-            "adoption_speed_days": speed,
+            "adoption_ramp_days": ramp_days,
             "grower": grower,
             "pilot_days": pilot_days,
             "pilot_share": pilot_share,
