@@ -519,6 +519,8 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
     ramp_days = np.exp(rng.uniform(np.log(30.0), np.log(720.0), n))
     pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
+    # a grower pilots with us before it ramps: a new customer starts small, its onset follows its pilot
+    onset = np.where(grower, np.maximum(onset, arrival + np.ceil(pilot_days).astype("timedelta64[D]")), onset)
     pilot_share = np.where(grower, rng.uniform(0.08, 0.16, n), 0.0)
     hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
 
