@@ -78,7 +78,7 @@ PILOT_BREADTH = 0.6  # share of the breadth gain a grower explores during its pi
 TRIAL_ORDER_SHRINK = 0.6  # pilot orders are smaller: mean order value * (1 - 0.6 * pilot * (1 - progress))
 TRIAL_LINE_SHARE = 0.6  # during the pilot up to this share of lines trials the newly opened categories
 DECLINE_DEPTH = 0.7  # spend rate falls to 30 % by the churn date
-PILOT_MIN_DAYS, PILOT_MAX_DAYS = 180.0, 365.0
+PILOT_MIN_DAYS, PILOT_MAX_DAYS = 210.0, 300.0
 PILOT_RAMP_DAYS = 60.0
 DECLINE_MIN_DAYS, DECLINE_MAX_DAYS = 60.0, 240.0
 RETURN_LINE_PROBABILITY = 0.5
@@ -510,18 +510,18 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     )
     grower = rng.random(n) < np.clip(p_grow, 0.0, 0.9)
     share_initial = np.clip(rng.beta(1.3, 16.0, n), 0.003, 0.6)
-    main_supplier_share = rng.uniform(0.3, 0.75, n)  # growers make us a main supplier of their wallet
+    main_supplier_share = rng.uniform(0.35, 0.7, n)  # growers make us a main supplier of their wallet
     drift_mult = np.exp(rng.normal(0.0, 0.25, n))
     share_max = np.clip(
         np.where(grower, np.maximum(main_supplier_share, 1.5 * share_initial), share_initial * drift_mult), 0.002, 0.92
     )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
-    ramp_days = np.exp(rng.uniform(np.log(30.0), np.log(720.0), n))
+    ramp_days = np.exp(rng.uniform(np.log(60.0), np.log(270.0), n))
     pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
     # a grower pilots with us before it ramps: a new customer starts small, its onset follows its pilot
     onset = np.where(grower, np.maximum(onset, arrival + np.ceil(pilot_days).astype("timedelta64[D]")), onset)
-    pilot_share = np.where(grower, rng.uniform(0.08, 0.16, n), 0.0)
+    pilot_share = np.where(grower, rng.uniform(0.1, 0.14, n), 0.0)
     hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
 
     p_churn = np.clip(0.3 * _RATING_CHURN[rating] * np.where(grower, 0.5, 1.0), 0, 1)
@@ -537,7 +537,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     active_until = np.where(np.isnat(churn_date), end, np.minimum(churn_date, end))
 
     ind_weight = np.array([i[2] for i in _INDUSTRIES])[industry]
-    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.45, n))
+    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.3, n))
     wallet_growth = rng.normal(0.01, 0.04, n) + grower * rng.uniform(0.02, 0.10, n)
     season_amp = np.clip(
         np.array([i[3] for i in _INDUSTRIES])[industry] * np.exp(rng.normal(0, 0.25, n)), 0.0, 2.5
@@ -545,7 +545,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     order_value_scale = 2.0 * np.exp(rng.normal(0.0, 0.35, n))
     breadth_initial = 1 + rng.poisson(0.8 + 0.25 * np.clip(log_emp, 0, None), n)
     breadth_gain = np.where(
-        grower, rng.uniform(2.0, 12.0, n) * np.log(share_max / share_initial) / 2.0, rng.uniform(0.0, 1.5, n)
+        grower, rng.uniform(2.5, 4.0, n) * np.log(share_max / share_initial), rng.uniform(0.0, 1.5, n)
     )
     pay_days_base = _RATING_PAY_DAYS[rating] * np.exp(rng.normal(0.0, 0.25, n))
     price_discount = np.clip(
