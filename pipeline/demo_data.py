@@ -78,7 +78,7 @@ PILOT_BREADTH = 0.6  # share of the breadth gain a grower explores during its pi
 TRIAL_ORDER_SHRINK = 0.6  # pilot orders are smaller: mean order value * (1 - 0.6 * pilot * (1 - progress))
 TRIAL_LINE_SHARE = 0.6  # during the pilot up to this share of lines trials the newly opened categories
 DECLINE_DEPTH = 0.7  # spend rate falls to 30 % by the churn date
-PILOT_MIN_DAYS, PILOT_MAX_DAYS = 210.0, 300.0
+PILOT_MIN_DAYS, PILOT_MAX_DAYS = 270.0, 365.0
 PILOT_RAMP_DAYS = 60.0
 DECLINE_MIN_DAYS, DECLINE_MAX_DAYS = 60.0, 240.0
 RETURN_LINE_PROBABILITY = 0.5
@@ -517,7 +517,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
-    ramp_days = np.exp(rng.uniform(np.log(60.0), np.log(270.0), n))
+    ramp_days = np.exp(rng.uniform(np.log(45.0), np.log(180.0), n))
     pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
     # a grower pilots with us before it ramps: a new customer starts small, its onset follows its pilot
     onset = np.where(grower, np.maximum(onset, arrival + np.ceil(pilot_days).astype("timedelta64[D]")), onset)
