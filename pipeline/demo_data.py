@@ -18,23 +18,46 @@ Tables
 
 Generating process (time in days; one calendar month is the simulation step)
 ----------------------------------------------------------------------------
+* Firms: industry, country, employees (log-normal), credit rating (better for larger firms), age,
+  acquisition channel (larger firms mostly via field sales), arrival (42 % before the period).
+* Growers: P(grower) = GROWER_BASE times relative chances for credit rating, industry, size band
+  (_SIZE_BANDS), acquisition channel and a young firm (< 10 years), about 20 % of firms: observable priors.
 * wallet(t) = wallet * exp(wallet_growth * years since wallet_ref_date): the yearly spend the firm could
-  place with us. It grows with the firm (employees drift with the same rate in the firmographics).
-* share(t) = share_initial + (share_max - share_initial) * sigmoid((t - adoption_onset) / adoption_speed_days)
-  is the share of wallet we win; `progress(t)` below is that sigmoid.
+  place with us, driven by size and industry. It grows with the firm (employees drift with the same rate in
+  the firmographics; growers grow faster).
+* share(t) = share_initial + (share_max - share_initial) * engaged(t) is the share of wallet we win, with
+  ``engaged(t) = progress(t) + pilot_share * trial(t)``,
+  ``progress(t) = smoothstep((t - adoption_onset) / adoption_ramp_days)`` (0 before the onset, 1 after the
+  ramp of 1.5-6 months) and ``trial(t) = pilot(t) * (1 - progress(t))``. A grower makes us a main supplier
+  (share_max 40-65 % of its wallet, at least 1.5 * share_initial); anyone else drifts
+  (share_max = share_initial * lognormal(0, 0.25)). Onsets are uniform over [start - 2 years, end + 1 year];
+  a grower's onset comes at least pilot_days after its arrival.
+* Pilot (growers only): ``pilot(t)`` rises from 0 at adoption_onset - pilot_days (9-12 months) to 1 within
+  PILOT_RAMP_DAYS. While it runs, spend rises by pilot_share (10-14 %) of the increase to come, orders get
+  smaller (mean order value * (1 - TRIAL_ORDER_SHRINK * trial(t))) so order frequency rises more than spend,
+  the firm opens new categories (breadth below) and up to TRIAL_LINE_SHARE of its lines trial them, pays
+  more promptly and hires (firmographics below): leading signals months before spend ramps.
+* Churners decline first: the spend rate is multiplied by ``decline(t)``, 1 until decline_from, then
+  falling linearly to 1 - DECLINE_DEPTH over decline_days (2-8 months) until the churn day (no orders on or
+  after it).
 * The expected gross spend of a calendar month M is
-  ``wallet(mid_M) * share(mid_M) / 12 * (1 + seasonality_amplitude * (SEASONAL_PROFILE[M] - 1))``
+  ``wallet(mid_M) * share(mid_M) * decline(mid_M) / 12 * (1 + seasonality_amplitude * (SEASONAL_PROFILE[M] - 1))``
   spread evenly over the business days (Mon-Fri) of M, and only business days in
   [active_from, active_until) count (arrival, churn and the simulated period).
 * Orders in a month ~ Poisson(expected spend of the month / mean order value), each order's value ~
-  Gamma(ORDER_VALUE_SHAPE) with mean
-  ``order_value_scale * (wallet(mid) * share(mid)) ** ORDER_VALUE_EXPONENT``; the order day is uniform
+  Gamma(ORDER_VALUE_SHAPE) with mean ``order_value_scale * rate(mid) ** ORDER_VALUE_EXPONENT *
+  (1 - TRIAL_ORDER_SHRINK * trial(mid))``, rate = wallet * share * decline; the order day is uniform
   over the customer's active business days of the month. Frequency and order size therefore both rise
   with the share.
 * An order's value is split over 1..15 lines (more lines for broader customers), each line of a product
-  from one of the customer's ``breadth(t) = clip(round(breadth_initial + breadth_gain * progress(t)))``
-  preferred categories. Quantities are stochastically rounded (E[quantity * unit_price] = line value).
-* days_to_pay shrinks with a good credit rating and, for growers, with adoption progress.
+  from one of the customer's
+  ``breadth(t) = clip(round(breadth_initial + breadth_gain * max(progress(t), PILOT_BREADTH * pilot(t))))``
+  preferred categories (a grower's breadth_gain grows with log(share_max / share_initial)); with probability
+  TRIAL_LINE_SHARE * trial(t) a line is drawn from the newly opened ones. Quantities are stochastically
+  rounded (E[quantity * unit_price] = line value).
+* days_to_pay shrinks with a good credit rating and, for growers, with max(pilot, progress).
+* Firmographics: yearly snapshots (Jan 1) of employees drifting with wallet_growth, times
+  exp(hiring_step * max(pilot, progress)) for growers; revenue = employees * productivity.
 * A share RETURN_PROBABILITY of invoices gets a credit note 2..25 business days later that returns each
   line with probability RETURN_LINE_PROBABILITY (full quantity), so the expected net spend is
   gross * (1 - expected_return_share). Credit notes that would fall after the period are not issued.
@@ -45,9 +68,11 @@ customer_id; arrival_date (first day the firm could order, may precede the perio
 on or after it; NaT if it does not churn inside the period); active_from / active_until (the ordering
 interval clipped to the simulated period, end exclusive); wallet (EUR/year at wallet_ref_date);
 wallet_ref_date; wallet_growth (log growth per year); share_initial; share_max; adoption_onset;
-adoption_speed_days; grower (drawn as a growth customer); seasonality_amplitude; order_value_scale;
-breadth_initial; breadth_gain; pay_days_base (typical days to pay before adoption effects);
-price_discount (factor on list prices); expected_return_share (value share returned via credit notes).
+adoption_ramp_days; grower (drawn as a growth customer); pilot_days (0 for non-growers); pilot_share;
+decline_from (start of the pre-churn decline, NaT if the firm does not churn within the period or the two
+years after); decline_days; hiring_step; seasonality_amplitude; order_value_scale; breadth_initial;
+breadth_gain; pay_days_base (typical days to pay before adoption effects); price_discount (factor on list
+prices); expected_return_share (value share returned via credit notes).
 
 `expected_spend(ground_truth, start, end)` integrates the monthly process above over [start, end) and
 returns the expected NET spend (gross * (1 - expected_return_share)). The netting ignores that a credit
@@ -510,10 +535,12 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     )
     grower = rng.random(n) < np.clip(p_grow, 0.0, 0.9)
     share_initial = np.clip(rng.beta(1.3, 16.0, n), 0.003, 0.6)
-    main_supplier_share = rng.uniform(0.35, 0.7, n)  # growers make us a main supplier of their wallet
+    main_supplier_share = rng.uniform(0.4, 0.65, n)  # growers make us a main supplier of their wallet
     drift_mult = np.exp(rng.normal(0.0, 0.25, n))
     share_max = np.clip(
-        np.where(grower, np.maximum(main_supplier_share, 1.5 * share_initial), share_initial * drift_mult), 0.002, 0.92
+        np.where(grower, np.maximum(main_supplier_share, 1.5 * share_initial), share_initial * drift_mult),
+        0.002,
+        0.92,
     )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
@@ -537,7 +564,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     active_until = np.where(np.isnat(churn_date), end, np.minimum(churn_date, end))
 
     ind_weight = np.array([i[2] for i in _INDUSTRIES])[industry]
-    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.3, n))
+    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.25, n))
     wallet_growth = rng.normal(0.01, 0.04, n) + grower * rng.uniform(0.02, 0.10, n)
     season_amp = np.clip(
         np.array([i[3] for i in _INDUSTRIES])[industry] * np.exp(rng.normal(0, 0.25, n)), 0.0, 2.5

@@ -277,7 +277,8 @@ def test_pilot_foreshadows_adoption(long: DemoTables) -> None:
     assert chosen.sum() >= 20
     ids = gt.index[chosen]
     before = _window_stats(tx, pd.DataFrame({"lo": pilot_start[ids] - half_year, "hi": pilot_start[ids]}))
-    pilot = _window_stats(tx, pd.DataFrame({"lo": gt["adoption_onset"][ids] - half_year, "hi": gt["adoption_onset"][ids]}))
+    onset = gt["adoption_onset"][ids]
+    pilot = _window_stats(tx, pd.DataFrame({"lo": onset - half_year, "hi": onset}))
     after = _window_stats(tx, pd.DataFrame({"lo": onset_end[ids], "hi": onset_end[ids] + half_year}))
     b, p, a = before.fillna({"orders": 0, "categories": 0, "spend": 0}), pilot.fillna(0), after.fillna(0)
     assert (p["orders"] > b["orders"]).mean() > 0.75
