@@ -781,7 +781,8 @@ def _assemble(
     """Invoices and credit notes as one line table; document numbers follow time order."""
     end_us = np.datetime64(config.end.to_datetime64(), "us")
     line_order = lines["order"].to_numpy()
-    used = np.unique(line_order)  # orders that kept at least one line
+    # orders that kept at least one line (line_order is non-decreasing; cheaper than np.unique on millions)
+    used = line_order[np.concatenate([[True], line_order[1:] != line_order[:-1]])] if len(line_order) else line_order
     chrono = used[np.argsort(orders["ts"][used], kind="stable")]
     order_to_inv = np.full(len(orders["ts"]), -1, dtype=np.int64)
     order_to_inv[chrono] = np.arange(len(chrono))
@@ -799,7 +800,7 @@ def _assemble(
     )
     back = np.flatnonzero(line_back)
     back_inv = line_inv[back]
-    cn_used = np.unique(back_inv)
+    cn_used = np.flatnonzero(np.bincount(back_inv, minlength=n_inv))
     inv_to_cn = np.full(n_inv, -1, dtype=np.int64)
     inv_to_cn[cn_used[np.argsort(cn_ts[cn_used], kind="stable")]] = np.arange(len(cn_used))
     n_cn = len(cn_used)
