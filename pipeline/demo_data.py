@@ -569,7 +569,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     season_amp = np.clip(
         np.array([i[3] for i in _INDUSTRIES])[industry] * np.exp(rng.normal(0, 0.25, n)), 0.0, 2.5
     )
-    order_value_scale = 2.0 * np.exp(rng.normal(0.0, 0.35, n))
+    order_value_scale = 3.0 * np.exp(rng.normal(0.0, 0.35, n))
     breadth_initial = 1 + rng.poisson(0.8 + 0.25 * np.clip(log_emp, 0, None), n)
     breadth_gain = np.where(
         grower, rng.uniform(2.5, 4.0, n) * np.log(share_max / share_initial), rng.uniform(0.0, 1.5, n)
