@@ -18,23 +18,46 @@ Tables
 
 Generating process (time in days; one calendar month is the simulation step)
 ----------------------------------------------------------------------------
+* Firms: industry, country, employees (log-normal), credit rating (better for larger firms), age,
+  acquisition channel (larger firms mostly via field sales), arrival (42 % before the period).
+* Growers: P(grower) = GROWER_BASE times relative chances for credit rating, industry, size band
+  (_SIZE_BANDS), acquisition channel and a young firm (< 10 years), about 20 % of firms: observable priors.
 * wallet(t) = wallet * exp(wallet_growth * years since wallet_ref_date): the yearly spend the firm could
-  place with us. It grows with the firm (employees drift with the same rate in the firmographics).
-* share(t) = share_initial + (share_max - share_initial) * sigmoid((t - adoption_onset) / adoption_speed_days)
-  is the share of wallet we win; `progress(t)` below is that sigmoid.
+  place with us, driven by size and industry. It grows with the firm (employees drift with the same rate in
+  the firmographics; growers grow faster).
+* share(t) = share_initial + (share_max - share_initial) * engaged(t) is the share of wallet we win, with
+  ``engaged(t) = progress(t) + pilot_share * trial(t)``,
+  ``progress(t) = smoothstep((t - adoption_onset) / adoption_ramp_days)`` (0 before the onset, 1 after the
+  ramp of 1.5-6 months) and ``trial(t) = pilot(t) * (1 - progress(t))``. A grower makes us a main supplier
+  (share_max 40-65 % of its wallet, at least 1.5 * share_initial); anyone else drifts
+  (share_max = share_initial * lognormal(0, 0.25)). Onsets are uniform over [start - 2 years, end + 1 year];
+  a grower's onset comes at least pilot_days after its arrival.
+* Pilot (growers only): ``pilot(t)`` rises from 0 at adoption_onset - pilot_days (9-12 months) to 1 within
+  PILOT_RAMP_DAYS. While it runs, spend rises by pilot_share (10-14 %) of the increase to come, orders get
+  smaller (mean order value * (1 - TRIAL_ORDER_SHRINK * trial(t))) so order frequency rises more than spend,
+  the firm opens new categories (breadth below) and up to TRIAL_LINE_SHARE of its lines trial them, pays
+  more promptly and hires (firmographics below): leading signals months before spend ramps.
+* Churners decline first: the spend rate is multiplied by ``decline(t)``, 1 until decline_from, then
+  falling linearly to 1 - DECLINE_DEPTH over decline_days (2-8 months) until the churn day (no orders on or
+  after it).
 * The expected gross spend of a calendar month M is
-  ``wallet(mid_M) * share(mid_M) / 12 * (1 + seasonality_amplitude * (SEASONAL_PROFILE[M] - 1))``
+  ``wallet(mid_M) * share(mid_M) * decline(mid_M) / 12 * (1 + seasonality_amplitude * (SEASONAL_PROFILE[M] - 1))``
   spread evenly over the business days (Mon-Fri) of M, and only business days in
   [active_from, active_until) count (arrival, churn and the simulated period).
 * Orders in a month ~ Poisson(expected spend of the month / mean order value), each order's value ~
-  Gamma(ORDER_VALUE_SHAPE) with mean
-  ``order_value_scale * (wallet(mid) * share(mid)) ** ORDER_VALUE_EXPONENT``; the order day is uniform
+  Gamma(ORDER_VALUE_SHAPE) with mean ``order_value_scale * rate(mid) ** ORDER_VALUE_EXPONENT *
+  (1 - TRIAL_ORDER_SHRINK * trial(mid))``, rate = wallet * share * decline; the order day is uniform
   over the customer's active business days of the month. Frequency and order size therefore both rise
   with the share.
 * An order's value is split over 1..15 lines (more lines for broader customers), each line of a product
-  from one of the customer's ``breadth(t) = clip(round(breadth_initial + breadth_gain * progress(t)))``
-  preferred categories. Quantities are stochastically rounded (E[quantity * unit_price] = line value).
-* days_to_pay shrinks with a good credit rating and, for growers, with adoption progress.
+  from one of the customer's
+  ``breadth(t) = clip(round(breadth_initial + breadth_gain * max(progress(t), PILOT_BREADTH * pilot(t))))``
+  preferred categories (a grower's breadth_gain grows with log(share_max / share_initial)); with probability
+  TRIAL_LINE_SHARE * trial(t) a line is drawn from the newly opened ones. Quantities are stochastically
+  rounded (E[quantity * unit_price] = line value).
+* days_to_pay shrinks with a good credit rating and, for growers, with max(pilot, progress).
+* Firmographics: yearly snapshots (Jan 1) of employees drifting with wallet_growth, times
+  exp(hiring_step * max(pilot, progress)) for growers; revenue = employees * productivity.
 * A share RETURN_PROBABILITY of invoices gets a credit note 2..25 business days later that returns each
   line with probability RETURN_LINE_PROBABILITY (full quantity), so the expected net spend is
   gross * (1 - expected_return_share). Credit notes that would fall after the period are not issued.
@@ -45,9 +68,11 @@ customer_id; arrival_date (first day the firm could order, may precede the perio
 on or after it; NaT if it does not churn inside the period); active_from / active_until (the ordering
 interval clipped to the simulated period, end exclusive); wallet (EUR/year at wallet_ref_date);
 wallet_ref_date; wallet_growth (log growth per year); share_initial; share_max; adoption_onset;
-adoption_speed_days; grower (drawn as a growth customer); seasonality_amplitude; order_value_scale;
-breadth_initial; breadth_gain; pay_days_base (typical days to pay before adoption effects);
-price_discount (factor on list prices); expected_return_share (value share returned via credit notes).
+adoption_ramp_days; grower (drawn as a growth customer); pilot_days (0 for non-growers); pilot_share;
+decline_from (start of the pre-churn decline, NaT if the firm does not churn within the period or the two
+years after); decline_days; hiring_step; seasonality_amplitude; order_value_scale; breadth_initial;
+breadth_gain; pay_days_base (typical days to pay before adoption effects); price_discount (factor on list
+prices); expected_return_share (value share returned via credit notes).
 
 `expected_spend(ground_truth, start, end)` integrates the monthly process above over [start, end) and
 returns the expected NET spend (gross * (1 - expected_return_share)). The netting ignores that a credit
@@ -72,8 +97,15 @@ DAYS_PER_YEAR = 365.25
 _RAW_PROFILE = np.array([0.95, 0.98, 1.05, 1.0, 1.0, 0.97, 0.82, 0.74, 1.04, 1.08, 1.15, 1.22])
 SEASONAL_PROFILE = _RAW_PROFILE / _RAW_PROFILE.mean()
 ORDER_VALUE_EXPONENT = 0.45
-ORDER_VALUE_SHAPE = 2.0
+ORDER_VALUE_SHAPE = 3.0
 RETURN_PROBABILITY = 0.045
+PILOT_BREADTH = 0.6  # share of the breadth gain a grower explores during its pilot
+TRIAL_ORDER_SHRINK = 0.6  # pilot orders are smaller: mean order value * (1 - 0.6 * pilot * (1 - progress))
+TRIAL_LINE_SHARE = 0.6  # during the pilot up to this share of lines trials the newly opened categories
+DECLINE_DEPTH = 0.7  # spend rate falls to 30 % by the churn date
+PILOT_MIN_DAYS, PILOT_MAX_DAYS = 270.0, 365.0
+PILOT_RAMP_DAYS = 60.0
+DECLINE_MIN_DAYS, DECLINE_MAX_DAYS = 60.0, 240.0
 RETURN_LINE_PROBABILITY = 0.5
 MAX_LINES = 15
 RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC")
@@ -83,20 +115,21 @@ _RATING_CHURN = np.array([0.6, 0.7, 0.8, 1.0, 1.2, 1.45, 1.8])
 _RATING_PAY_DAYS = np.array([12.0, 15.0, 19.0, 26.0, 35.0, 47.0, 62.0])
 _RATING_PROMPT_GAIN = np.array([0.4, 0.35, 0.3, 0.22, 0.12, 0.05, 0.0])
 
-# name, population weight, wallet weight, seasonality amplitude, revenue per employee (EUR)
+# name, population weight, wallet weight, seasonality amplitude, revenue per employee (EUR),
+# relative chance to be a grower (expanding sectors consolidate suppliers more often)
 _INDUSTRIES = (
-    ("Manufacturing", 0.14, 1.6, 0.6, 230_000),
-    ("Wholesale", 0.10, 1.4, 0.8, 450_000),
-    ("Retail", 0.12, 0.9, 1.4, 180_000),
-    ("Construction", 0.10, 1.3, 1.2, 200_000),
-    ("Healthcare", 0.07, 0.9, 0.3, 120_000),
-    ("Hospitality", 0.08, 0.7, 1.6, 70_000),
-    ("Logistics", 0.08, 1.2, 0.9, 160_000),
-    ("IT Services", 0.08, 0.5, 0.5, 150_000),
-    ("Education", 0.05, 0.6, 1.1, 90_000),
-    ("Public Sector", 0.05, 0.8, 1.0, 110_000),
-    ("Agriculture", 0.05, 0.9, 1.3, 250_000),
-    ("Automotive", 0.08, 1.5, 0.7, 300_000),
+    ("Manufacturing", 0.14, 1.6, 0.6, 230_000, 1.1),
+    ("Wholesale", 0.10, 1.4, 0.8, 450_000, 1.0),
+    ("Retail", 0.12, 0.9, 1.4, 180_000, 0.7),
+    ("Construction", 0.10, 1.3, 1.2, 200_000, 1.3),
+    ("Healthcare", 0.07, 0.9, 0.3, 120_000, 1.3),
+    ("Hospitality", 0.08, 0.7, 1.6, 70_000, 0.6),
+    ("Logistics", 0.08, 1.2, 0.9, 160_000, 1.5),
+    ("IT Services", 0.08, 0.5, 0.5, 150_000, 1.4),
+    ("Education", 0.05, 0.6, 1.1, 90_000, 0.5),
+    ("Public Sector", 0.05, 0.8, 1.0, 110_000, 0.4),
+    ("Agriculture", 0.05, 0.9, 1.3, 250_000, 0.6),
+    ("Automotive", 0.08, 1.5, 0.7, 300_000, 1.0),
 )
 # country, region, population weight, name language, legal forms
 _COUNTRIES = (
@@ -208,6 +241,11 @@ _HTML_NAMES = (
 _CHANNELS = ("Field sales", "Inside sales", "Web shop", "Partner", "Trade fair")
 _CHANNEL_SMALL = np.array([0.12, 0.33, 0.33, 0.12, 0.10])
 _CHANNEL_LARGE = np.array([0.45, 0.25, 0.07, 0.13, 0.10])
+_CHANNEL_GROWTH = np.array([1.3, 1.0, 0.7, 1.15, 0.9])  # relative chance to be a grower
+# employees band upper bounds and relative chance to be a grower: growing mid-sized firms expand most
+_SIZE_BANDS = np.array([5.0, 20.0, 250.0])
+_SIZE_GROWTH = np.array([0.6, 1.0, 1.4, 0.9])
+GROWER_BASE = 0.2  # chance to be a grower for an average firm (before the multipliers)
 _REP_FIRST = (
     "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Felix", "Laura", "Elias", "Clara", "Noah", "Emma", "Paul",
     "Julia", "Finn", "Lea", "Ben", "Mia", "Leon", "Hannah", "Tom", "Sara", "Max", "Nina", "David", "Lina",
@@ -248,8 +286,10 @@ def _as_days(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(pd.Series(values).to_numpy(dtype="datetime64[us]")).astype("datetime64[D]")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, 3x^2 - 2x^3 in between (an S-shaped ramp without tails)."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def _month_starts(first: np.datetime64, stop: np.datetime64) -> np.ndarray:
@@ -274,7 +314,11 @@ class _Latent:
     share_initial: np.ndarray
     share_max: np.ndarray
     onset: np.ndarray  # datetime64[D]
-    speed: np.ndarray
+    ramp_days: np.ndarray
+    pilot_days: np.ndarray  # length of the pilot phase before the onset (0: no pilot)
+    pilot_share: np.ndarray
+    decline_from: np.ndarray  # datetime64[D], NaT: no pre-churn decline
+    decline_days: np.ndarray
     season_amp: np.ndarray
     order_value_scale: np.ndarray
     active_from: np.ndarray  # datetime64[D]
@@ -293,7 +337,11 @@ class _Latent:
             share_initial=num("share_initial"),
             share_max=num("share_max"),
             onset=_as_days(gt["adoption_onset"]),
-            speed=num("adoption_speed_days"),
+            ramp_days=num("adoption_ramp_days"),
+            pilot_days=num("pilot_days"),
+            pilot_share=num("pilot_share"),
+            decline_from=_as_days(gt["decline_from"]),
+            decline_days=num("decline_days"),
             season_amp=num("seasonality_amplitude"),
             order_value_scale=num("order_value_scale"),
             active_from=_as_days(gt["active_from"]),
@@ -304,21 +352,39 @@ class _Latent:
     def progress(self, when: np.ndarray) -> np.ndarray:
         """Adoption progress at the given dates, shape (customers, dates)."""
         days = (when[None, :] - self.onset[:, None]).astype("float64")
-        return _sigmoid(days / self.speed[:, None])
+        return _smoothstep(days / self.ramp_days[:, None])
 
-    def yearly_rate(self, when: np.ndarray, progress: np.ndarray) -> np.ndarray:
-        """wallet(t) * share(t): expected yearly spend rate before seasonality, shape (customers, dates)."""
+    def pilot(self, when: np.ndarray) -> np.ndarray:
+        """Pilot intensity: 0 before onset - pilot_days, then rising linearly to 1 within PILOT_RAMP_DAYS (0 without
+        pilot)."""
+        days = (when[None, :] - self.onset[:, None]).astype("float64") + self.pilot_days[:, None]
+        return np.clip(days / PILOT_RAMP_DAYS, 0.0, 1.0) * (self.pilot_days > 0)[:, None]
+
+    def decline(self, when: np.ndarray) -> np.ndarray:
+        """Pre-churn factor on the spend rate: 1 until decline_from, falling linearly to 1 - DECLINE_DEPTH at churn."""
+        days = (when[None, :] - self.decline_from[:, None]).astype("float64")  # NaN where no decline
+        fall = np.clip(days / self.decline_days[:, None], 0.0, 1.0)
+        return 1.0 - DECLINE_DEPTH * np.nan_to_num(fall, nan=0.0)
+
+    def yearly_rate(
+        self, when: np.ndarray, progress: np.ndarray, trial: np.ndarray, decline: np.ndarray
+    ) -> np.ndarray:
+        """wallet(t) * share(t) * decline(t): expected yearly spend rate before seasonality, shape (customers,
+        dates); `trial` = pilot(t) * (1 - progress(t))."""
         years = (when[None, :] - self.wallet_ref[:, None]).astype("float64") / DAYS_PER_YEAR
         wallet = self.wallet[:, None] * np.exp(self.wallet_growth[:, None] * years)
-        share = self.share_initial[:, None] + (self.share_max - self.share_initial)[:, None] * progress
-        return wallet * share
+        engaged = progress + self.pilot_share[:, None] * trial
+        share = self.share_initial[:, None] + (self.share_max - self.share_initial)[:, None] * engaged
+        return wallet * share * decline
 
     def month_parts(self, starts: np.ndarray, lo: np.datetime64, hi: np.datetime64) -> dict[str, np.ndarray]:
         """Per (customer, month) quantities for months starts[:-1] restricted to [lo, hi)."""
         ms, me = starts[:-1], starts[1:]
         mid = ms + (me - ms) // 2
         progress = self.progress(mid)
-        yearly = self.yearly_rate(mid, progress)
+        pilot = self.pilot(mid)
+        trial = pilot * (1.0 - progress)
+        yearly = self.yearly_rate(mid, progress, trial, self.decline(mid))
         month_no = ms.astype("datetime64[M]").astype(np.int64) % 12
         season = 1.0 + self.season_amp[:, None] * (SEASONAL_PROFILE[month_no] - 1.0)[None, :]
         full_month = yearly / 12.0 * season
@@ -332,12 +398,15 @@ class _Latent:
             "gross": gross,
             "yearly": yearly,
             "progress": progress,
+            "pilot": pilot,
+            "trial": trial,
             "lo": a_lo,
             "active_days": active_days,
         }
 
-    def mean_order_value(self, yearly: np.ndarray) -> np.ndarray:
-        return self.order_value_scale[:, None] * np.power(np.maximum(yearly, 1e-9), ORDER_VALUE_EXPONENT)
+    def mean_order_value(self, yearly: np.ndarray, trial: np.ndarray) -> np.ndarray:
+        size = self.order_value_scale[:, None] * np.power(np.maximum(yearly, 1e-9), ORDER_VALUE_EXPONENT)
+        return size * (1.0 - TRIAL_ORDER_SHRINK * trial)
 
 
 def expected_spend(ground_truth: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -450,15 +519,37 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     arrival = np.maximum(start + np.floor(arrival_offset).astype("timedelta64[D]"), founded_day)
     active_from = np.maximum(arrival, start)
 
-    p_grow = np.clip(0.2 * _RATING_GROWTH[rating], 0, 1)
-    grower = rng.random(n) < p_grow
+    large = emp0 >= 200
+    channel = np.where(
+        large,
+        rng.choice(len(_CHANNELS), n, p=_CHANNEL_LARGE),
+        rng.choice(len(_CHANNELS), n, p=_CHANNEL_SMALL),
+    )
+    young = (start_year - founded) < 10
+    p_grow = GROWER_BASE * (
+        _RATING_GROWTH[rating]
+        * np.array([i[5] for i in _INDUSTRIES])[industry]
+        * _SIZE_GROWTH[np.searchsorted(_SIZE_BANDS, emp0, side="right")]
+        * _CHANNEL_GROWTH[channel]
+        * np.where(young, 1.25, 0.9)
+    )
+    grower = rng.random(n) < np.clip(p_grow, 0.0, 0.9)
     share_initial = np.clip(rng.beta(1.3, 16.0, n), 0.003, 0.6)
-    grow_mult = np.exp(rng.uniform(0.8, 2.7, n))
+    main_supplier_share = rng.uniform(0.4, 0.65, n)  # growers make us a main supplier of their wallet
     drift_mult = np.exp(rng.normal(0.0, 0.25, n))
-    share_max = np.clip(np.where(grower, share_initial * grow_mult, share_initial * drift_mult), 0.002, 0.92)
+    share_max = np.clip(
+        np.where(grower, np.maximum(main_supplier_share, 1.5 * share_initial), share_initial * drift_mult),
+        0.002,
+        0.92,
+    )
     onset_offset = rng.uniform(-2.0 * DAYS_PER_YEAR, period_days + 1.0 * DAYS_PER_YEAR, n)
     onset = start + np.floor(onset_offset).astype("timedelta64[D]")
-    speed = np.exp(rng.uniform(np.log(14.0), np.log(320.0), n))
+    ramp_days = np.exp(rng.uniform(np.log(45.0), np.log(180.0), n))
+    pilot_days = np.where(grower, rng.uniform(PILOT_MIN_DAYS, PILOT_MAX_DAYS, n), 0.0)
+    # a grower pilots with us before it ramps: a new customer starts small, its onset follows its pilot
+    onset = np.where(grower, np.maximum(onset, arrival + np.ceil(pilot_days).astype("timedelta64[D]")), onset)
+    pilot_share = np.where(grower, rng.uniform(0.1, 0.14, n), 0.0)
+    hiring_step = np.where(grower, rng.uniform(0.1, 0.35, n), 0.0)
 
     p_churn = np.clip(0.3 * _RATING_CHURN[rating] * np.where(grower, 0.5, 1.0), 0, 1)
     churns = rng.random(n) < p_churn
@@ -466,18 +557,22 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     churn_offset = 30 + np.floor(rng.random(n) * churn_horizon).astype(np.int64)
     churn_at = active_from + churn_offset.astype("timedelta64[D]")
     churn_date = np.where(churns & (churn_at < end), churn_at, np.datetime64("NaT"))
+    decline_days = np.where(churns, rng.uniform(DECLINE_MIN_DAYS, DECLINE_MAX_DAYS, n), np.nan)
+    decline_from = np.where(
+        churns, churn_at - np.round(np.nan_to_num(decline_days)).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
     active_until = np.where(np.isnat(churn_date), end, np.minimum(churn_date, end))
 
     ind_weight = np.array([i[2] for i in _INDUSTRIES])[industry]
-    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.45, n))
+    wallet = 1400.0 * ind_weight * np.power(emp0, 0.68) * np.exp(rng.normal(0.0, 0.25, n))
     wallet_growth = rng.normal(0.01, 0.04, n) + grower * rng.uniform(0.02, 0.10, n)
     season_amp = np.clip(
         np.array([i[3] for i in _INDUSTRIES])[industry] * np.exp(rng.normal(0, 0.25, n)), 0.0, 2.5
     )
-    order_value_scale = 5.0 * np.exp(rng.normal(0.0, 0.35, n))
+    order_value_scale = 3.0 * np.exp(rng.normal(0.0, 0.35, n))
     breadth_initial = 1 + rng.poisson(0.8 + 0.25 * np.clip(log_emp, 0, None), n)
     breadth_gain = np.where(
-        grower, rng.uniform(2.0, 12.0, n) * np.log(share_max / share_initial) / 2.0, rng.uniform(0.0, 1.5, n)
+        grower, rng.uniform(2.5, 4.0, n) * np.log(share_max / share_initial), rng.uniform(0.0, 1.5, n)
     )
     pay_days_base = _RATING_PAY_DAYS[rating] * np.exp(rng.normal(0.0, 0.25, n))
     price_discount = np.clip(
@@ -487,12 +582,6 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
     width = max(6, len(str(n)))
     customer_id = _ids("C", np.arange(1, n + 1), width)
     names = _company_names(rng, country)
-    large = emp0 >= 200
-    channel = np.where(
-        large,
-        rng.choice(len(_CHANNELS), n, p=_CHANNEL_LARGE),
-        rng.choice(len(_CHANNELS), n, p=_CHANNEL_SMALL),
-    )
     reps = np.array(_rep_names(config.n_account_owners), dtype=object)
     owner = reps[rng.integers(0, len(reps), n)]
 
@@ -512,8 +601,13 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
             "share_initial": share_initial,
             "share_max": share_max,
             "adoption_onset": dt(onset),
-            "adoption_speed_days": speed,
+            "adoption_ramp_days": ramp_days,
             "grower": grower,
+            "pilot_days": pilot_days,
+            "pilot_share": pilot_share,
+            "decline_from": dt(decline_from),
+            "decline_days": decline_days,
+            "hiring_step": hiring_step,
             "seasonality_amplitude": season_amp,
             "order_value_scale": order_value_scale,
             "breadth_initial": breadth_initial.astype(np.int64),
@@ -550,7 +644,8 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
 
 
 def _firmographics(rng: np.random.Generator, gt: pd.DataFrame, aux: dict) -> pd.DataFrame:
-    """Yearly snapshots: employees and revenue drift with the firm's wallet growth."""
+    """Yearly snapshots: employees and revenue drift with the firm's wallet growth; growers hire ahead of
+    their growth (headcount rises with max(pilot, progress) by exp(hiring_step))."""
     n = len(gt)
     first = np.maximum(aux["founded"], aux["start_year"])
     counts = aux["last_year"] - first + 1
@@ -559,7 +654,12 @@ def _firmographics(rng: np.random.Generator, gt: pd.DataFrame, aux: dict) -> pd.
     year = first[row_cust] + offsets
     growth = gt["wallet_growth"].to_numpy()
     noise = rng.normal(0.0, 0.05, len(row_cust))
-    employees = aux["emp0"][row_cust] * np.exp(growth[row_cust] * (year - aux["start_year"]) + noise)
+    latent = _Latent.from_frame(gt)
+    years = np.arange(aux["start_year"], aux["last_year"] + 1)
+    jan1 = pd.to_datetime(pd.Series(years).astype(str) + "-01-01").to_numpy().astype("datetime64[D]")
+    expanded = np.maximum(latent.pilot(jan1), latent.progress(jan1))[row_cust, year - aux["start_year"]]
+    hiring = gt["hiring_step"].to_numpy()[row_cust] * expanded
+    employees = aux["emp0"][row_cust] * np.exp(growth[row_cust] * (year - aux["start_year"]) + hiring + noise)
     employees = np.clip(np.round(employees), 1, 50_000).astype(np.int64)
     productivity = aux["rev_per_emp"] * np.exp(rng.normal(0.0, 0.35, n))
     revenue = employees * productivity[row_cust] * np.exp(rng.normal(0.0, 0.06, len(row_cust)))
@@ -602,7 +702,7 @@ def _simulate_orders(
     months = _month_starts(start, end)
     parts = latent.month_parts(months, start, end)
     yearly, progress = parts["yearly"], parts["progress"]
-    mov = latent.mean_order_value(yearly)
+    mov = latent.mean_order_value(yearly, parts["trial"])
     lam = parts["gross"] / mov
     n_orders = rng.poisson(lam)
     n_months = lam.shape[1]
@@ -616,16 +716,19 @@ def _simulate_orders(
     day = np.busday_offset(lo, np.floor(rng.random(len(cell)) * n_days).astype(np.int64), roll="forward")
     order_value = rng.gamma(ORDER_VALUE_SHAPE, mov.ravel()[cell] / ORDER_VALUE_SHAPE)
     prog = progress.ravel()[cell]
+    pilot = parts["pilot"].ravel()[cell]
+    trial = parts["trial"].ravel()[cell]
+    explored = np.maximum(prog, PILOT_BREADTH * pilot)  # the pilot opens new categories before spend ramps
     breadth = np.clip(
-        np.round(gt["breadth_initial"].to_numpy()[cust] + gt["breadth_gain"].to_numpy()[cust] * prog),
+        np.round(gt["breadth_initial"].to_numpy()[cust] + gt["breadth_gain"].to_numpy()[cust] * explored),
         1,
         n_cat,
     ).astype(np.int64)
-    lines_mean = 0.65 * (breadth - 1) + 0.4 * np.log(np.maximum(order_value, 50.0) / 50.0) + 0.9
+    lines_mean = 0.3 * (breadth - 1) + 0.4 * np.log(np.maximum(order_value, 50.0) / 50.0) + 0.3
     n_lines = np.minimum(1 + rng.poisson(lines_mean), MAX_LINES)
 
-    # days to pay (per invoice): rating, customer habit, prompter while a grower adopts, noise
-    prompt = _RATING_PROMPT_GAIN[aux["rating"]][cust] * aux["grower"][cust] * prog
+    # days to pay (per invoice): rating, customer habit, prompter while a grower pilots and adopts, noise
+    prompt = _RATING_PROMPT_GAIN[aux["rating"]][cust] * aux["grower"][cust] * np.maximum(prog, pilot)
     pay = gt["pay_days_base"].to_numpy()[cust] * (1.0 - prompt) * np.exp(rng.normal(0.0, 0.3, len(cell)))
     days_to_pay = np.round(pay)
 
@@ -637,6 +740,12 @@ def _simulate_orders(
     pref_keys = rng.gumbel(size=(n, n_cat)) + _industry_affinity(rng, n_cat)[aux["industry"]]
     preference = np.argsort(-pref_keys, axis=1)
     rank = np.floor(breadth[order_of_line] * rng.random(len(order_of_line)) ** 1.4).astype(np.int64)
+    # pilot lines trial the newly opened categories (ranks breadth_initial .. breadth - 1)
+    first_new = np.minimum(gt["breadth_initial"].to_numpy()[line_cust], n_cat)
+    n_new = np.maximum(breadth[order_of_line] - first_new, 0)
+    trial_line = (rng.random(len(order_of_line)) < TRIAL_LINE_SHARE * trial[order_of_line]) & (n_new > 0)
+    new_rank = first_new + np.floor(n_new * rng.random(len(order_of_line))).astype(np.int64)
+    rank = np.where(trial_line, new_rank, rank)
     category = preference[line_cust, rank]
     product = cat["cat_start"][category] + np.floor(
         cat["cat_count"][category] * rng.random(len(order_of_line)) ** 2.2
@@ -672,7 +781,8 @@ def _assemble(
     """Invoices and credit notes as one line table; document numbers follow time order."""
     end_us = np.datetime64(config.end.to_datetime64(), "us")
     line_order = lines["order"].to_numpy()
-    used = np.unique(line_order)  # orders that kept at least one line
+    # orders that kept at least one line (line_order is non-decreasing; cheaper than np.unique on millions)
+    used = line_order[np.concatenate([[True], line_order[1:] != line_order[:-1]])] if len(line_order) else line_order
     chrono = used[np.argsort(orders["ts"][used], kind="stable")]
     order_to_inv = np.full(len(orders["ts"]), -1, dtype=np.int64)
     order_to_inv[chrono] = np.arange(len(chrono))
@@ -690,7 +800,7 @@ def _assemble(
     )
     back = np.flatnonzero(line_back)
     back_inv = line_inv[back]
-    cn_used = np.unique(back_inv)
+    cn_used = np.flatnonzero(np.bincount(back_inv, minlength=n_inv))
     inv_to_cn = np.full(n_inv, -1, dtype=np.int64)
     inv_to_cn[cn_used[np.argsort(cn_ts[cn_used], kind="stable")]] = np.arange(len(cn_used))
     n_cn = len(cn_used)
