@@ -10,8 +10,13 @@ maximum-likelihood estimate runs off to infinity; on thousands of customers the 
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+
+# pip's PyTensor finds no BLAS; these two small models do no matrix algebra, so the warning is noise in a stage log
+_NO_BLAS_WARNING = "PyTensor could not link to a BLAS installation"
 
 
 def purchase_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -39,10 +44,11 @@ def bgnbd_expected_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp, horiz
     if repeat.empty:
         raise ValueError(f"no customer with a repeat purchase before {cutoff}: BG/NBD and Gamma-Gamma cannot be fitted")
 
-    purchase_model = BetaGeoModel()
-    purchase_model.fit(data=summary, method="map", progressbar=False)
-    value_model = GammaGammaModel()
-    value_model.fit(data=repeat, method="map", progressbar=False)
+    purchase_model, value_model = BetaGeoModel(), GammaGammaModel()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_BLAS_WARNING, category=UserWarning)
+        purchase_model.fit(data=summary, method="map", progressbar=False)
+        value_model.fit(data=repeat, method="map", progressbar=False)
     if float(value_model.fit_result["q"].squeeze()) <= 1:
         raise ValueError("Gamma-Gamma fit has q <= 1: the expected purchase value is not finite")
 

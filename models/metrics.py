@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,41 +138,51 @@ def expected_calibration_error(y_true, probability, bins: int = 10) -> float:
     return float(np.average(gap, weights=curve["count"]))
 
 
-def bootstrap_interval(
-    y_true,
-    score,
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of `metric(y, score)`, resampling rows with replacement.
+def _weighted_average_precision(y_sorted: np.ndarray, weights: np.ndarray, group_end: np.ndarray) -> np.ndarray:
+    """Average precision of rows sorted by descending score, each counted `weights` times (one row of weights
+    per replicate); `group_end` marks the last row of each group of tied scores (the curve's thresholds).
+    Equal to sklearn's average_precision_score on the rows repeated by their weights; NaN without positives."""
+    true_positives = np.cumsum(weights * y_sorted, axis=1)[:, group_end]
+    selected = np.cumsum(weights, axis=1)[:, group_end]
+    positives = true_positives[:, -1]
+    precision = np.divide(true_positives, selected, out=np.zeros(selected.shape), where=selected > 0)
+    recall_steps = np.diff(true_positives, axis=1, prepend=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(positives > 0, (recall_steps * precision).sum(axis=1) / positives, np.nan)
 
-    Resamples without a positive, and NaN metric values, are skipped; (NaN, NaN) if none is left.
-    The same seed gives the same interval. Each resample reaches the metric already sorted by descending
-    score (NaN last), which makes sorting metrics such as average precision about twice as fast.
+
+def bootstrap_average_precision(y_true, score, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """PR-AUC (average precision) of `n_resamples` bootstrap resamples of the rows (with replacement).
+
+    The resampled rows depend only on the seed and the number of rows, not on the score: replicates of two
+    rankings of the same rows with the same seed are paired (for intervals of differences and ratios).
+    NaN for resamples without a positive.
     """
     y = np.asarray(y_true, dtype=bool)
-    s = np.asarray(score, dtype="float64")
-    if y.shape != s.shape:
+    order = _descending_order(score)
+    if y.shape != order.shape:
         raise ValueError("labels and scores must have the same length")
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must lie in (0, 1)")
-    order = _descending_order(s)
-    y_sorted, s_sorted = y[order], s[order]
+    sorted_score = _filled(score)[order]
+    group_end = np.flatnonzero(np.r_[sorted_score[1:] != sorted_score[:-1], True])
+    y_sorted = y[order].astype("float64")
     rng = np.random.default_rng(seed)
     n = len(y)
-    positions = np.arange(n)
-    chunk = max(1, min(n_resamples, 2_000_000 // max(n, 1)))  # bounds the draws to ~16 MB at a time
-    values: list[float] = []
+    chunk = max(1, min(n_resamples, 2_000_000 // max(n, 1)))  # bounds each weights matrix to ~16 MB
+    replicates = []
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
-        draws = rng.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)  # times each row is drawn
-        for row_counts in counts[counts[:, y_sorted].any(axis=1)]:
-            resample = np.repeat(positions, row_counts)  # ascending positions keep the score order
-            values.append(float(metric(y_sorted[resample], s_sorted[resample])))
-    finite = np.asarray(values)[~np.isnan(values)] if values else np.empty(0)
+        rows = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        weights = np.bincount(rows.ravel(), minlength=size * n).reshape(size, n)[:, order]
+        replicates.append(_weighted_average_precision(y_sorted, weights, group_end))
+    return np.concatenate(replicates) if replicates else np.empty(0)
+
+
+def percentile_interval(replicates: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of replicates (NaN ones left out; (NaN, NaN) if none is left)."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must lie in (0, 1)")
+    finite = np.asarray(replicates, dtype="float64")
+    finite = finite[~np.isnan(finite)]
     if not len(finite):
         return float("nan"), float("nan")
     tail = (1 - confidence) / 2 * 100

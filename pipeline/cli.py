@@ -30,8 +30,9 @@ STAGES = {
     "features": ("pipeline.build_features", "Build point-in-time feature snapshots at every cutoff."),
     "labels": ("pipeline.build_labels", "Compute eligibility and key-account labels at every cutoff."),
     "train": ("pipeline.train", "Train LightGBM on the training cutoffs and log it to MLflow."),
-    "evaluate": ("pipeline.evaluate", "Evaluate model vs spend-rank baseline on the test cutoff."),
+    "evaluate": ("pipeline.evaluate", "Rolling-origin backtest of the model against the baselines."),
     "explain": ("pipeline.explain", "SHAP summary of the model on the test cutoff."),
+    "model-card": ("pipeline.model_card", "Write the model card (data, label, metrics vs baselines, limits)."),
     "register": ("pipeline.register", "Register the model; promote it to champion if it passes the gate."),
     "score": ("pipeline.score", "Rank eligible customers at the as-of date with the champion model."),
 }

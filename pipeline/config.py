@@ -76,8 +76,12 @@ class DataConfig:
     metrics_file: Path
     pr_curve_file: Path
     gains_file: Path
+    precision_at_k_file: Path
+    calibration_file: Path
+    backtest_file: Path
     evaluation_dir: Path
     explain_dir: Path
+    model_card_file: Path
     registry_file: Path
     scores_dir: Path
     files: FilesConfig = field(default_factory=FilesConfig)
@@ -149,8 +153,27 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    method: Literal["isotonic", "platt", "none"] = "isotonic"
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    enabled: bool = False
+    n_trials: int = 20
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     k: tuple[int, ...] = (50, 100, 500)
+    capacity_shares: tuple[float, ...] = (0.01, 0.05)
+    backtest_folds: int = 4
+    backtest_every_months: int = 3
+    bootstrap_resamples: int = 1000
+    confidence: float = 0.95
+    calibration_bins: int = 10
+    size_band_employees: tuple[int, ...] = (10, 50, 250)
+    tenure_band_years: tuple[int, ...] = (1, 2, 3)
     shap_sample: int = 5000
 
 
@@ -192,6 +215,8 @@ class Params:
     features: FeaturesConfig
     split: SplitConfig
     model: ModelConfig
+    calibration: CalibrationConfig
+    tuning: TuningConfig
     evaluate: EvaluateConfig
     gate: GateConfig
     score: ScoreConfig

@@ -11,7 +11,6 @@ import pandas as pd
 
 from features.catalogue import feature_catalogue
 from features.spine import customers_seen_before
-from models.estimator import predict_probability
 from models.explain import reason_codes, shap_explanation
 from models.spec import SpecMismatchError
 from pipeline import tracking
@@ -60,7 +59,8 @@ def run(params: Params) -> pd.DataFrame:
         X = model.spec.conform(features)
     except SpecMismatchError as exc:
         raise DataError("feature snapshot at " + str(as_of.date()), None, f"{exc}; retrain the model") from exc
-    probability = predict_probability(model.booster, X)
+    raw_score = model.raw_score(features)
+    probability = model.probability(raw_score)
     explanation = shap_explanation(model.booster, X)
     shap_values = pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index)
     catalogue = feature_catalogue(params.features.windows_days, params.features.families)
@@ -69,11 +69,13 @@ def run(params: Params) -> pd.DataFrame:
     prospects = (
         features[["customer_id", "spend_sum_365d"]]
         .rename(columns={"spend_sum_365d": "spend_12m"})
-        .assign(probability=probability.to_numpy())
+        .assign(probability=probability.to_numpy(), raw_score=raw_score.to_numpy())
         .join(reasons)
         .merge(tables.customers[["customer_id", "company_name", "industry", "country", "account_owner"]],
                on="customer_id", how="left")
-        .sort_values(["probability", "customer_id"], ascending=[False, True], ignore_index=True)
+        # the raw score orders customers that calibration puts on the same probability step
+        .sort_values(["probability", "raw_score", "customer_id"], ascending=[False, False, True],
+                     ignore_index=True)
     )
     prospects["rank"] = range(1, len(prospects) + 1)
     prospects["spend_12m"] = prospects["spend_12m"].round(2)

@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from models.calibration import Calibrator
 from models.estimator import predict_probability
 from models.spec import FeatureSpec
 from pipeline.config import MlflowConfig
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 MODEL_REQUIREMENTS = [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "scikit-learn")]
 BOOSTER_ARTIFACT = "booster"
 SPEC_ARTIFACT = "feature_spec"
+CALIBRATOR_ARTIFACT = "calibrator"
 
 
 def configure(config: MlflowConfig) -> str:
@@ -41,34 +43,52 @@ def configure(config: MlflowConfig) -> str:
 
 
 class KeyAccountModel(mlflow.pyfunc.PythonModel):
-    """The LightGBM trees with their feature spec as an MLflow pyfunc: takes a feature snapshot frame (as the
-    feature builder returns it), conforms it to the spec and returns probabilities, so the logged model also
-    serves as it is (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
+    """The LightGBM trees with their feature spec and probability calibrator as an MLflow pyfunc: takes a
+    feature snapshot frame (as the feature builder returns it), conforms it to the spec and returns calibrated
+    probabilities, so the logged model also serves as it is (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
 
-    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec as
-    JSON: loading a registry model never unpickles arbitrary objects.
+    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec and
+    calibrator as JSON: loading a registry model never unpickles arbitrary objects.
     """
 
-    def __init__(self, booster: lgb.Booster | None = None, spec: FeatureSpec | None = None):
+    def __init__(self, booster: lgb.Booster | None = None, spec: FeatureSpec | None = None,
+                 calibrator: Calibrator | None = None):
         self.booster = booster
         self.spec = spec
+        self.calibrator = calibrator
 
     def load_context(self, context) -> None:
         self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
-        with open(context.artifacts[SPEC_ARTIFACT], encoding="utf-8") as fh:
-            self.spec = FeatureSpec.from_dict(json.load(fh))
+        self.spec = FeatureSpec.from_dict(_read_json(context.artifacts[SPEC_ARTIFACT]))
+        self.calibrator = Calibrator.from_dict(_read_json(context.artifacts[CALIBRATOR_ARTIFACT]))
+
+    def raw_score(self, features: pd.DataFrame) -> pd.Series:
+        """The trees' uncalibrated probability: the ranking score (calibration may tie neighbours)."""
+        return predict_probability(self.booster, self.spec.conform(features))
+
+    def probability(self, raw_score: pd.Series) -> pd.Series:
+        """Calibrated probability for raw scores (monotone, so the ranking by raw score is kept)."""
+        return pd.Series(self.calibrator.transform(raw_score.to_numpy()), index=raw_score.index, name="probability")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:  # MLflow's interface
-        return predict_probability(self.booster, self.spec.conform(model_input))
+        return self.probability(self.raw_score(model_input))
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path) -> dict:
     booster_file, spec_file = folder / "booster.txt", folder / "feature_spec.json"
+    calibrator_file = folder / "calibrator.json"
     model.booster.save_model(str(booster_file))
     spec_file.write_text(json.dumps(model.spec.to_dict(), indent=2), encoding="utf-8")
+    calibrator_file.write_text(json.dumps(model.calibrator.to_dict(), indent=2), encoding="utf-8")
     return {
         "python_model": str(Path(__file__).with_name("mlflow_model.py")),
-        "artifacts": {BOOSTER_ARTIFACT: str(booster_file), SPEC_ARTIFACT: str(spec_file)},
+        "artifacts": {BOOSTER_ARTIFACT: str(booster_file), SPEC_ARTIFACT: str(spec_file),
+                      CALIBRATOR_ARTIFACT: str(calibrator_file)},
         "signature": infer_signature(example, model.predict(None, example)),
         "input_example": example.head(5),
         "pip_requirements": MODEL_REQUIREMENTS,
@@ -89,7 +109,7 @@ def log_model(model: KeyAccountModel, example: pd.DataFrame) -> str:
 
 
 def load_model(model_uri: str) -> KeyAccountModel:
-    """The model (trees and feature spec) behind a path, run or registry URI."""
+    """The model (trees, feature spec, calibrator) behind a path, run or registry URI."""
     try:
         model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:

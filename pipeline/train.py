@@ -1,4 +1,5 @@
-"""Stage train: LightGBM on stacked training cutoffs, early stopping on the validation cutoff.
+"""Stage train: LightGBM on stacked training cutoffs, early stopping and probability calibration on the
+validation cutoff (optionally after a seeded hyperparameter search on it).
 
 Writes the model (MLflow format, with signature, input example and feature spec) and a training summary
 to data.model_dir, and logs params, metrics and the model to an MLflow run.
@@ -13,9 +14,11 @@ import mlflow
 import pandas as pd
 
 from features.catalogue import feature_catalogue
-from models.estimator import train_classifier
+from models.calibration import fit_calibrator
+from models.estimator import TrainingResult, predict_probability, train_classifier
 from models.spec import FeatureSpec
 from models.split import TimeSplit, time_split
+from models.tuning import TrialResult, search_hyperparameters
 from pipeline import tracking
 from pipeline.build_features import load_features
 from pipeline.build_labels import load_labels
@@ -56,23 +59,60 @@ def hyperparameters(params: Params) -> dict:
     return values
 
 
-def run(params: Params) -> dict:
-    panel = load_panel(params)
-    split = split_of(params, panel)
+def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters_: dict,
+              ) -> tuple[tracking.KeyAccountModel, TrainingResult]:
+    """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff."""
     train = panel[panel["cutoff"].isin(split.train)]
     valid = panel[panel["cutoff"] == split.validation]
     spec = feature_spec_from(params, train)
     log.info("training on %s rows (%s cutoffs), validating on %s rows", len(train), len(split.train), len(valid))
-    result = train_classifier(
-        spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET],
-        hyperparameters(params), params.model.early_stopping_rounds, params.seed,
+    X_valid = spec.conform(valid)
+    result = train_classifier(spec.conform(train), train[TARGET], X_valid, valid[TARGET], hyperparameters_,
+                              params.model.early_stopping_rounds, params.seed)
+    calibrator = fit_calibrator(valid[TARGET], predict_probability(result.booster, X_valid).to_numpy(),
+                                params.calibration.method)
+    return tracking.KeyAccountModel(result.booster, spec, calibrator), result
+
+
+def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit) -> dict:
+    """The configured hyperparameters, or with tuning on the best of a seeded search on the validation cutoff
+    (each trial a nested MLflow run of the active run)."""
+    if not params.tuning.enabled:
+        return hyperparameters(params)
+    train = panel[panel["cutoff"].isin(split.train)]
+    valid = panel[panel["cutoff"] == split.validation]
+    spec = feature_spec_from(params, train)
+
+    def log_trial(trial: TrialResult) -> None:
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            mlflow.log_params({f"model.{k}": v for k, v in trial.hyperparameters.items()})
+            mlflow.log_metrics({"validation_average_precision": trial.validation_average_precision,
+                                "best_iteration": trial.best_iteration})
+
+    best, trials = search_hyperparameters(
+        spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET], hyperparameters(params),
+        params.tuning.n_trials, params.seed, params.model.early_stopping_rounds, on_trial=log_trial,
     )
-    example = train[list(spec.columns)].head(5)
+    log.info("tuning: best validation average precision %.4f over %s trials",
+             max(t.validation_average_precision for t in trials), len(trials))
+    return best
+
+
+def run(params: Params) -> dict:
+    panel = load_panel(params)
+    split = split_of(params, panel)
+    train = panel[panel["cutoff"].isin(split.train)]
     tracking.configure(params.mlflow)
     with mlflow.start_run() as run_:
-        mlflow.log_params({f"model.{k}": v for k, v in dataclasses.asdict(params.model).items()})
+        chosen = tuned_hyperparameters(params, panel, split)
+        model, result = fit_model(params, panel, split, chosen)
+        example = train[list(model.spec.columns)].head(5)
+        mlflow.log_params({f"model.{k}": v for k, v in chosen.items()})
         mlflow.log_params({
             "seed": params.seed,
+            "model.early_stopping_rounds": params.model.early_stopping_rounds,
+            "calibration.method": params.calibration.method,
+            "tuning.enabled": params.tuning.enabled,
             "labels.horizon_months": params.labels.horizon_months,
             "labels.key_account.rule": params.labels.key_account.rule,
             "features.windows_days": list(params.features.windows_days),
@@ -86,17 +126,17 @@ def run(params: Params) -> dict:
             "train_rows": len(train),
             "train_positive_rate": float(train[TARGET].mean()),
         })
-        model = tracking.KeyAccountModel(result.booster, spec)
         model_uri = tracking.log_model(model, example)
         summary = {
             "run_id": run_.info.run_id,
             "model_uri": model_uri,
             "best_iteration": result.best_iteration,
+            "hyperparameters": chosen,
             "train_cutoffs": [str(c.date()) for c in split.train],
             "validation_cutoff": str(split.validation.date()),
             "test_cutoff": str(split.test.date()),
             "train_rows": len(train),
-            "validation_rows": len(valid),
+            "validation_rows": int((panel["cutoff"] == split.validation).sum()),
         }
         with atomic_dir(params.data.model_dir) as tmp:
             tracking.save_model(model, example, str(tmp / MLFLOW_MODEL_DIR))

@@ -19,7 +19,7 @@ from pipeline.score import PROSPECT_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 # 5,000 customers give ~150 positives on the test cutoff: enough for the model-vs-baseline comparison to
 # be about the model rather than noise (with 1,500 customers the test cutoff holds only ~35 positives).
-SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"k": [50, 100, 500], "shap_sample": 500}}
+SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"shap_sample": 500, "bootstrap_resamples": 200}}
 runner = CliRunner()
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,34 @@ def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):
     for name in ("growth_rank_baseline", "rfm_baseline", "logistic_regression_baseline", "oracle"):
         assert 0 <= metrics[name]["pr_auc"] <= 1 and metrics[name]["n_rows"] == model["n_rows"]
     assert metrics["oracle"]["pr_auc"] > model["pr_auc"]  # the generator's truth bounds what can be learnt
+    assert "bgnbd_gamma_gamma_baseline" in metrics and 0 <= model["ece"] <= 1 and 0 < model["brier"] < 1
+
+
+def test_backtest_has_every_fold_with_intervals_and_all_plots(demo_project):
+    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
+    backtest = metrics["backtest"]
+    assert backtest["test_cutoffs"] == ["2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01"]
+    model = backtest["model"]
+    assert model["pr_auc_mean_ci_low"] <= model["pr_auc_mean"] <= model["pr_auc_mean_ci_high"]
+    assert model["pr_auc_min"] <= model["pr_auc_mean"] <= model["pr_auc_max"]
+    per_fold = pd.read_csv(demo_project / "reports/evaluation/backtest_metrics.csv")
+    assert set(per_fold["test_cutoff"]) == set(backtest["test_cutoffs"])
+    assert per_fold.groupby("test_cutoff")["ranking"].nunique().eq(7).all()  # model, 5 baselines, oracle
+    for name in ("pr_curve", "gains", "precision_at_k", "calibration", "backtest"):
+        assert len(pd.read_csv(demo_project / f"reports/plots/{name}.csv")) > 1
+        assert (demo_project / f"reports/evaluation/{name}.png").stat().st_size > 1000
+    segments = pd.read_csv(demo_project / "reports/evaluation/segment_metrics.csv")
+    assert {"industry", "region", "size_band", "tenure_band"} <= set(segments["segment"])
+
+
+def test_model_card_states_data_label_metrics_features_and_limits(demo_project):
+    card = (demo_project / "reports/model_card.md").read_text(encoding="utf-8")
+    for section in ("## Data and period", "## Label", "## Eligible population", "## Metrics against baselines",
+                    "## Top features", "## Known limits"):
+        assert section in card
+    assert "bgnbd_gamma_gamma_baseline" in card and "2024-01-01" in card
+    prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    assert prospects["probability"].between(0, 1).all()  # calibrated probabilities in the ranked list
 
 
 def test_mlflow_run_and_registered_champion(demo_project):
@@ -114,7 +142,7 @@ def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
             shutil.copy(source, tmp_path / item)
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["demo"]["n_customers"] = 800
-    params["evaluate"]["shap_sample"] = 300
+    params["evaluate"] |= {"shap_sample": 300, "backtest_folds": 2, "bootstrap_resamples": 100}
     params["gate"]["min_lift_over_baseline"] = 0.0  # this test is about DVC, not model quality
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

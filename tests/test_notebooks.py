@@ -8,17 +8,25 @@ kernelspec for `sys.executable`.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
+
+from tests.conftest import small_params
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "python3"
+# Notebooks that read pipeline outputs, and the stages that make them (on a small demo in a temporary folder).
+READS_PIPELINE_OUTPUTS = {"02-model-report.ipynb"}
+REPORT_STAGES = ("demo-data", "validate", "features", "labels", "train", "evaluate", "explain", "model-card")
 # Kernelspec commands jupyter_client itself replaces with sys.executable (KernelManager.format_kernel_cmd).
 _SELF_PYTHON = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
 
@@ -53,6 +61,21 @@ def notebook_env(tmp_path, monkeypatch):
     assert _kernel_runs_this_python(), "could not make the python3 kernel use the test interpreter"
 
 
+@pytest.fixture(scope="module")
+def small_pipeline_run(tmp_path_factory) -> Path:
+    """A project folder with the outputs of the report stages on a 1,500-customer demo."""
+    folder = tmp_path_factory.mktemp("pipeline")
+    params = small_params(demo={"n_customers": 1500}, evaluate={"shap_sample": 300, "backtest_folds": 2,
+                                                                     "bootstrap_resamples": 200})
+    (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    for stage in REPORT_STAGES:
+        completed = subprocess.run([sys.executable, "-m", "pipeline", stage], cwd=folder, env=env,
+                                   capture_output=True, text=True, check=False)
+        assert completed.returncode == 0, f"kap {stage}: {completed.stderr[-3000:]}"
+    return folder
+
+
 def _image_outputs(nb: nbformat.NotebookNode) -> int:
     return sum(
         1
@@ -78,7 +101,9 @@ def test_notebook_is_saved_clean(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_and_plots(path, notebook_env):
+def test_notebook_runs_and_plots(path, notebook_env, request, monkeypatch):
+    if path.name in READS_PIPELINE_OUTPUTS:
+        monkeypatch.setenv("KAP_PROJECT_DIR", str(request.getfixturevalue("small_pipeline_run")))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, kernel_name=KERNEL_NAME, timeout=300, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}

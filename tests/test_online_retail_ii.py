@@ -27,7 +27,7 @@ def online_retail_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("online_retail_ii")
     params = yaml.safe_load((REPO / "configs" / "online_retail_ii.yaml").read_text(encoding="utf-8"))
     params["data"]["raw_dir"] = str(DATA)
-    params["evaluate"]["shap_sample"] = 500
+    params["evaluate"] |= {"shap_sample": 500, "bootstrap_resamples": 200}
     (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     before = {p.name: p.stat().st_mtime_ns for p in DATA.iterdir()}
     old = Path.cwd()
@@ -71,5 +71,9 @@ def test_profile_produces_metrics_and_a_ranked_list(online_retail_run):
     for ranking in ("model", "spend_rank_baseline"):
         assert 0.2 < metrics[ranking]["pr_auc"] < 0.8
         assert metrics[ranking]["n_positive"] > 100
+    backtest = metrics["backtest"]
+    assert backtest["test_cutoffs"] == ["2011-03-01", "2011-04-01", "2011-05-01", "2011-06-01"]
+    assert backtest["model"]["pr_auc_mean_ci_low"] < backtest["model"]["pr_auc_mean"]
+    assert "## Known limits" in (folder / params["data"]["model_card_file"]).read_text(encoding="utf-8")
     prospects = pd.read_csv(folder / params["data"]["scores_dir"] / "prospects.csv", encoding="utf-8-sig")
     assert len(prospects) > 1_000 and prospects["probability"].is_monotonic_decreasing

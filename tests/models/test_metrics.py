@@ -4,13 +4,15 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss
 
 from models.metrics import (
-    bootstrap_interval,
+    _weighted_average_precision,
+    bootstrap_average_precision,
     brier_score,
     capacity_metrics,
     cumulative_gains,
     expected_calibration_error,
     lift_at_fraction,
     normalized_gini,
+    percentile_interval,
     precision_at_k,
     ranking_metrics,
     recall_at_k,
@@ -162,25 +164,35 @@ def _noisy_ranking(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return y, rng.normal(size=n) + 1.5 * y
 
 
-def test_bootstrap_is_deterministic_and_contains_the_point_estimate():
+def test_bootstrap_replicates_equal_sklearn_on_the_resampled_rows():
+    y, score = _noisy_ranking(300)
+    score = np.round(score, 1)  # many ties, as in the RFM baseline
+    order = np.argsort(-score, kind="stable")
+    group_end = np.flatnonzero(np.r_[score[order][1:] != score[order][:-1], True])
+    weights = np.random.default_rng(1).integers(0, 3, size=(4, len(y)))
+    replicates = _weighted_average_precision(y[order].astype(float), weights[:, order], group_end)
+    for replicate, w in zip(replicates, weights, strict=True):
+        assert replicate == pytest.approx(average_precision_score(np.repeat(y, w), np.repeat(score, w)))
+
+
+def test_bootstrap_is_seeded_paired_and_brackets_the_point_estimate():
     y, score = _noisy_ranking()
-    interval = bootstrap_interval(y, score, average_precision_score, n_resamples=200, seed=7)
-    assert interval == bootstrap_interval(y, score, average_precision_score, n_resamples=200, seed=7)
-    assert interval != bootstrap_interval(y, score, average_precision_score, n_resamples=200, seed=8)
-    lower, upper = interval
+    replicates = bootstrap_average_precision(y, score, n_resamples=300, seed=7)
+    np.testing.assert_array_equal(replicates, bootstrap_average_precision(y, score, n_resamples=300, seed=7))
+    assert not np.array_equal(replicates, bootstrap_average_precision(y, score, n_resamples=300, seed=8))
+    lower, upper = percentile_interval(replicates, 0.95)
     assert lower < average_precision_score(y, score) < upper
-    narrower = bootstrap_interval(y, score, average_precision_score, n_resamples=200, confidence=0.5, seed=7)
+    narrower = percentile_interval(replicates, 0.5)
     assert lower < narrower[0] < narrower[1] < upper
+    # paired: the same rows are drawn for another ranking, so a ranking compared with itself differs by 0
+    np.testing.assert_array_equal(replicates, bootstrap_average_precision(y, score * 2 + 1, 300, seed=7))
 
 
-def test_bootstrap_skips_resamples_without_positives():
-    def positive_share(y, _score):
-        assert y.any()
-        return y.mean()
-
-    lower, upper = bootstrap_interval([1, 0, 0, 0, 0], np.arange(5.0), positive_share, n_resamples=300)
-    assert 0 < lower <= 0.2 <= upper <= 1
-    assert all(np.isnan(bootstrap_interval([0, 0, 0], [0.1, 0.2, 0.3], positive_share)))
+def test_bootstrap_resamples_without_positives_are_nan():
+    replicates = bootstrap_average_precision([1, 0, 0, 0, 0], np.arange(5.0), n_resamples=300)
+    assert np.isnan(replicates).any() and not np.isnan(replicates).all()
+    assert np.nanmax(replicates) <= 1
+    assert all(np.isnan(percentile_interval(bootstrap_average_precision([0, 0, 0], [0.1, 0.2, 0.3], 20))))
 
 
 # --- capacity metrics -------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.estimator import train_classifier
+from models.calibration import fit_calibrator
+from models.estimator import predict_probability, train_classifier
 from models.spec import FeatureSpec, SpecMismatchError
 from pipeline import tracking
 from pipeline.config import GateConfig, MlflowConfig
@@ -20,20 +21,23 @@ def tiny_model():
     spec = FeatureSpec.fit(frame, ["spend", "industry"], ["industry"])
     result = train_classifier(spec.conform(frame), label, spec.conform(frame), label,
                               {"n_estimators": 20, "num_leaves": 4}, 5, seed=1)
-    return tracking.KeyAccountModel(result.booster, spec), frame
+    calibrator = fit_calibrator(label, predict_probability(result.booster, spec.conform(frame)).to_numpy(), "platt")
+    return tracking.KeyAccountModel(result.booster, spec, calibrator), frame
 
 
-def test_logged_model_predicts_probabilities_from_raw_features(project, tiny_model):
+def test_logged_model_predicts_calibrated_probabilities_from_raw_features(project, tiny_model):
     project()
     model, frame = tiny_model
     tracking.configure(MlflowConfig())
     with mlflow.start_run():
         uri = tracking.log_model(model, frame.head(10))
     served = mlflow.pyfunc.load_model(uri).predict(frame.head(50))
-    expected = model.booster.predict(model.spec.conform(frame.head(50)))
+    raw = model.booster.predict(model.spec.conform(frame.head(50)))
+    expected = model.calibrator.transform(raw)
+    assert not np.allclose(expected, raw)  # the calibrator is part of the served model
     np.testing.assert_allclose(np.asarray(served).ravel(), expected)
     loaded = tracking.load_model(uri)
-    assert loaded.spec == model.spec
+    assert loaded.spec == model.spec and loaded.calibrator == model.calibrator
     with pytest.raises(SpecMismatchError, match="spend"):
         loaded.predict(None, frame.drop(columns="spend"))
 

@@ -1,0 +1,179 @@
+"""Stage model-card: a Markdown model card for the trained model, from the outputs of train, evaluate and
+explain (data and period, label definition, eligible population, metrics vs baselines with intervals,
+segments, top features, known limits). Written to data.model_card_file and logged to the training run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import mlflow
+import pandas as pd
+
+from features.catalogue import feature_catalogue
+from pipeline import tracking
+from pipeline.config import Params
+from pipeline.evaluate import FOLD_METRICS_FILE, MODEL, ORACLE, SEGMENTS_FILE
+from pipeline.explain import IMPORTANCE_TABLE
+from pipeline.io import read_json, write_text
+from pipeline.train import SUMMARY_FILE
+from pipeline.validate import QUALITY_JSON
+
+log = logging.getLogger(__name__)
+
+TOP_FEATURES = 10
+CHARTS = ("backtest.png", "pr_curve.png", "precision_at_k.png", "gains.png", "calibration.png")
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _label_definition(params: Params) -> str:
+    ka, labels = params.labels.key_account, params.labels
+    rule = {
+        "revenue_share": f"the customers who together make {ka.revenue_share:.0%} of revenue, largest first",
+        "top_share": f"the top {ka.top_share:.0%} of customers by revenue",
+        "absolute": f"customers with at least {ka.absolute_amount:,.0f} {params.data.files.currency} "
+                    "revenue per 12 months",
+    }[ka.rule]
+    return (f"A key account is one of {rule}. At a cutoff, eligible customers are below that bar over the "
+            f"trailing {ka.trailing_months} months and bought in the last {labels.active_months} months. The label "
+            f"says whether an eligible customer's net spend in the {labels.horizon_months} months from the cutoff "
+            "reaches the bar measured the same way on that outcome window.")
+
+
+def _rankings(metrics: dict) -> list[str]:
+    """The model first, then the other rankings by descending backtest mean PR-AUC."""
+    others = [name for name, values in metrics.items()
+              if isinstance(values, dict) and "pr_auc" in values and name != MODEL]
+    return [MODEL, *sorted(others, key=lambda name: -metrics["backtest"][name]["pr_auc_mean"])]
+
+
+def _rankings_table(metrics: dict, ks: tuple[int, ...], confidence: float) -> list[str]:
+    backtest = metrics["backtest"]
+    k = ks[len(ks) // 2]
+    rows = [f"| ranking | test PR-AUC [{confidence:.0%} CI] | backtest mean PR-AUC ± sd [CI of the mean] "
+            f"| ROC-AUC | precision@{k} | revenue captured@{k} | normalized Gini |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in _rankings(metrics):
+        m, b = metrics[name], backtest[name]
+        rows.append(
+            f"| {name} | {_number(m['pr_auc'])} [{_number(m['pr_auc_ci_low'])}, {_number(m['pr_auc_ci_high'])}] "
+            f"| {_number(b['pr_auc_mean'])} ± {_number(b['pr_auc_std'])} "
+            f"[{_number(b['pr_auc_mean_ci_low'])}, {_number(b['pr_auc_mean_ci_high'])}] "
+            f"| {_number(m['roc_auc'])} | {_number(m[f'precision_at_{k}'])} "
+            f"| {_number(m.get(f'revenue_captured_at_{k}'))} | {_number(m.get('normalized_gini'))} |"
+        )
+    return rows
+
+
+def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
+    limits = []
+    backtest = metrics["backtest"]
+    ratio, ratio_low = backtest["pr_auc_ratio_to_best_baseline"], backtest["pr_auc_ratio_to_best_baseline_ci_low"]
+    if not ratio_low > 1:
+        limits.append(f"Over the backtest the model is not clearly better than the best baseline "
+                      f"({backtest['best_baseline']}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
+                      f"{_number(ratio_low, 2)}. Treat its list as a second opinion next to that baseline's.")
+    if metrics[MODEL]["n_positive"] < 100:
+        limits.append(f"Only {metrics[MODEL]['n_positive']} positives on the test cutoff: intervals are wide.")
+    if params.evaluate.backtest_every_months < params.labels.horizon_months:
+        limits.append("Backtest folds are closer together than the horizon, so their outcome windows overlap and "
+                      "the folds are not independent; the spread understates the uncertainty.")
+    if params.calibration.method != "none":
+        limits.append(f"Probabilities are calibrated ({params.calibration.method}) on the validation cutoff "
+                      f"{summary['validation_cutoff']}, the cutoff early stopping also watched; a changing base rate "
+                      "after it shifts them.")
+    if params.tuning.enabled:
+        limits.append("Hyperparameters were searched on the last fold's validation cutoff, which lies after the "
+                      "test cutoffs of earlier folds: their scores are slightly optimistic.")
+    limits.append(f"Customers without a purchase in the last {params.labels.active_months} months are never ranked.")
+    return limits
+
+
+def model_card(params: Params, summary: dict, metrics: dict, importance: pd.DataFrame, per_fold: pd.DataFrame,
+               segments: pd.DataFrame, quality: dict) -> str:
+    """The model card as Markdown."""
+    catalogue = {f.name: f for f in feature_catalogue(params.features.windows_days, params.features.families)}
+    model = metrics[MODEL]
+    cfg = params.evaluate
+    chart_dir = os.path.relpath(params.data.evaluation_dir, params.data.model_card_file.parent)
+    lines = [
+        f"# Model card: {params.mlflow.registered_model}",
+        "",
+        f"MLflow run `{summary['run_id']}`; model `{summary['model_uri']}`.",
+        "",
+        "## Data and period",
+        f"- Source: `{params.data.source}`; {quality['rows_kept']['transactions']:,} transaction lines of "
+        f"{quality['rows_kept']['customers']:,} customers from {quality['first_timestamp'][:10]} to "
+        f"{quality['last_timestamp'][:10]} (currency {quality['currency']}).",
+        f"- Training cutoffs {summary['train_cutoffs'][0]} … {summary['train_cutoffs'][-1]} "
+        f"({len(summary['train_cutoffs'])}, {summary['train_rows']:,} rows); validation cutoff "
+        f"{summary['validation_cutoff']} (early stopping, calibration); test cutoff {summary['test_cutoff']}.",
+        f"- Backtest test cutoffs: {', '.join(metrics['backtest']['test_cutoffs'])}; each fold trained only on "
+        "cutoffs whose outcome window ends by its test cutoff.",
+        "",
+        "## Label",
+        _label_definition(params),
+        "",
+        "## Eligible population (test cutoff)",
+        f"{model['n_rows']:,} eligible customers, {model['n_positive']:,} became key accounts "
+        f"({model['positive_rate']:.2%}).",
+        "",
+        "## Metrics against baselines",
+        *_rankings_table(metrics, cfg.k, cfg.confidence),
+        "",
+        f"Best baseline on the test cutoff: `{metrics['best_baseline']}`; model PR-AUC ratio to it "
+        f"{_number(metrics['pr_auc_ratio_to_best_baseline'], 2)} (backtest mean "
+        f"{_number(metrics['backtest']['pr_auc_ratio_to_best_baseline'], 2)} against "
+        f"`{metrics['backtest']['best_baseline']}`).",
+    ]
+    if ORACLE in metrics:
+        share = _number(metrics["pr_auc_share_of_oracle"], 2)
+        lines.append(f"Share of the oracle's PR-AUC (demo ground truth): {share}.")
+    lines += [
+        f"Calibrated probabilities ({params.calibration.method}): Brier {_number(model['brier'], 4)}, expected "
+        f"calibration error {_number(model['ece'], 4)} (uncalibrated: {_number(model['brier_uncalibrated'], 4)}, "
+        f"{_number(model['ece_uncalibrated'], 4)}).",
+        "",
+        "### Model PR-AUC per backtest cutoff",
+        "| test cutoff | model | best baseline by mean |",
+        "| --- | --- | --- |",
+    ]
+    wide = per_fold.pivot(index="test_cutoff", columns="ranking", values="pr_auc")
+    best = metrics["backtest"]["best_baseline"]
+    lines += [f"| {cutoff} | {_number(row[MODEL])} | {_number(row[best])} |" for cutoff, row in wide.iterrows()]
+    lines += ["", "### Segments (test cutoff, model vs spend rank)", "| segment | value | rows | positives "
+              "| model PR-AUC | spend-rank PR-AUC |", "| --- | --- | --- | --- | --- | --- |"]
+    for (segment, value), rows in segments.groupby(["segment", "segment_value"], sort=False):
+        pr_auc = rows.set_index("ranking")["pr_auc"]
+        first = rows.iloc[0]
+        lines.append(f"| {segment} | {value} | {first['n_rows']:,} | {first['n_positive']:,} "
+                     f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get('spend_rank_baseline'))} |")
+    lines += ["", "## Top features (mean |SHAP| on the test cutoff)", "| feature | mean abs SHAP | definition |",
+              "| --- | --- | --- |"]
+    for row in importance.head(TOP_FEATURES).itertuples(index=False):
+        definition = catalogue[row.feature].definition if row.feature in catalogue else ""
+        lines.append(f"| `{row.feature}` | {row.mean_abs_shap:.4f} | {definition} |")
+    lines += ["", "## Known limits", *[f"- {limit}" for limit in _known_limits(params, metrics, summary)], "",
+              "## Charts", *[f"![{chart}]({chart_dir}/{chart})" for chart in CHARTS], ""]
+    return "\n".join(lines)
+
+
+def run(params: Params) -> str:
+    summary = read_json(params.data.model_dir / SUMMARY_FILE)
+    metrics = read_json(params.data.metrics_file)
+    card = model_card(
+        params, summary, metrics,
+        pd.read_csv(params.data.explain_dir / IMPORTANCE_TABLE),
+        pd.read_csv(params.data.evaluation_dir / FOLD_METRICS_FILE),
+        pd.read_csv(params.data.evaluation_dir / SEGMENTS_FILE, keep_default_na=False, na_values=[""]),
+        read_json(params.data.validated_dir / QUALITY_JSON),
+    )
+    write_text(card, params.data.model_card_file)
+    tracking.configure(params.mlflow)
+    with mlflow.start_run(run_id=summary["run_id"]):
+        mlflow.log_artifact(str(params.data.model_card_file))
+    log.info("model card written to %s", params.data.model_card_file)
+    return card

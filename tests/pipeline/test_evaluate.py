@@ -1,0 +1,102 @@
+"""Evaluation helpers with hand-built inputs: backtest cutoffs, segments, ratios, the interval of the mean."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from pipeline.config import params_from_dict
+from pipeline.errors import ConfigError
+from pipeline.evaluate import (
+    backtest_summary,
+    backtest_test_cutoffs,
+    fold_metrics,
+    rankings_in,
+    segments_of,
+    with_ratios,
+)
+from tests.conftest import small_params
+
+MONTHLY = list(pd.date_range("2022-01-01", "2024-01-01", freq="MS"))
+
+
+def test_backtest_cutoffs_end_at_the_test_cutoff_spaced_as_configured():
+    params = params_from_dict(small_params(evaluate={"backtest_folds": 4, "backtest_every_months": 3}))
+    assert backtest_test_cutoffs(params, MONTHLY, pd.Timestamp("2024-01-01")) == [
+        pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01"), pd.Timestamp("2023-10-01"),
+        pd.Timestamp("2024-01-01"),
+    ]
+
+
+def test_backtest_cutoffs_before_the_labelled_ones_are_a_config_error():
+    params = params_from_dict(small_params(evaluate={"backtest_folds": 10, "backtest_every_months": 3}))
+    with pytest.raises(ConfigError, match=r"2021-10-01.*backtest_folds"):
+        backtest_test_cutoffs(params, MONTHLY, pd.Timestamp("2024-01-01"))
+
+
+def test_segments_band_size_and_tenure_and_name_missing_values():
+    params = params_from_dict(small_params(evaluate={"size_band_employees": [10, 50], "tenure_band_years": [1, 3]}))
+    test = pd.DataFrame({
+        "firm_industry": ["Retail", None, "Retail", "Food", "Food"],
+        "firm_region": ["North"] * 5,
+        "firm_employees": [5.0, 10.0, 49.0, 50.0, np.nan],
+        "tenure_days_since_first_order": [100.0, 365.25, 800.0, 1096.0, np.nan],
+    })
+    segments = segments_of(params, test)
+    assert segments["industry"].tolist() == ["Retail", "unknown", "Retail", "Food", "Food"]
+    assert segments["size_band"].tolist() == [
+        "< 10 employees", "10–50 employees", "10–50 employees", "≥ 50 employees", "unknown"]
+    assert segments["tenure_band"].tolist() == [
+        "< 1 years", "1–3 years", "1–3 years", "≥ 3 years", "unknown"]
+
+
+def test_ratios_compare_the_model_with_spend_rank_best_baseline_and_oracle():
+    metrics = {
+        "model": {"pr_auc": 0.6, "precision_at_100": 0.5},
+        "spend_rank_baseline": {"pr_auc": 0.3, "precision_at_100": 0.25},
+        "rfm_baseline": {"pr_auc": 0.4, "precision_at_100": 0.2},
+        "oracle": {"pr_auc": 0.8, "precision_at_100": 0.9},
+    }
+    result = with_ratios(metrics)
+    assert result["pr_auc_ratio_to_baseline"] == pytest.approx(2.0)
+    assert result["best_baseline"] == "rfm_baseline"
+    assert result["pr_auc_ratio_to_best_baseline"] == pytest.approx(1.5)
+    assert result["precision_at_100_ratio_to_best_baseline"] == pytest.approx(2.0)  # best P@100 is spend rank
+    assert result["pr_auc_share_of_oracle"] == pytest.approx(0.75)
+
+
+def test_backtest_summary_means_spreads_and_intervals_over_folds():
+    params = params_from_dict(small_params(evaluate={"bootstrap_resamples": 300, "confidence": 0.9}))
+    rng = np.random.default_rng(3)
+    folds = []
+    for cutoff in ("2023-01-01", "2023-04-01"):
+        y = rng.random(800) < 0.1
+        model = 1 / (1 + np.exp(-(y + rng.normal(0, 0.8, 800) - 2)))  # a raw probability
+        folds.append(pd.DataFrame({
+            "cutoff": pd.Timestamp(cutoff), "became_key_account": y, "outcome_spend": rng.gamma(2, 100, 800),
+            "model": model, "spend_rank_baseline": y + rng.normal(0, 1.6, 800),
+            "model_probability": np.clip(model * 0.8, 0, 1),
+        }))
+    evaluated = [fold_metrics(params, fold, seed=i) for i, fold in enumerate(folds)]
+    per_fold = [values for values, _ in evaluated]
+    summary = backtest_summary(params, folds, per_fold, [replicates for _, replicates in evaluated])
+
+    pr_aucs = [average_precision_score(f["became_key_account"], f["model"]) for f in folds]
+    assert [m["model"]["pr_auc"] for m in per_fold] == pytest.approx(pr_aucs)
+    assert summary["test_cutoffs"] == ["2023-01-01", "2023-04-01"]
+    model = summary["model"]
+    assert model["pr_auc_mean"] == pytest.approx(np.mean(pr_aucs))
+    assert model["pr_auc_std"] == pytest.approx(np.std(pr_aucs, ddof=1))
+    assert model["pr_auc_min"] == pytest.approx(min(pr_aucs))
+    assert model["pr_auc_mean_ci_low"] < model["pr_auc_mean"] < model["pr_auc_mean_ci_high"]
+    for m in per_fold:
+        assert m["model"]["pr_auc_ci_low"] < m["model"]["pr_auc"] < m["model"]["pr_auc_ci_high"]
+        assert 0 <= m["model"]["ece"] <= 1 and 0 <= m["model"]["brier"] <= 1
+    assert summary["best_baseline"] == "spend_rank_baseline"
+    ratio = model["pr_auc_mean"] / summary["spend_rank_baseline"]["pr_auc_mean"]
+    assert summary["pr_auc_ratio_to_best_baseline"] == pytest.approx(ratio)
+    assert summary["pr_auc_ratio_to_best_baseline_ci_low"] < ratio < summary["pr_auc_ratio_to_best_baseline_ci_high"]
+    again = [fold_metrics(params, fold, seed=i)[0] for i, fold in enumerate(folds)]
+    assert again == per_fold
+    assert rankings_in(folds[0].assign(rfm_baseline=0.0, oracle=0.0)) == [
+        "model", "spend_rank_baseline", "rfm_baseline", "oracle"]
