@@ -22,6 +22,8 @@ Families not asked for are not computed.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -52,9 +54,9 @@ SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
 CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
+LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
 DUCKDB_MEMORY_LIMIT = os.environ.get("KAP_DUCKDB_MEMORY_LIMIT", "1GB")  # DuckDB spills beyond this
 DUCKDB_THREADS = int(os.environ.get("KAP_DUCKDB_THREADS", "2"))
-NO_ORDER = np.iinfo(np.int64).min  # largest order of a day without orders
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
 TransactionSource = pd.DataFrame | str | Path
@@ -138,6 +140,7 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
     with tempfile.TemporaryDirectory(prefix="kap-duckdb-") as spill:
         con = duckdb.connect(config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT,
                                      "temp_directory": spill, "preserve_insertion_order": False})
+        con.execute("SET enable_progress_bar = false")
         try:
             yield con
         finally:
@@ -146,11 +149,11 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @dataclass(frozen=True)
 class _Lines:
-    """The registered view `lines`: whether categories stand in for product ids, and the values bought of
-    each column with few enough of them to count with bit masks."""
+    """The registered view `lines`: whether categories stand in for product ids, and the columns (category,
+    product_id) with few enough distinct values to count them with bit masks."""
 
     products_are_categories: bool
-    mask_values: dict[str, list]
+    mask_columns: frozenset[str]
 
     def distinct_column(self, family: str) -> str:
         """The column whose distinct values the family `categories` or `products` counts."""
@@ -171,12 +174,10 @@ def _register_lines(con: duckdb.DuckDBPyConnection, transactions: TransactionSou
     columns = ["category AS product_id" if products_are_categories and c == "product_id" else c
                for c in TRANSACTION_COLUMNS]
     con.execute(f"CREATE VIEW lines AS SELECT {', '.join(columns)} FROM {source}")
-    mask_values = {}
-    for column in ("category",) if products_are_categories else ("category", "product_id"):
-        bought = con.execute(f"SELECT DISTINCT {column} FROM lines WHERE amount > 0 LIMIT {MASK_BITS + 1}").fetchall()
-        if len(bought) <= MASK_BITS:
-            mask_values[column] = sorted((row[0] for row in bought), key=lambda v: (v is None, str(v)))
-    return _Lines(products_are_categories, mask_values)
+    mask_columns = frozenset(
+        column for column in (("category",) if products_are_categories else ("category", "product_id"))
+        if len(con.execute(f"SELECT DISTINCT {column} FROM lines LIMIT {MASK_BITS + 1}").fetchall()) <= MASK_BITS)
+    return _Lines(products_are_categories, mask_columns)
 
 
 def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.Index:
@@ -291,7 +292,11 @@ class _FeatureValues:
         if not wanted & ROLLUP_FAMILIES:
             return v
         distinct_columns = {self.lines.distinct_column(f) for f in ("categories", "products") if f in wanted}
-        days, paid = _rollup(self.con, self.lines, distinct_columns, with_payments="payment" in wanted)
+        cutoffs = np.unique(self.probes.cutoff_day)
+        # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
+        edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
+        rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
+        days = rollup.days
         w = self.probes.windows(days)
         if wanted & {"spend", "wallet"}:
             v["_spend_365d"] = _from_units(w.sum("spend", 365))
@@ -313,9 +318,9 @@ class _FeatureValues:
             if family in wanted:
                 self._distinct(family, w)
         if "categories" in wanted:
-            self._top_category_share()
+            self._top_category_share(rollup.category_segments, edges)
         if "payment" in wanted:
-            self._payment(self.probes.windows(paid))
+            self._payment(self.probes.windows(rollup.paid))
         if wanted & {"spend", "wallet", "relationship"}:
             self._population(days)
         return v
@@ -356,9 +361,9 @@ class _FeatureValues:
             orders = w.sum("orders", days)
             v[f"order_value_mean_{days}d"] = _from_units(w.sum("gross", days)) / np.where(orders > 0, orders, np.nan)
         for days in (*self.windows_days, None):
-            largest = w.reduce(np.maximum, "max_order", days, empty=NO_ORDER)
+            largest = w.reduce(np.maximum, "max_order", days)  # 0 without orders: an order's value is > 0
             v[f"order_value_max_{days}d" if days else "order_value_max_all"] = np.where(
-                largest != NO_ORDER, _from_units(largest), np.nan)
+                largest > 0, _from_units(largest), np.nan)
 
     def _order_days(self, order_days: _DayRows, days_window: _Windows) -> None:
         """Recency, tenure, mean days between consecutive orders (to date, last year and its change) and the
@@ -395,7 +400,7 @@ class _FeatureValues:
     def _distinct(self, family: str, w: _Windows) -> None:
         """Distinct categories (products) bought in the last 365 days, ever, and first in the last 90 days."""
         column = self.lines.distinct_column(family)
-        if column in self.lines.mask_values:
+        if column in self.lines.mask_columns:
             mask = f"{column}_mask"
             in_year, ever = w.reduce(np.bitwise_or, mask, 365), w.reduce(np.bitwise_or, mask, None)
             before = w.reduce(np.bitwise_or, mask, None, 90)
@@ -405,26 +410,23 @@ class _FeatureValues:
         for measure, count in zip(("distinct_365d", "distinct_all", "new_90d"), counts, strict=True):
             self.values[f"{family}_{measure}"] = count
 
-    def _top_category_share(self) -> None:
-        """Share of the purchase value (lines with amount > 0) of the last 365 days in its top category.
-
-        Segments are cut at every cutoff and every cutoff - 365 days, so each probe's year is a run of whole
-        segments: the value per (customer, category, segment) is read with prefix sums over segments."""
+    def _top_category_share(self, rows: dict[str, np.ndarray], edges: np.ndarray) -> None:
+        """Share of the purchase value (lines with amount > 0) of the last 365 days in its top category, from
+        the value per (customer, category, segment): the year before cutoff c is segments
+        position(c - 365) + 1 .. position(c) of the edges, read with prefix sums over segments."""
         cutoffs = np.unique(self.probes.cutoff_day)
-        edges = np.unique(np.concatenate([cutoffs - 365, cutoffs]))
-        rows = _category_segments(self.con, edges)
-        customer, category = rows["customer"], rows["category"]
-        new_pair = np.r_[True, (customer[1:] != customer[:-1]) | (category[1:] != category[:-1])][:len(customer)]
-        by_segment = np.zeros((int(new_pair.sum()), len(edges) + 1), np.int64)
-        np.add.at(by_segment, (np.cumsum(new_pair) - 1, rows["segment"]), rows["value"])
+        pairs, pair = np.unique(rows["customer"].astype(np.int64) << 32 | rows["category"], return_inverse=True)
+        by_segment = np.zeros((len(pairs), len(edges) + 1), np.int64)
+        np.add.at(by_segment, (pair, rows["segment"]), rows["value"])
         through = np.cumsum(by_segment, axis=1)  # column s: value of segments 0..s
-        edge = {day: i for i, day in enumerate(edges)}
-        year = np.stack([through[:, edge[c]] - through[:, edge[c - 365]] for c in cutoffs], axis=1)
-        pair_customer = customer[new_pair]
-        first_pair = np.flatnonzero(np.r_[True, np.diff(pair_customer) != 0])
+        del by_segment
+        position = {day: i for i, day in enumerate(edges)}
+        year = np.stack([through[:, position[c]] - through[:, position[c - 365]] for c in cutoffs], axis=1)
+        pair_customer = pairs >> 32
+        first_pair = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])
         top = np.zeros((len(self.attributes), len(cutoffs)), np.int64)
         total = np.zeros_like(top)
-        if len(year):
+        if len(pairs):
             top[pair_customer[first_pair]] = np.maximum.reduceat(year, first_pair, axis=0)
             total[pair_customer[first_pair]] = np.add.reduceat(year, first_pair, axis=0)
         at = (self.probes.customer, np.searchsorted(cutoffs, self.probes.cutoff_day))
@@ -494,81 +496,117 @@ def _growth(last: np.ndarray, previous: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- DuckDB
 
 
-def _mask_expression(column: str, values: list) -> str:
-    """Bit of the line's `column` value among `values` (at most MASK_BITS), as UBIGINT."""
-    known = ", ".join("'" + str(value).replace("'", "''") + "'" for value in values if value is not None)
-    null_bit = values.index(None) if None in values else 0
-    return (f"CAST(CASE WHEN {column} IS NULL THEN {1 << null_bit} "
-            f"ELSE 1::UBIGINT << (list_position([{known}], CAST({column} AS VARCHAR)) - 1) END AS UBIGINT)")
+def _value_positions(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """Registers an ENUM type of the distinct `column` values; returns the expression of a line's value
+    position (NULL after the others)."""
+    con.execute(f"CREATE TYPE {column}_values AS ENUM ("
+                f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM lines WHERE {column} IS NOT NULL)")
+    known = con.execute(f"SELECT len(enum_range(NULL::{column}_values))").fetchone()[0]
+    return f"coalesce(enum_code(CAST({column} AS VARCHAR)::{column}_values), {known})"
 
 
-def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_payments: bool
-            ) -> tuple[_DayRows, _DayRows]:
-    """One pass over the lines: rows per (customer, invoice day) and, `with_payments`, per (customer, payment
-    day). An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value."""
-    masks = sorted(c for c in distinct_columns if c in lines.mask_values)
-    line_masks = "".join(f", bit_or({_mask_expression(c, lines.mask_values[c])}) FILTER (amount > 0) AS {c}_mask"
-                         for c in masks)
+@dataclass
+class _Rollup:
+    """Rows per (customer, invoice day), per (customer, payment day) and, when asked, the purchase value per
+    (customer, category, segment)."""
+
+    days: _DayRows
+    paid: _DayRows
+    category_segments: dict[str, np.ndarray]
+
+
+def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_payments: bool,
+            segment_edges: np.ndarray | None) -> _Rollup:
+    """One pass over the lines, chunk by chunk of whole days (small hash tables that need not spill): lines
+    into invoices, invoices per (customer, day) and per (customer, payment day), and with `segment_edges` the
+    purchase value per (customer, category, segment), segment s holding the days in [edges[s-1], edges[s]).
+    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value."""
+    masks = sorted(distinct_columns & lines.mask_columns)
+    with_segments = segment_edges is not None
+    positions = {c: _value_positions(con, c) for c in {*masks, *(["category"] if with_segments else [])}}
+    line_masks = "".join(f", bit_or(1::UBIGINT << {positions[c]}) FILTER (amount > 0) AS {c}_mask" for c in masks)
     day_masks = "".join(f", coalesce(bit_or({c}_mask), 0::UBIGINT) AS {c}_mask" for c in masks)
-    # without payments no invoice has a payment day and the second grouping set is left out
-    paid_day = "CASE WHEN value > 0 THEN day + CAST(ceil(days_to_pay) AS BIGINT) END" if with_payments else "NULL"
-    grouping = "(customer_id, day), (customer_id, paid_day)" if with_payments else "(customer_id, day, paid_day)"
-    con.execute(f"""
-        CREATE TEMP TABLE rollup AS
-        WITH invoices AS (
-            SELECT customer_id, day, CAST(sum(amount_units) AS BIGINT) AS value, bool_or(amount > 0) AS purchase,
-                   CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay{line_masks}
-            FROM (SELECT *, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
-                         CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS amount_units FROM lines)
-            GROUP BY customer_id, invoice_id, day
-        ), paid AS (
-            SELECT *, {paid_day} AS paid_day FROM invoices
-        ), rolled AS (
-            SELECT customer_id, day, paid_day, grouping(day) AS by_payment_day,
-                   CAST(sum(value) AS BIGINT) AS spend, CAST(sum(greatest(value, 0)) AS BIGINT) AS gross,
-                   count(*) FILTER (value > 0) AS orders,
-                   coalesce(max(value) FILTER (value > 0), {NO_ORDER}) AS max_order, bool_or(purchase) AS purchase,
-                   CAST(sum(days_to_pay) FILTER (paid_day IS NOT NULL) * {MONEY_SCALE} AS BIGINT) AS pay_days,
-                   count(paid_day) AS paid,
-                   count(*) FILTER (paid_day IS NOT NULL AND days_to_pay > {LATE_PAYMENT_DAYS}) AS late{day_masks}
-            FROM paid GROUP BY GROUPING SETS ({grouping})
-        )
-        SELECT k.customer, r.* EXCLUDE (customer_id) FROM rolled r JOIN customer_keys k USING (customer_id)
-        WHERE r.by_payment_day = 0 OR r.paid_day IS NOT NULL
-    """)
-    day_columns = ", ".join(["spend", "gross", "orders", "max_order", "purchase", *(f"{c}_mask" for c in masks)])
-    days = con.execute(f"SELECT customer, day, {day_columns} FROM rollup WHERE by_payment_day = 0 "
-                       "ORDER BY customer, day").fetchnumpy()
-    paid = con.execute("SELECT customer, paid_day AS day, pay_days, paid, late FROM rollup "
-                       "WHERE by_payment_day = 1 ORDER BY customer, paid_day").fetchnumpy()
-    con.execute("DROP TABLE rollup")
-    return _DayRows(_numpy(days)), _DayRows(_numpy(paid))
+    parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
+    for first, last in _chunks(con):
+        in_chunk = f"timestamp >= DATE '{first}' AND timestamp < DATE '{last}'"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE chunk_invoices AS
+            SELECT k.customer, i.* EXCLUDE (customer_id)
+            FROM (
+                SELECT customer_id, day, CAST(sum(units) AS BIGINT) AS value, bool_or(amount > 0) AS purchase,
+                       max(days_to_pay) AS days_to_pay{line_masks}
+                FROM (SELECT *, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
+                             CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units
+                      FROM lines WHERE {in_chunk})
+                GROUP BY customer_id, invoice_id, day
+            ) i JOIN customer_keys k USING (customer_id)
+        """)
+        parts["days"].append(con.execute(f"""
+            SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(value) AS BIGINT) AS spend,
+                   CAST(sum(greatest(value, 0)) AS BIGINT) AS gross, CAST(count(*) FILTER (value > 0) AS INTEGER)
+                   AS orders, max(greatest(value, 0)) AS max_order, bool_or(purchase) AS purchase{day_masks}
+            FROM chunk_invoices GROUP BY customer, day ORDER BY customer, day
+        """).fetchnumpy())
+        if with_payments:
+            parts["paid"].append(con.execute(f"""
+                WITH paid AS (
+                    SELECT customer, CAST(days_to_pay AS DECIMAL(18, 4)) AS days_to_pay,
+                           day + CAST(ceil(CAST(days_to_pay AS DECIMAL(18, 4))) AS INTEGER) AS day
+                    FROM chunk_invoices WHERE value > 0 AND days_to_pay IS NOT NULL
+                )
+                SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(days_to_pay) * {MONEY_SCALE} AS BIGINT)
+                       AS pay_days, CAST(count(*) AS INTEGER) AS paid,
+                       CAST(count(*) FILTER (days_to_pay > {LATE_PAYMENT_DAYS}) AS INTEGER) AS late
+                FROM paid GROUP BY customer, day
+            """).fetchnumpy())
+        if with_segments:
+            parts["segments"].append(_category_segments(con, segment_edges, positions["category"], in_chunk))
+    con.execute("DROP TABLE IF EXISTS chunk_invoices")
+    return _Rollup(_DayRows(_concatenate(parts["days"], ["spend", "gross", "orders", "max_order", "purchase",
+                                                          *(f"{c}_mask" for c in masks)])),
+                   _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
+                   _concatenate(parts["segments"], ["category", "segment", "value"], sort=False))
 
 
-def _numpy(columns: dict) -> dict[str, np.ndarray]:
-    return {name: np.asarray(values) for name, values in columns.items()}
+def _chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, dt.date]]:
+    """[first, last) day ranges of about LINES_PER_CHUNK lines each (of equal length in time)."""
+    first, last, count = con.execute(
+        "SELECT CAST(min(timestamp) AS DATE), CAST(max(timestamp) AS DATE) + 1, count(*) FROM lines").fetchone()
+    if not count:
+        return []
+    n_chunks, span = -(-count // LINES_PER_CHUNK), (last - first).days
+    cuts = sorted({first + dt.timedelta(days=span * i // n_chunks) for i in range(n_chunks)} | {last})
+    return list(itertools.pairwise(cuts))
 
 
-def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Purchase value (lines with amount > 0) per (customer, category, segment), sorted; segment s holds the
-    days in [edges[s - 1], edges[s]) (segment 0 before the first edge, which no window uses)."""
-    first, last = int(edges[0]), int(edges[-1])
+def _concatenate(parts: list[dict], columns: list[str], sort: bool = True) -> dict[str, np.ndarray]:
+    """The chunks' rows as one set of arrays, sorted by (customer, day) unless `sort` is false."""
+    names = ["customer", *(["day"] if sort else []), *columns]
+    if not parts:
+        return {name: np.zeros(0, np.int64) for name in names}
+    joined = {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in names}
+    parts.clear()
+    if sort:  # each chunk is sorted already: a stable sort merges the runs
+        order = np.argsort(_key(joined["customer"], joined["day"]), kind="stable")
+        joined = {name: values[order] for name, values in joined.items()}
+    return joined
+
+
+def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray, category_position: str, in_chunk: str
+                       ) -> dict:
+    """Purchase value (lines with amount > 0) per (customer, category position, segment) of one chunk."""
     segment = " + ".join(f"CAST(day >= {int(e)} AS INTEGER)" for e in edges)
-    money = f"CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT)"
-    rows = con.execute(f"""
-        WITH purchases AS (
-            SELECT customer_id, category, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day, {money} AS value
-            FROM lines WHERE amount > 0
-        ), segments AS (
-            SELECT customer_id, category, {segment} AS segment, CAST(sum(value) AS BIGINT) AS value
-            FROM purchases WHERE day >= {first} AND day < {last}
-            GROUP BY ALL
-        )
-        SELECT k.customer, dense_rank() OVER (ORDER BY s.category) AS category, s.segment, s.value
-        FROM segments s JOIN customer_keys k USING (customer_id)
-        ORDER BY k.customer, category, s.segment
+    return con.execute(f"""
+        SELECT k.customer, CAST(category_position AS INTEGER) AS category,
+               {segment} AS segment, CAST(sum(units) AS BIGINT) AS value
+        FROM (SELECT customer_id, {category_position} AS category_position,
+                     CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
+                     CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units
+              FROM lines WHERE amount > 0 AND {in_chunk}) l
+        JOIN customer_keys k USING (customer_id)
+        WHERE day >= {int(edges[0])} AND day < {int(edges[-1])}
+        GROUP BY ALL
     """).fetchnumpy()
-    return _numpy(rows)
 
 
 def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Probes
@@ -600,11 +638,12 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
             UNION ALL SELECT customer_id, first_day + 1, 0, 1, 1 FROM firsts
             UNION ALL SELECT customer_id, first_day + 91, 0, 0, -1 FROM firsts
         )
-        SELECT k.customer, e.day, sum(d365) AS d365, sum(d_all) AS d_all, sum(d_new) AS d_new
+        SELECT k.customer, e.day, CAST(sum(d365) AS BIGINT) AS d365, CAST(sum(d_all) AS BIGINT) AS d_all,
+               CAST(sum(d_new) AS BIGINT) AS d_new
         FROM events e JOIN customer_keys k USING (customer_id)
         GROUP BY ALL ORDER BY k.customer, e.day
     """).fetchnumpy()
-    events = probes.windows(_DayRows(_numpy(counts)))
+    events = probes.windows(_DayRows(dict(counts)))
     # events on the cutoff day itself already apply (they are dated the day after the purchase)
     return tuple(events.sum(measure, None, -1) for measure in ("d365", "d_all", "d_new"))
 
