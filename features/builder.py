@@ -22,6 +22,8 @@ Families not asked for are not computed.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import itertools
 import os
@@ -55,7 +57,7 @@ CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
 LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
-DUCKDB_MEMORY_LIMIT = os.environ.get("KAP_DUCKDB_MEMORY_LIMIT", "1GB")  # DuckDB spills beyond this
+DUCKDB_MEMORY_LIMIT = os.environ.get("KAP_DUCKDB_MEMORY_LIMIT", "512MB")  # DuckDB spills beyond this
 DUCKDB_THREADS = int(os.environ.get("KAP_DUCKDB_THREADS", "2"))
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
@@ -103,9 +105,9 @@ def build_features(
     columns: dict[str, pd.Series | np.ndarray] = {"customer_id": spine["customer_id"], "cutoff": spine["cutoff"]}
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
-    for feature in catalogue:
-        columns[feature.name] = _column(values[feature.name][inverse], feature)
-    return pd.DataFrame(columns).reset_index(drop=True)
+    for feature in catalogue:  # popped one by one and not copied again: one column of extra memory at a time
+        columns[feature.name] = _column(values.pop(feature.name)[inverse], feature)
+    return pd.DataFrame(columns, copy=False)
 
 
 def feature_columns(windows_days: tuple[int, ...]) -> list[str]:
@@ -130,8 +132,8 @@ def _check_spine(spine: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("spine cutoffs must be dates (midnight timestamps)")
     if spine.duplicated(SPINE_COLUMNS).any():
         raise ValueError("spine has duplicated (customer_id, cutoff) rows")
-    return pd.DataFrame({"customer_id": spine["customer_id"].astype("str").to_numpy(),
-                         "cutoff": cutoffs.astype("datetime64[us]").to_numpy()})
+    return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"),
+                         "cutoff": cutoffs.astype("datetime64[us]")}).reset_index(drop=True)
 
 
 @contextmanager
@@ -206,16 +208,17 @@ class _DayRows:
     def __init__(self, columns: dict[str, np.ndarray]):
         self.columns = columns
         self.key = _key(columns["customer"], columns["day"])
-        self._prefix: dict[str, np.ndarray] = {}
+        self.prefixes: dict[str, np.ndarray] = {}
 
     def subset(self, rows: np.ndarray) -> _DayRows:
-        return _DayRows({name: values[rows] for name, values in self.columns.items()})
+        """The days of `rows` (a boolean mask), without their other columns."""
+        return _DayRows({name: self.columns[name][rows] for name in ("customer", "day")})
 
     def prefix(self, column: str) -> np.ndarray:
         """Sum of `column` over the rows before each position (length rows + 1)."""
-        if column not in self._prefix:
-            self._prefix[column] = np.concatenate([[0], np.cumsum(self.columns[column])])
-        return self._prefix[column]
+        if column not in self.prefixes:
+            self.prefixes[column] = np.concatenate([[0], np.cumsum(self.columns[column])])
+        return self.prefixes[column]
 
 
 class _Probes:
@@ -240,8 +243,14 @@ class _Windows:
         if days_before not in self._positions:
             day = (np.full_like(self.probes.cutoff_day, -DAY_OFFSET) if days_before is None
                    else self.probes.cutoff_day - days_before)
-            self._positions[days_before] = np.searchsorted(self.rows.key, _key(self.probes.customer, day))
+            found = np.searchsorted(self.rows.key, _key(self.probes.customer, day))
+            self._positions[days_before] = found.astype(np.int32 if len(self.rows.key) < 2**31 else np.int64)
         return self._positions[days_before]
+
+    def release(self) -> None:
+        """Forget the row positions and prefix sums computed so far (memory)."""
+        self._positions.clear()
+        self.rows.prefixes.clear()
 
     def count(self, start: int | None, end: int = 0) -> np.ndarray:
         return self.position(end) - self.position(start)
@@ -296,12 +305,14 @@ class _FeatureValues:
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
         rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
+        _return_freed_memory()
         days = rollup.days
         w = self.probes.windows(days)
         if wanted & {"spend", "wallet"}:
             v["_spend_365d"] = _from_units(w.sum("spend", 365))
         if "spend" in wanted:
             self._spend(w)
+            w.release()  # the monthly slope's positions are read by nothing else
         if "orders" in wanted:
             self._orders(w)
         if "order" in wanted:
@@ -310,19 +321,24 @@ class _FeatureValues:
             gross = w.sum("gross", 365)
             returned = gross - w.sum("spend", 365)
             v["returns_share_365d"] = _from_units(returned) / np.where(gross != 0, _from_units(gross), np.nan)
+        if wanted & {"spend", "wallet", "relationship"}:
+            self._population(days)
+        w.release()
+        for money in ("spend", "gross", "max_order"):  # read: free their memory for what follows
+            days.columns.pop(money)
         if wanted & {"cadence", "recency", "tenure"}:
             self._order_days(days.subset(days.columns["orders"] > 0), w)
+            w.release()
         if "cadence" in wanted:
             self._active_months(days)
         for family in ("categories", "products"):
             if family in wanted:
                 self._distinct(family, w)
+                w.release()
         if "categories" in wanted:
             self._top_category_share(rollup.category_segments, edges)
         if "payment" in wanted:
             self._payment(self.probes.windows(rollup.paid))
-        if wanted & {"spend", "wallet", "relationship"}:
-            self._population(days)
         return v
 
     def _spend(self, w: _Windows) -> None:
@@ -418,8 +434,7 @@ class _FeatureValues:
         pairs, pair = np.unique(rows["customer"].astype(np.int64) << 32 | rows["category"], return_inverse=True)
         by_segment = np.zeros((len(pairs), len(edges) + 1), np.int64)
         np.add.at(by_segment, (pair, rows["segment"]), rows["value"])
-        through = np.cumsum(by_segment, axis=1)  # column s: value of segments 0..s
-        del by_segment
+        through = np.cumsum(by_segment, axis=1, out=by_segment)  # column s: value of segments 0..s
         position = {day: i for i, day in enumerate(edges)}
         year = np.stack([through[:, position[c]] - through[:, position[c - 365]] for c in cutoffs], axis=1)
         pair_customer = pairs >> 32
@@ -481,6 +496,12 @@ class _FeatureValues:
             portfolio = active.groupby(["cutoff", "owner"]).size()
             owners = pd.MultiIndex.from_frame(probe_rows[["cutoff", "owner"]])
             v["relationship_owner_portfolio_365d"] = portfolio.reindex(owners).to_numpy(dtype=float)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap the rollup's chunks freed back to the operating system (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _from_units(units: np.ndarray) -> np.ndarray:
@@ -584,11 +605,13 @@ def _concatenate(parts: list[dict], columns: list[str], sort: bool = True) -> di
     names = ["customer", *(["day"] if sort else []), *columns]
     if not parts:
         return {name: np.zeros(0, np.int64) for name in names}
-    joined = {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in names}
+    # column by column, dropping the parts' copy as it goes: one column of extra memory at a time
+    joined = {name: np.concatenate([np.asarray(part.pop(name)) for part in parts]) for name in names}
     parts.clear()
     if sort:  # each chunk is sorted already: a stable sort merges the runs
         order = np.argsort(_key(joined["customer"], joined["day"]), kind="stable")
-        joined = {name: values[order] for name, values in joined.items()}
+        for name in names:
+            joined[name] = joined[name][order]
     return joined
 
 
