@@ -226,6 +226,13 @@ class _Probes:
 
     def __init__(self, customer: np.ndarray, cutoff_day: np.ndarray):
         self.customer, self.cutoff_day = customer, cutoff_day
+        self._customer_key = _key(customer, np.full(len(customer), -DAY_OFFSET))
+
+    def key(self, days_before: int | None) -> np.ndarray:
+        """Search key of `cutoff - days_before` (None: before every day) per probe."""
+        if days_before is None:
+            return self._customer_key
+        return self._customer_key | (self.cutoff_day - days_before + DAY_OFFSET)
 
     def windows(self, rows: _DayRows) -> _Windows:
         return _Windows(rows, self)
@@ -241,9 +248,7 @@ class _Windows:
     def position(self, days_before: int | None) -> np.ndarray:
         """First row at or after `cutoff - days_before` (None: the customer's first row), per probe."""
         if days_before not in self._positions:
-            day = (np.full_like(self.probes.cutoff_day, -DAY_OFFSET) if days_before is None
-                   else self.probes.cutoff_day - days_before)
-            found = np.searchsorted(self.rows.key, _key(self.probes.customer, day))
+            found = np.searchsorted(self.rows.key, self.probes.key(days_before))
             self._positions[days_before] = found.astype(np.int32 if len(self.rows.key) < 2**31 else np.int64)
         return self._positions[days_before]
 
@@ -545,22 +550,28 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
     masks = sorted(distinct_columns & lines.mask_columns)
     with_segments = segment_edges is not None
     positions = {c: _value_positions(con, c) for c in {*masks, *(["category"] if with_segments else [])}}
-    line_masks = "".join(f", bit_or(1::UBIGINT << {positions[c]}) FILTER (amount > 0) AS {c}_mask" for c in masks)
+    line_columns = "".join([
+        ", days_to_pay" if with_payments else "",
+        *(f", CAST(1::UBIGINT << {positions[c]} AS UBIGINT) AS {c}_bit" for c in masks),
+        f", CAST({positions['category']} AS INTEGER) AS category" if with_segments else ""])
+    invoice_masks = "".join(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)
     day_masks = "".join(f", coalesce(bit_or({c}_mask), 0::UBIGINT) AS {c}_mask" for c in masks)
     parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
     for first, last in _chunks(con):
-        in_chunk = f"timestamp >= DATE '{first}' AND timestamp < DATE '{last}'"
+        # the chunk's lines are read from the source once, with integer customer keys
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE chunk_lines AS
+            SELECT k.customer, l.invoice_id, CAST(CAST(l.timestamp AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
+                   CAST(CAST(l.amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units,
+                   l.amount > 0 AS purchase{line_columns}
+            FROM lines l JOIN customer_keys k USING (customer_id)
+            WHERE l.timestamp >= DATE '{first}' AND l.timestamp < DATE '{last}'
+        """)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE chunk_invoices AS
-            SELECT k.customer, i.* EXCLUDE (customer_id)
-            FROM (
-                SELECT customer_id, day, CAST(sum(units) AS BIGINT) AS value, bool_or(amount > 0) AS purchase,
-                       max(days_to_pay) AS days_to_pay{line_masks}
-                FROM (SELECT *, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
-                             CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units
-                      FROM lines WHERE {in_chunk})
-                GROUP BY customer_id, invoice_id, day
-            ) i JOIN customer_keys k USING (customer_id)
+            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value, bool_or(purchase) AS purchase
+                   {", max(days_to_pay) AS days_to_pay" if with_payments else ""}{invoice_masks}
+            FROM chunk_lines GROUP BY customer, invoice_id, day
         """)
         parts["days"].append(con.execute(f"""
             SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(value) AS BIGINT) AS spend,
@@ -581,8 +592,8 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
                 FROM paid GROUP BY customer, day
             """).fetchnumpy())
         if with_segments:
-            parts["segments"].append(_category_segments(con, segment_edges, positions["category"], in_chunk))
-    con.execute("DROP TABLE IF EXISTS chunk_invoices")
+            parts["segments"].append(_category_segments(con, segment_edges))
+    con.execute("DROP TABLE IF EXISTS chunk_invoices; DROP TABLE IF EXISTS chunk_lines")
     return _Rollup(_DayRows(_concatenate(parts["days"], ["spend", "gross", "orders", "max_order", "purchase",
                                                           *(f"{c}_mask" for c in masks)])),
                    _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
@@ -615,19 +626,12 @@ def _concatenate(parts: list[dict], columns: list[str], sort: bool = True) -> di
     return joined
 
 
-def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray, category_position: str, in_chunk: str
-                       ) -> dict:
-    """Purchase value (lines with amount > 0) per (customer, category position, segment) of one chunk."""
+def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray) -> dict:
+    """Purchase value (lines with amount > 0) per (customer, category position, segment) of the chunk."""
     segment = " + ".join(f"CAST(day >= {int(e)} AS INTEGER)" for e in edges)
     return con.execute(f"""
-        SELECT k.customer, CAST(category_position AS INTEGER) AS category,
-               {segment} AS segment, CAST(sum(units) AS BIGINT) AS value
-        FROM (SELECT customer_id, {category_position} AS category_position,
-                     CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
-                     CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units
-              FROM lines WHERE amount > 0 AND {in_chunk}) l
-        JOIN customer_keys k USING (customer_id)
-        WHERE day >= {int(edges[0])} AND day < {int(edges[-1])}
+        SELECT customer, category, {segment} AS segment, CAST(sum(units) AS BIGINT) AS value
+        FROM chunk_lines WHERE purchase AND day >= {int(edges[0])} AND day < {int(edges[-1])}
         GROUP BY ALL
     """).fetchnumpy()
 
