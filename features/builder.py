@@ -205,20 +205,36 @@ def _key(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
 class _DayRows:
     """Rows sorted by (customer, day): days with invoices, payment days, days with purchases, ..."""
 
-    def __init__(self, columns: dict[str, np.ndarray]):
+    def __init__(self, columns: dict[str, np.ndarray], key: np.ndarray | None = None):
+        """`columns` hold customer and day (or `key` gives them) and the measures."""
+        self.key = _key(columns.pop("customer"), columns.pop("day")) if key is None else key
         self.columns = columns
-        self.key = _key(columns["customer"], columns["day"])
         self.prefixes: dict[str, np.ndarray] = {}
+
+    def day(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Day of the given rows (all by default)."""
+        return (self.key[rows] & 0xFFFFFFFF) - DAY_OFFSET
 
     def subset(self, rows: np.ndarray) -> _DayRows:
         """The days of `rows` (a boolean mask), without their other columns."""
-        return _DayRows({name: self.columns[name][rows] for name in ("customer", "day")})
+        return _DayRows({}, self.key[rows])
 
     def prefix(self, column: str) -> np.ndarray:
-        """Sum of `column` over the rows before each position (length rows + 1)."""
+        """Sum of `column` over the rows before each position (length rows + 1); it replaces the column,
+        which is read only as sums from then on (memory)."""
         if column not in self.prefixes:
-            self.prefixes[column] = np.concatenate([[0], np.cumsum(self.columns[column])])
+            values = self.columns.pop(column)
+            prefix = np.empty(len(values) + 1, np.int64)
+            prefix[0] = 0
+            np.cumsum(values, out=prefix[1:])
+            self.prefixes[column] = prefix
         return self.prefixes[column]
+
+    def drop(self, *columns: str) -> None:
+        """Free the memory of columns read for the last time."""
+        for column in columns:
+            self.columns.pop(column, None)
+            self.prefixes.pop(column, None)
 
 
 class _Probes:
@@ -253,9 +269,8 @@ class _Windows:
         return self._positions[days_before]
 
     def release(self) -> None:
-        """Forget the row positions and prefix sums computed so far (memory)."""
+        """Forget the row positions read so far (memory)."""
         self._positions.clear()
-        self.rows.prefixes.clear()
 
     def count(self, start: int | None, end: int = 0) -> np.ndarray:
         return self.position(end) - self.position(start)
@@ -283,10 +298,9 @@ class _Windows:
         return self._day_at(self.position(end) - 1, self.count(start, end) > 0)
 
     def _day_at(self, position: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        days = self.rows.columns["day"]
-        if len(days) == 0:
+        if len(self.rows.key) == 0:
             return np.full(len(position), np.nan)
-        return np.where(valid, days[np.clip(position, 0, len(days) - 1)], np.nan)
+        return np.where(valid, self.rows.day(np.clip(position, 0, len(self.rows.key) - 1)), np.nan)
 
 
 # --------------------------------------------------------------------------------------------- features
@@ -312,6 +326,7 @@ class _FeatureValues:
         rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
         _return_freed_memory()
         days = rollup.days
+        order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
         w = self.probes.windows(days)
         if wanted & {"spend", "wallet"}:
             v["_spend_365d"] = _from_units(w.sum("spend", 365))
@@ -329,10 +344,9 @@ class _FeatureValues:
         if wanted & {"spend", "wallet", "relationship"}:
             self._population(days)
         w.release()
-        for money in ("spend", "gross", "max_order"):  # read: free their memory for what follows
-            days.columns.pop(money)
+        days.drop("spend", "gross", "max_order")  # read for the last time
         if wanted & {"cadence", "recency", "tenure"}:
-            self._order_days(days.subset(days.columns["orders"] > 0), w)
+            self._order_days(days.subset(order_rows), w)
             w.release()
         if "cadence" in wanted:
             self._active_months(days)
@@ -410,7 +424,7 @@ class _FeatureValues:
         """Calendar months with a purchase (a line with amount > 0) in the last 365 days: the window's first
         purchase day opens a month, each later one whose month differs from the previous one's another."""
         purchases = days.subset(days.columns["purchase"])
-        month = purchases.columns["day"].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        month = purchases.day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
         purchases.columns["new_month"] = np.r_[True, month[1:] != month[:-1]] if len(month) else month
         w = self.probes.windows(purchases)
         first, count = w.position(365), w.count(365)
@@ -434,23 +448,24 @@ class _FeatureValues:
     def _top_category_share(self, rows: dict[str, np.ndarray], edges: np.ndarray) -> None:
         """Share of the purchase value (lines with amount > 0) of the last 365 days in its top category, from
         the value per (customer, category, segment): the year before cutoff c is segments
-        position(c - 365) + 1 .. position(c) of the edges, read with prefix sums over segments."""
-        cutoffs = np.unique(self.probes.cutoff_day)
+        position(c - 365) + 1 .. position(c) of the edges."""
         pairs, pair = np.unique(rows["customer"].astype(np.int64) << 32 | rows["category"], return_inverse=True)
-        by_segment = np.zeros((len(pairs), len(edges) + 1), np.int64)
-        np.add.at(by_segment, (pair, rows["segment"]), rows["value"])
-        through = np.cumsum(by_segment, axis=1, out=by_segment)  # column s: value of segments 0..s
-        position = {day: i for i, day in enumerate(edges)}
-        year = np.stack([through[:, position[c]] - through[:, position[c - 365]] for c in cutoffs], axis=1)
         pair_customer = pairs >> 32
-        first_pair = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])
-        top = np.zeros((len(self.attributes), len(cutoffs)), np.int64)
-        total = np.zeros_like(top)
-        if len(pairs):
-            top[pair_customer[first_pair]] = np.maximum.reduceat(year, first_pair, axis=0)
-            total[pair_customer[first_pair]] = np.add.reduceat(year, first_pair, axis=0)
-        at = (self.probes.customer, np.searchsorted(cutoffs, self.probes.cutoff_day))
-        self.values["categories_top_share_365d"] = top[at] / np.where(total[at] > 0, total[at], np.nan)
+        first_pair = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])[:len(pairs)]
+        position = {day: i for i, day in enumerate(edges)}
+        share = np.full(len(self.probes.customer), np.nan)
+        for cutoff in np.unique(self.probes.cutoff_day):
+            in_year = (rows["segment"] > position[cutoff - 365]) & (rows["segment"] <= position[cutoff])
+            # float64 sums of integer units are exact below 2**53
+            year = np.bincount(pair[in_year], weights=rows["value"][in_year], minlength=len(pairs))
+            top, total = np.zeros(len(self.attributes)), np.zeros(len(self.attributes))
+            if len(pairs):
+                top[pair_customer[first_pair]] = np.maximum.reduceat(year, first_pair)
+                total[pair_customer[first_pair]] = np.add.reduceat(year, first_pair)
+            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+            customer = self.probes.customer[at]
+            share[at] = top[customer] / np.where(total[customer] > 0, total[customer], np.nan)
+        self.values["categories_top_share_365d"] = share
 
     def _payment(self, w: _Windows) -> None:
         """Mean days to pay and late share of the invoices paid in the window, and the 180-day trend."""
@@ -468,39 +483,35 @@ class _FeatureValues:
     def _population(self, days: _DayRows) -> None:
         """Measures relative to ALL customers with an invoice in the window before each spine cutoff (spend
         percentile, industry median spend, owner portfolio), so a customer's value does not depend on which
-        other customers the spine holds: training and scoring agree."""
-        v = self.values
-        cutoffs = np.unique(self.probes.cutoff_day)
-        n_customers = len(self.attributes)
-        grid = _Probes(np.repeat(np.arange(n_customers), len(cutoffs)), np.tile(cutoffs, n_customers))
-        w = grid.windows(days)
-        cutoff_rank = np.tile(np.arange(len(cutoffs)), n_customers)
-        at_probe = self.probes.customer * len(cutoffs) + np.searchsorted(cutoffs, self.probes.cutoff_day)
-        if "spend" in self.wanted:
-            for window in PERCENTILE_WINDOWS_DAYS:
-                spend, active = w.sum("spend", window), w.count(window) > 0
-                percentile = np.zeros(len(spend))  # 0 without an invoice in the window
-                for rank in range(len(cutoffs)):
-                    peers = np.flatnonzero(active & (cutoff_rank == rank))
+        other customers the spine holds: training and scoring agree. One cutoff at a time (memory)."""
+        names = [f"spend_percentile_{window}d" for window in PERCENTILE_WINDOWS_DAYS if "spend" in self.wanted]
+        names += [name for family, name in (("wallet", "wallet_spend_vs_industry_365d"),
+                                            ("relationship", "relationship_owner_portfolio_365d"))
+                  if family in self.wanted]
+        out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
+        industry, owner = self.attributes["industry"].to_numpy(), self.attributes["account_owner"].to_numpy()
+        everyone = np.arange(len(self.attributes))
+        for cutoff in np.unique(self.probes.cutoff_day):
+            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+            customer = self.probes.customer[at]
+            w = _Probes(everyone, np.full(len(everyone), cutoff)).windows(days)
+            if "spend" in self.wanted:
+                for window in PERCENTILE_WINDOWS_DAYS:
+                    spend = w.sum("spend", window)
+                    peers = np.flatnonzero(w.count(window) > 0)
+                    percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
                     percentile[peers] = np.searchsorted(np.sort(spend[peers]), spend[peers], "right") / len(peers)
-                v[f"spend_percentile_{window}d"] = percentile[at_probe]
-        if not self.wanted & {"wallet", "relationship"}:
-            return
-        grid_rows = pd.DataFrame({
-            "cutoff": cutoff_rank, "spend": _from_units(w.sum("spend", 365)),
-            "industry": np.repeat(self.attributes["industry"].to_numpy(), len(cutoffs)),
-            "owner": np.repeat(self.attributes["account_owner"].to_numpy(), len(cutoffs)),
-        })
-        active = grid_rows[w.count(365) > 0]
-        probe_rows = grid_rows.iloc[at_probe]
-        if "wallet" in self.wanted:
-            median = active.groupby(["cutoff", "industry"])["spend"].median()
-            peers = median.reindex(pd.MultiIndex.from_frame(probe_rows[["cutoff", "industry"]])).to_numpy()
-            v["wallet_spend_vs_industry_365d"] = v["_spend_365d"] / np.where(peers > 0, peers, np.nan)
-        if "relationship" in self.wanted:
-            portfolio = active.groupby(["cutoff", "owner"]).size()
-            owners = pd.MultiIndex.from_frame(probe_rows[["cutoff", "owner"]])
-            v["relationship_owner_portfolio_365d"] = portfolio.reindex(owners).to_numpy(dtype=float)
+                    out[f"spend_percentile_{window}d"][at] = percentile[customer]
+            active = w.count(365) > 0
+            if "wallet" in self.wanted:
+                spend = pd.Series(_from_units(w.sum("spend", 365))[active])
+                median = spend.groupby(industry[active]).median().reindex(industry[customer]).to_numpy()
+                out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
+                                                            / np.where(median > 0, median, np.nan))
+            if "relationship" in self.wanted:
+                portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
+                out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
+        self.values |= out
 
 
 def _return_freed_memory() -> None:
