@@ -169,7 +169,8 @@ def _register_lines(con: duckdb.DuckDBPyConnection, transactions: TransactionSou
         con.register("source_lines", transactions)
         source = "source_lines"
     else:
-        source = f"read_parquet('{Path(transactions).as_posix()}')"
+        path = Path(transactions).as_posix().replace("'", "''")
+        source = f"read_parquet('{path}')"
     present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     products_are_categories = "product_id" not in present and "category" in present
     _require([*present, "product_id"] if products_are_categories else present, TRANSACTION_COLUMNS, "transactions")
@@ -381,6 +382,7 @@ class _FeatureValues:
         v["spend_sum_all"] = spend(None)
 
     def _orders(self, w: _Windows) -> None:
+        """Orders per window, before it, their growth, and to date."""
         v = self.values
         for days in self.windows_days:
             v[f"orders_count_{days}d"] = w.sum("orders", days)

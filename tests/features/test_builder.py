@@ -208,3 +208,11 @@ def test_rolling_up_chunk_by_chunk_changes_nothing(known_history, monkeypatch):
     whole = build_features(known_history, customers_frame(["A", "B"]), spine)
     monkeypatch.setattr(builder, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days of this history
     pd.testing.assert_frame_equal(build_features(known_history, customers_frame(["A", "B"]), spine), whole)
+
+
+def test_transactions_read_from_parquet_give_the_same_features(known_history, tmp_path):
+    path = tmp_path / "transactions.parquet"
+    known_history.to_parquet(path, index=False)
+    spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": [CUTOFF, CUTOFF]})
+    pd.testing.assert_frame_equal(build_features(path, customers_frame(["A", "B"]), spine),
+                                  build_features(known_history, customers_frame(["A", "B"]), spine))
