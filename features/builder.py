@@ -29,6 +29,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,9 +266,16 @@ class _Windows:
     def position(self, days_before: int | None) -> np.ndarray:
         """First row at or after `cutoff - days_before` (None: the customer's first row), per probe."""
         if days_before not in self._positions:
-            found = np.searchsorted(self.rows.key, self.probes.key(days_before))
-            self._positions[days_before] = found.astype(np.int32 if len(self.rows.key) < 2**31 else np.int64)
+            self.prefetch(days_before)
         return self._positions[days_before]
+
+    def prefetch(self, *days_before: int | None) -> None:
+        """Find the positions of these boundaries, in parallel (binary searches release the GIL)."""
+        missing = [d for d in dict.fromkeys(days_before) if d not in self._positions]
+        dtype = np.int32 if len(self.rows.key) < 2**31 else np.int64
+        with ThreadPoolExecutor(DUCKDB_THREADS) as pool:
+            found = pool.map(lambda d: np.searchsorted(self.rows.key, self.probes.key(d)).astype(dtype), missing)
+            self._positions.update(zip(missing, found, strict=True))
 
     def release(self) -> None:
         """Forget the row positions read so far (memory)."""
@@ -364,6 +372,8 @@ class _FeatureValues:
     def _spend(self, w: _Windows) -> None:
         """Net spend per window, before it, a year before, its growth and monthly slope, and to date."""
         v = self.values
+        w.prefetch(None, 0, *self.windows_days, *GROWTH_WINDOWS_DAYS, *(2 * g for g in GROWTH_WINDOWS_DAYS), 90, 275,
+                   365, *(30 * k for k in range(SLOPE_MONTHS + 1)))
 
         def spend(start: int | None, end: int = 0) -> np.ndarray:
             return _from_units(w.sum("spend", start, end))
@@ -384,6 +394,7 @@ class _FeatureValues:
     def _orders(self, w: _Windows) -> None:
         """Orders per window, before it, their growth, and to date."""
         v = self.values
+        w.prefetch(None, 0, *self.windows_days, *GROWTH_WINDOWS_DAYS, *(2 * g for g in GROWTH_WINDOWS_DAYS))
         for days in self.windows_days:
             v[f"orders_count_{days}d"] = w.sum("orders", days)
         for days in GROWTH_WINDOWS_DAYS:
@@ -394,6 +405,7 @@ class _FeatureValues:
     def _order_values(self, w: _Windows) -> None:
         """Mean and largest order per window, largest to date."""
         v = self.values
+        w.prefetch(None, 0, *self.windows_days)
         for days in self.windows_days:
             orders = w.sum("orders", days)
             v[f"order_value_mean_{days}d"] = _from_units(w.sum("gross", days)) / np.where(orders > 0, orders, np.nan)
@@ -406,6 +418,8 @@ class _FeatureValues:
         """Recency, tenure, mean days between consecutive orders (to date, last year and its change) and the
         change in days per order."""
         v, w = self.values, self.probes.windows(order_days)
+        w.prefetch(None, 0, 365, 730)
+        days_window.prefetch(None, 0, 180, 360, 365, 730)
 
         def mean_gap(start: int | None, end: int = 0) -> np.ndarray:
             """(last order day - first order day) / (orders - 1): the mean gap between consecutive orders."""
@@ -438,6 +452,7 @@ class _FeatureValues:
         """Distinct categories (products) bought in the last 365 days, ever, and first in the last 90 days."""
         column = self.lines.distinct_column(family)
         if column in self.lines.mask_columns:
+            w.prefetch(None, 0, 90, 365)
             mask = f"{column}_mask"
             in_year, ever = w.reduce(np.bitwise_or, mask, 365), w.reduce(np.bitwise_or, mask, None)
             before = w.reduce(np.bitwise_or, mask, None, 90)
@@ -497,6 +512,7 @@ class _FeatureValues:
             at = np.flatnonzero(self.probes.cutoff_day == cutoff)
             customer = self.probes.customer[at]
             w = _Probes(everyone, np.full(len(everyone), cutoff)).windows(days)
+            w.prefetch(0, 365, *PERCENTILE_WINDOWS_DAYS)
             if "spend" in self.wanted:
                 for window in PERCENTILE_WINDOWS_DAYS:
                     spend = w.sum("spend", window)
