@@ -289,13 +289,16 @@ class _Windows:
         return prefix[self.position(end)] - prefix[self.position(start)]
 
     def reduce(self, ufunc: np.ufunc, column: str, start: int | None, end: int = 0, empty: int = 0) -> np.ndarray:
-        """`ufunc` reduced over each window's rows (`empty` for a window without rows)."""
+        """Idempotent `ufunc` (maximum, bitwise or) reduced over each window's rows (`empty` for a window
+        without rows)."""
         lo, hi = self.position(start), self.position(end)
         values = self.rows.columns[column]
         if len(values) == 0:
             return np.full(len(lo), empty, values.dtype)
-        padded = np.append(values, values[:1])  # reduceat needs every bound to be a valid index
-        reduced = ufunc.reduceat(padded, np.column_stack([lo, hi]).ravel())[::2]
+        # reduceat needs valid indices: a window that ends with the last row stops one short, then takes it in
+        last = len(values) - 1
+        reduced = ufunc.reduceat(values, np.minimum(np.column_stack([lo, hi]).ravel(), last))[::2]
+        reduced = np.where(hi > last, ufunc(reduced, values[last]), reduced)
         return np.where(hi > lo, reduced, np.asarray(empty, values.dtype))
 
     def first_day(self, start: int | None, end: int = 0) -> np.ndarray:
