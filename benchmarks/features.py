@@ -3,12 +3,19 @@
 Generates (once, cached) a seeded synthetic invoice-line table in Parquet, then times, each run in a fresh
 subprocess (so the peak resident memory reported by `os.wait4` belongs to that run alone):
 
-* reading the Parquet into pandas DataFrames and `build_features` for a spine of every customer seen before
-  each of 12 monthly cutoffs (2023-01-01 .. 2023-12-01) and for one cutoff (2023-12-01), `--repeats` runs;
+* `build_features` reading the transactions Parquet itself, restricted to the core families (those of the
+  15 features the pandas reference computes: spend, orders, order, recency, tenure, categories, returns),
+  for a spine of every customer seen before each of 12 monthly cutoffs (2023-01-01 .. 2023-12-01) and for
+  one cutoff (2023-12-01), `--repeats` runs;
 * the same at 12 cutoffs for the `--scaling-rows` sizes (customers in proportion) to show linearity;
+* the full feature library (every family) at 12 cutoffs, one run, as extra information;
 * the straightforward pandas implementation in `benchmarks/pandas_reference.py` at 12 cutoffs (one run),
-  and checks that both agree on the core feature columns (rtol 1e-9, atol 1e-8; max abs difference per
-  column); disagreement exits with status 1.
+  which reads the Parquet into pandas itself, and checks that both agree on the core feature columns
+  (rtol 1e-9, atol 1e-8; max abs difference per column); disagreement exits with status 1.
+
+Like with like: the ratio "pandas / this" compares read + build of the core families from the same Parquet
+file for the same spine (the builder computes more columns than the 15 of those families' features, never
+fewer).
 
 Figures are printed, nothing is asserted about timings. A run that exceeds `--timeout` seconds or
 `--max-rss-gb` resident memory is killed and reported as such (exit status 2 at the end); if that happens
@@ -213,11 +220,14 @@ def spine_for(folder: Path, cutoffs: list[pd.Timestamp]) -> pd.DataFrame:
 
 
 def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
-    """One timed run in this (fresh) process; prints a JSON line with its figures."""
+    """One timed run in this (fresh) process; prints a JSON line with its figures. `read_s` is the time to
+    read the inputs into pandas: for the builder only the customers (it reads the transactions Parquet
+    itself, inside `build_s`), for the reference the transactions too."""
     # this script is called features.py: keep its folder off the path so `features` is the package
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
     import features.builder
     from features.builder import build_features
+    from features.catalogue import feature_catalogue
 
     # other people may be editing the builder: record which version this run measured
     builder_version = hashlib.sha256(Path(features.builder.__file__).read_bytes()).hexdigest()[:10]
@@ -226,23 +236,27 @@ def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
     spec.loader.exec_module(reference)
     core_columns, reference_features = reference.core_columns, reference.reference_features
 
+    core_families = tuple(dict.fromkeys(d.family for d in feature_catalogue(reference.WINDOWS_DAYS)
+                                        if d.name in core_columns()))
+    spine = spine_for(folder, CUTOFFS[n_cutoffs])
     start = time.perf_counter()
-    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions = pd.read_parquet(folder / "transactions.parquet") if kind == "pandas" else None
     customers = pd.read_parquet(folder / "customers.parquet")
     read_s = time.perf_counter() - start
-    spine = spine_for(folder, CUTOFFS[n_cutoffs])
     start, cpu_start = time.perf_counter(), time.process_time()
-    if kind == "duckdb":
-        result = build_features(transactions, customers, spine)
-    else:
+    if kind == "pandas":
         result = reference_features(transactions, spine)
+    else:
+        families = core_families if kind == "core" else None
+        result = build_features(folder / "transactions.parquet", customers, spine, reference.WINDOWS_DAYS,
+                                families=families)
     build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if out:
         result[["customer_id", "cutoff", *core_columns()]].to_parquet(out, index=False)
-    figures = {"read_s": read_s, "build_s": build_s, "build_cpu_s": build_cpu_s, "lines": len(transactions),
+    figures = {"read_s": read_s, "build_s": build_s, "build_cpu_s": build_cpu_s,
                "spine_rows": len(spine), "output_columns": result.shape[1], "rss_before_output_mb": rss_mb,
-               "builder": builder_version if kind == "duckdb" else "-"}
+               "builder": builder_version if kind != "pandas" else "-", "families": ",".join(core_families)}
     print(json.dumps(figures), flush=True)
 
 
@@ -313,7 +327,7 @@ def run_child(kind: str, folder: Path, n_cutoffs: int, out: Path | None, timeout
 
 
 def measure(m: Measurement, folder: Path, repeats: int, args: argparse.Namespace, out: Path | None = None) -> None:
-    timeout = args.timeout if m.kind == "duckdb" else args.reference_timeout
+    timeout = args.timeout if m.kind != "pandas" else args.reference_timeout
     for repeat in range(repeats):
         last = repeat == repeats - 1
         try:
@@ -378,32 +392,39 @@ def _size(lines: int, customers: int) -> str:
 
 
 def summary(measurements: list[Measurement], reference: Measurement | None) -> None:
-    ones = {(m.lines, m.customers): m for m in measurements if m.kind == "duckdb" and m.cutoffs == 1 and m.runs}
-    print("\nsummary (medians over runs; build = build_features or reference_features on DataFrames in memory; "
-          "CPU s = CPU time of the build, all threads; rows/s = transaction lines / build s; peak RSS = max over runs, "
-          "whole process incl. the data)")
-    header = (f"{'impl':<7} {'lines / customers':<18} {'cutoffs':>7} {'spine rows':>11} {'runs':>4} {'read s':>7} "
-              f"{'build s':>8} {'CPU s':>7} {'s per M lines':>13} {'rows/s':>11} {'peak RSS MB':>11} "
+    ones = {(m.lines, m.customers): m for m in measurements if m.kind == "core" and m.cutoffs == 1 and m.runs}
+    print("\nsummary (medians over runs). impl: core = build_features restricted to the core families "
+          f"({reference_families(measurements)}), the same features as the pandas reference and more; full = every "
+          "family (extra information); pandas = benchmarks/pandas_reference.py. read = inputs into pandas (the "
+          "builder reads the transactions Parquet itself, inside build); total = read + build; CPU s = CPU time "
+          "of the build, all threads; peak RSS = max over runs, whole process incl. the data. 'pandas / this' "
+          "compares totals at the same size and spine (like with like: core vs pandas)")
+    header = (f"{'impl':<7} {'lines / customers':<18} {'cutoffs':>7} {'spine rows':>11} {'cols':>4} {'runs':>4} "
+              f"{'read s':>7} {'build s':>8} {'total s':>8} {'CPU s':>7} {'s per M lines':>13} {'peak RSS MB':>11} "
               f"{'pandas / this':>13} {'12 vs 1 cutoff':>14}")
     print(header)
     print("-" * len(header))
     for m in [*measurements, *([reference] if reference else [])]:
         size = _size(m.lines, m.customers)
         if not m.runs:
-            print(f"{m.kind:<7} {size:<18} {m.cutoffs:>7} {'':>11} {0:>4}  {m.exceeded}")
+            print(f"{m.kind:<7} {size:<18} {m.cutoffs:>7} {'':>11} {'':>4} {0:>4}  {m.exceeded}")
             continue
-        build = m.median("build_s")
+        total = m.median("read_s") + m.median("build_s")
         ratio_pandas = vs_one = ""
         same_size = reference is not None and (m.lines, m.customers) == (reference.lines, reference.customers)
         if same_size and m.cutoffs == 12 and reference.runs:
-            ratio_pandas = f"{reference.median('build_s') / build:.2f}x"
-        if m.kind == "duckdb" and m.cutoffs == 12 and (m.lines, m.customers) in ones:
-            vs_one = f"{build / ones[m.lines, m.customers].median('build_s'):.2f}"
-        spine_rows = int(m.runs[0]["spine_rows"])
-        print(f"{m.kind:<7} {size:<18} {m.cutoffs:>7} {spine_rows:>11,} {len(m.runs):>4} {m.median('read_s'):>7.2f} "
-              f"{build:>8.2f} {m.median('build_cpu_s'):>7.1f} "
-              f"{build / (m.lines / 1e6):>13.2f} {m.lines / build:>11,.0f} {m.peak_mb:>11,.0f} "
+            ratio_pandas = f"{(reference.median('read_s') + reference.median('build_s')) / total:.2f}x"
+        if m.kind == "core" and m.cutoffs == 12 and (m.lines, m.customers) in ones:
+            vs_one = f"{m.median('build_s') / ones[m.lines, m.customers].median('build_s'):.2f}"
+        print(f"{m.kind:<7} {size:<18} {m.cutoffs:>7} {int(m.runs[0]['spine_rows']):>11,} "
+              f"{int(m.runs[0]['output_columns']) - 2:>4} {len(m.runs):>4} {m.median('read_s'):>7.2f} "
+              f"{m.median('build_s'):>8.2f} {total:>8.2f} {m.median('build_cpu_s'):>7.1f} "
+              f"{total / (m.lines / 1e6):>13.2f} {m.peak_mb:>11,.0f} "
               f"{ratio_pandas:>13} {vs_one:>14}" + (f"  (incomplete: {m.exceeded})" if m.exceeded else ""))
+
+
+def reference_families(measurements: list[Measurement]) -> str:
+    return next((r["families"] for m in measurements for r in m.runs if r.get("families")), "?")
 
 
 def main() -> None:
@@ -422,7 +443,8 @@ def main() -> None:
     parser.add_argument("--reference-timeout", type=float, default=3600, help="the same for the pandas run")
     parser.add_argument("--max-rss-gb", type=float, default=12, help="kill a run above this resident memory")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200k lines, 2k customers, 1 repeat")
-    parser.add_argument("--child", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-full", action="store_true", help="do not time the full feature library")
+    parser.add_argument("--child", choices=["core", "full", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--cutoffs", type=int, choices=sorted(CUTOFFS), default=12, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -443,10 +465,10 @@ def main() -> None:
     measurements: list[Measurement] = []
     reference: Measurement | None = None
     with tempfile.TemporaryDirectory(prefix="kap-bench-out-") as tmp:
-        outputs = {rows: Path(tmp) / f"duckdb_{rows}.parquet" for rows in sizes}
-        print("\nscaling and main size, 12 cutoffs:", flush=True)
+        outputs = {rows: Path(tmp) / f"core_{rows}.parquet" for rows in sizes}
+        print("\nscaling and main size, core families, 12 cutoffs:", flush=True)
         for rows in sizes:
-            m = Measurement("duckdb", rows, sizes_customers[rows], 12)
+            m = Measurement("core", rows, sizes_customers[rows], 12)
             measurements.append(m)
             measure(m, folders[rows], args.repeats if rows == args.rows else args.scaling_repeats, args, outputs[rows])
         # the pandas comparison and the 1-cutoff ratio need a completed 12-cutoff run: main size, else the largest
@@ -454,10 +476,15 @@ def main() -> None:
         compare_rows = args.rows if args.rows in completed else max(completed, default=None)
         one_cutoff_sizes = [args.rows] + ([compare_rows] if compare_rows not in (None, args.rows) else [])
         for rows in one_cutoff_sizes:
-            print(f"\n{_size(rows, sizes_customers[rows])}, 1 cutoff:", flush=True)
-            one = Measurement("duckdb", rows, sizes_customers[rows], 1)
+            print(f"\n{_size(rows, sizes_customers[rows])}, core families, 1 cutoff:", flush=True)
+            one = Measurement("core", rows, sizes_customers[rows], 1)
             measurements.append(one)
             measure(one, folders[rows], args.repeats if rows == args.rows else args.scaling_repeats, args)
+        if not args.skip_full and compare_rows is not None:
+            print(f"\n{_size(compare_rows, sizes_customers[compare_rows])}, full library, 12 cutoffs:", flush=True)
+            full = Measurement("full", compare_rows, sizes_customers[compare_rows], 12)
+            measurements.append(full)
+            measure(full, folders[compare_rows], 1, args)
         agree = None
         if not args.skip_reference and compare_rows is not None:
             note = "" if compare_rows == args.rows else " (the main size's DuckDB run did not complete)"
@@ -471,9 +498,9 @@ def main() -> None:
             if ref_out.exists():
                 agree = compare(outputs[compare_rows], ref_out)
 
-    print("\nscaling (DuckDB, 12 cutoffs):")
+    print("\nscaling (build_features, core families, 12 cutoffs; build includes reading the Parquet):")
     for m in measurements:
-        if m.cutoffs == 12 and m.runs:
+        if m.kind == "core" and m.cutoffs == 12 and m.runs:
             print(f"  {_size(m.lines, m.customers):<18} build {m.median('build_s'):8.2f} s = "
                   f"{m.median('build_s') / (m.lines / 1e6):6.2f} s per M lines "
                   f"({m.median('build_s') / (m.runs[0]['spine_rows'] / 1e6):6.2f} s per M spine rows), "

@@ -1,17 +1,38 @@
-"""Point-in-time feature snapshots, computed with DuckDB.
+"""Point-in-time feature snapshots: DuckDB rolls the lines up once, numpy reads every cutoff off the rollup.
 
 One builder for training and scoring: the caller passes a spine of (customer_id, cutoff) rows (many cutoffs
 for training, one as-of date for scoring) and gets one feature row per spine row.
 
-Money and days are summed as DECIMAL so that results do not depend on DuckDB's parallel summation order
-(floating-point sums would differ in the last bits from run to run).
+Design (the cost is one pass over the lines, whatever the number of cutoffs and windows):
+
+1. DuckDB reads the lines (a Parquet file directly, or a DataFrame), groups them into invoices and rolls the
+   invoices up into one row per customer and day (net spend, gross value, orders, largest order, a bit mask
+   of the categories bought) and one row per customer and payment day. Money is carried as integers of
+   1/10 000 (as DECIMAL(18, 4)), so sums are exact and never depend on summation order.
+2. numpy keeps those rows sorted by (customer, day). A spine row's window [cutoff - w, cutoff) is the row
+   range between two binary searches: sums and counts are differences of prefix sums, the largest order and
+   the categories bought are reductions over the range. Extra cutoffs and windows cost binary searches over
+   the small rollup, not another pass over the lines.
 
 Point-in-time rule: a cutoff `t` is a midnight timestamp; only transaction lines with `timestamp < t` are
 used, a payment counts only once its payment date is before `t`, and a firmographic snapshot only if its
-`valid_from < t`. Missing history: sums and counts are 0, means, ratios and recency are NaN.
+`valid_from < t`. Missing history: sums and counts are 0, means, ratios, maxima and recency are NaN.
+Families not asked for are not computed.
 """
 
 from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -22,6 +43,7 @@ from features.catalogue import (
     LATE_PAYMENT_DAYS,
     PERCENTILE_WINDOWS_DAYS,
     SLOPE_MONTHS,
+    FeatureDef,
     feature_catalogue,
 )
 
@@ -33,10 +55,73 @@ CUSTOMER_COLUMNS = [
 ]
 SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
 CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
+MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
+MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
+LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
+DUCKDB_MEMORY_LIMIT = os.environ.get("KAP_DUCKDB_MEMORY_LIMIT", "512MB")  # DuckDB spills beyond this
+DUCKDB_THREADS = int(os.environ.get("KAP_DUCKDB_THREADS", "2"))
+DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
+
+TransactionSource = pd.DataFrame | str | Path
+# families read off the per-day rollup of the lines (the others need only the customers table)
+ROLLUP_FAMILIES = {"spend", "orders", "order", "cadence", "recency", "tenure", "categories", "products", "returns",
+                   "payment", "wallet", "relationship"}
 
 
-def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+def build_features(
+    transactions: TransactionSource,
+    customers: pd.DataFrame,
+    spine: pd.DataFrame,
+    windows_days: tuple[int, ...] = (90, 180, 365),
+    snapshots: pd.DataFrame | None = None,
+    families: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """Feature snapshot per spine row: columns `customer_id`, `cutoff`, then the catalogue in order.
+
+    `transactions` is a DataFrame or the path of a Parquet file (read by DuckDB without a pandas copy).
+    `snapshots` (customer_id, valid_from, employees, annual_revenue) make firm size point-in-time; without
+    them the customers table's employees and revenue are taken as valid at every cutoff. `families` limits
+    the output, and the work, to those feature families (default: all).
+    """
+    catalogue = feature_catalogue(windows_days, families)
+    wanted = {d.family for d in catalogue}
+    _require(customers, CUSTOMER_COLUMNS, "customers")
+    spine = _check_spine(spine)
+    if "account_owner" not in customers.columns:
+        customers = customers.assign(account_owner=None)
+    with _duckdb() as con:
+        lines = _register_lines(con, transactions)
+        keys = _customer_keys(con, spine)
+        customer = keys.get_indexer(spine["customer_id"])
+        cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        order = np.lexsort((cutoff_day, customer))  # probes sorted by customer, then cutoff
+        attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
+        probes = _Probes(customer[order], cutoff_day[order])
+        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines).compute()
+        if wanted & {"firm", "wallet"}:
+            values |= _firmographics(con, spine, customers, snapshots, order)
+    if "wallet" in wanted:
+        revenue = values["firm_revenue"]
+        values["wallet_spend_to_revenue_365d"] = values["_spend_365d"] / np.where(revenue > 0, revenue, np.nan)
+    columns: dict[str, pd.Series | np.ndarray] = {"customer_id": spine["customer_id"], "cutoff": spine["cutoff"]}
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    for feature in catalogue:  # popped one by one and not copied again: one column of extra memory at a time
+        columns[feature.name] = _column(values.pop(feature.name)[inverse], feature)
+    return pd.DataFrame(columns, copy=False)
+
+
+def feature_columns(windows_days: tuple[int, ...]) -> list[str]:
+    """Names of the feature columns, in the builder's output order."""
+    return [f.name for f in feature_catalogue(windows_days)]
+
+
+# --------------------------------------------------------------------------------------------- inputs
+
+
+def _require(columns: pd.DataFrame | list[str], required: list[str], name: str) -> None:
+    present = columns.columns if isinstance(columns, pd.DataFrame) else columns
+    missing = [c for c in required if c not in present]
     if missing:
         raise ValueError(f"{name} lacks column(s) {missing}")
 
@@ -48,286 +133,586 @@ def _check_spine(spine: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("spine cutoffs must be dates (midnight timestamps)")
     if spine.duplicated(SPINE_COLUMNS).any():
         raise ValueError("spine has duplicated (customer_id, cutoff) rows")
-    return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"), "cutoff": cutoffs})
+    return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"),
+                         "cutoff": cutoffs.astype("datetime64[us]")}).reset_index(drop=True)
 
 
-def _growth(last: pd.Series, previous: pd.Series) -> pd.Series:
-    total = last.abs() + previous.abs()
-    return ((last - previous) / total.where(total > 0)).astype("float64")
+@contextmanager
+def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that spills to a temporary folder instead of growing beyond its memory limit."""
+    with tempfile.TemporaryDirectory(prefix="kap-duckdb-") as spill:
+        con = duckdb.connect(config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT,
+                                     "temp_directory": spill, "preserve_insertion_order": False})
+        con.execute("SET enable_progress_bar = false")
+        try:
+            yield con
+        finally:
+            con.close()
 
 
-def build_features(
-    transactions: pd.DataFrame,
-    customers: pd.DataFrame,
-    spine: pd.DataFrame,
-    windows_days: tuple[int, ...] = (90, 180, 365),
-    snapshots: pd.DataFrame | None = None,
-    families: tuple[str, ...] | None = None,
-) -> pd.DataFrame:
-    """Feature snapshot per spine row: columns `customer_id`, `cutoff`, then the catalogue in order.
+@dataclass(frozen=True)
+class _Lines:
+    """The registered view `lines`: whether categories stand in for product ids, and the columns (category,
+    product_id) with few enough distinct values to count them with bit masks."""
 
-    `snapshots` (customer_id, valid_from, employees, annual_revenue) make firm size point-in-time; without
-    them the customers table's employees and revenue are taken as valid at every cutoff. `families` limits
-    the output to those feature families (default: all).
-    """
-    if "product_id" not in transactions.columns and "category" in transactions.columns:
-        transactions = transactions.assign(product_id=transactions["category"])  # categories stand in
-    _require(transactions, TRANSACTION_COLUMNS, "transactions")
-    _require(customers, CUSTOMER_COLUMNS, "customers")
-    spine = _check_spine(spine)
-    catalogue = feature_catalogue(windows_days, families)
-    if "account_owner" not in customers.columns:
-        customers = customers.assign(account_owner=None)
-    con = duckdb.connect()
-    try:
-        con.register("spine", spine)
-        con.register("tx", transactions[TRANSACTION_COLUMNS])
-        con.register("customers", customers[[*CUSTOMER_COLUMNS, "account_owner"]])
-        boundaries = _boundaries(windows_days)
-        _rollups(con, boundaries)
-        values = con.sql(_spine_values_sql(windows_days, boundaries)).df()
-        for b in boundaries:
-            con.execute(f"DROP TABLE at_b{b}")
-        categories = _distinct_counts(con, "category", "categories")
-        products = _distinct_counts(con, "product_id", "products")
-        months = _distinct_counts(con, "strftime(timestamp, '%Y-%m')", "months")[
-            [*SPINE_COLUMNS, "months_distinct_365d"]].rename(
-            columns={"months_distinct_365d": "cadence_active_months_365d"})
-        population = con.sql(_population_sql()).df()
-        firm = _firmographics(con, snapshots)
-    finally:
-        con.close()
+    products_are_categories: bool
+    mask_columns: frozenset[str]
 
-    out = spine.merge(values, on=SPINE_COLUMNS, how="left")
-    for counts in (categories, products, months):
-        out = out.merge(counts, on=SPINE_COLUMNS, how="left")
-    out = out.merge(population, on=SPINE_COLUMNS, how="left").merge(firm, on=SPINE_COLUMNS, how="left")
-    for w in PERCENTILE_WINDOWS_DAYS:
-        out[f"spend_percentile_{w}d"] = out[f"spend_percentile_{w}d"].fillna(0.0)
-    for w in GROWTH_WINDOWS_DAYS:
-        out[f"spend_growth_{w}d"] = _growth(out[f"_spend_last_{w}d"], out[f"spend_sum_prev_{w}d"])
-        out[f"orders_growth_{w}d"] = _growth(out[f"_orders_last_{w}d"], out[f"orders_count_prev_{w}d"])
-    out["spend_growth_yoy_90d"] = _growth(out["_spend_last_90d"], out["spend_sum_prev_year_90d"])
-    days_per_order = 180 / out["_orders_last_180d"].where(out["_orders_last_180d"] > 0)
-    days_per_order_before = 180 / out["orders_count_prev_180d"].where(out["orders_count_prev_180d"] > 0)
-    out["cadence_days_per_order_trend_180d"] = days_per_order - days_per_order_before
-    out["wallet_spend_to_revenue_365d"] = out["_spend_365d"] / out["firm_revenue"].where(out["firm_revenue"] > 0)
-    out["wallet_spend_vs_industry_365d"] = out["_spend_365d"] / out["_industry_median_365d"].where(
-        out["_industry_median_365d"] > 0)
-    out["firm_credit_score"] = out["_credit_rating"].map(CREDIT_SCORES).astype("float64")
-    return _finalise(out, catalogue)
+    def distinct_column(self, family: str) -> str:
+        """The column whose distinct values the family `categories` or `products` counts."""
+        return "product_id" if family == "products" and not self.products_are_categories else "category"
 
 
-PAYMENT_BOUNDARIES = {0, 180, 360, 365}
+def _register_lines(con: duckdb.DuckDBPyConnection, transactions: TransactionSource) -> _Lines:
+    """View `lines` over the transactions (a DataFrame or a Parquet file); categories stand in for missing
+    product ids."""
+    if isinstance(transactions, pd.DataFrame):
+        con.register("source_lines", transactions)
+        source = "source_lines"
+    else:
+        path = Path(transactions).as_posix().replace("'", "''")
+        source = f"read_parquet('{path}')"
+    present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    products_are_categories = "product_id" not in present and "category" in present
+    _require([*present, "product_id"] if products_are_categories else present, TRANSACTION_COLUMNS, "transactions")
+    columns = ["category AS product_id" if products_are_categories and c == "product_id" else c
+               for c in TRANSACTION_COLUMNS]
+    con.execute(f"CREATE VIEW lines AS SELECT {', '.join(columns)} FROM {source}")
+    mask_columns = frozenset(
+        column for column in (("category",) if products_are_categories else ("category", "product_id"))
+        if len(con.execute(f"SELECT DISTINCT {column} FROM lines LIMIT {MASK_BITS + 1}").fetchall()) <= MASK_BITS)
+    return _Lines(products_are_categories, mask_columns)
 
 
-def _boundaries(windows_days: tuple[int, ...]) -> dict[int, bool]:
-    """Days before the cutoff at which running totals are read (a window sum is a difference of two), each
-    with whether all totals are needed there or only spend (the monthly slope's buckets)."""
-    full = {0, 275, 365, *windows_days, *PERCENTILE_WINDOWS_DAYS, *GROWTH_WINDOWS_DAYS,
-            *(2 * g for g in GROWTH_WINDOWS_DAYS)}
-    slope = {30 * k for k in range(SLOPE_MONTHS + 1)}
-    return {b: b in full for b in sorted(full | slope)}
+def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.Index:
+    """Every customer of the lines and the spine, sorted; a customer's position is its integer key."""
+    con.register("spine_customers", spine[["customer_id"]])
+    con.execute("""
+        CREATE TEMP TABLE customer_keys AS
+        SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS INTEGER) AS customer
+        FROM (SELECT customer_id FROM lines UNION SELECT customer_id FROM spine_customers)
+    """)
+    ids = con.execute("SELECT customer_id FROM customer_keys ORDER BY customer").fetchnumpy()["customer_id"]
+    return pd.Index(np.asarray(ids, dtype=object).astype(str))
 
 
-def _rollups(con: duckdb.DuckDBPyConnection, boundaries: dict[int, bool]) -> None:
-    """Roll lines up once into running totals per customer, so every cutoff and window is read off them
-    with as-of joins: extra cutoffs and windows cost one lookup per spine row, not another pass over lines."""
-    bounds = ", ".join(f"CAST(cutoff AS DATE) - {b} AS b{b}" for b in boundaries)
-    con.execute(
-        f"""
-        CREATE TEMP TABLE spine_t AS
-        SELECT customer_id, CAST(cutoff AS TIMESTAMP) AS cutoff, {bounds} FROM spine;
-        CREATE TEMP TABLE invoices AS
-        SELECT customer_id, invoice_id, CAST(timestamp AS DATE) AS day,
-               sum(CAST(amount AS DECIMAL(18, 4))) AS amount,
-               CAST(max(days_to_pay) AS DECIMAL(18, 4)) AS days_to_pay
-        FROM tx GROUP BY ALL;
-        CREATE TEMP TABLE running AS
-        WITH daily AS (
-            SELECT customer_id, day, sum(amount) AS spend, sum(greatest(amount, 0)) AS gross,
-                   -sum(least(amount, 0)) AS returned, count(*) FILTER (amount > 0) AS orders,
-                   max(amount) FILTER (amount > 0) AS max_order
-            FROM invoices GROUP BY ALL
-        )
-        SELECT customer_id, day,
-               sum(spend) OVER w AS spend, sum(gross) OVER w AS gross, sum(returned) OVER w AS returned,
-               sum(orders) OVER w AS orders, count(*) OVER w AS active_days, max(max_order) OVER w AS max_order,
-               max(CASE WHEN orders > 0 THEN day END) OVER w AS last_order_day,
-               min(CASE WHEN orders > 0 THEN day END) OVER w AS first_order_day
-        FROM daily
-        WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
-        CREATE TEMP TABLE paid AS
-        WITH paid_invoices AS (
-            SELECT customer_id, day + CAST(ceil(days_to_pay) AS INTEGER) AS day, days_to_pay
-            FROM invoices WHERE amount > 0 AND days_to_pay IS NOT NULL
-        ), paid_daily AS (
-            SELECT customer_id, day, sum(days_to_pay) AS pay_days, count(*) AS paid,
-                   count(*) FILTER (days_to_pay > {LATE_PAYMENT_DAYS}) AS late
-            FROM paid_invoices GROUP BY ALL
-        )
-        SELECT customer_id, day,
-               sum(pay_days) OVER w AS pay_days, sum(paid) OVER w AS paid, sum(late) OVER w AS late
-        FROM paid_daily
-        WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
-        DROP TABLE invoices;  -- rolled up: free its memory for the joins that follow
-        """
-    )
-    for b, all_totals in boundaries.items():
-        # Read only what some feature needs at this boundary: each as-of join is a pass over the spine.
-        columns = ["coalesce(r.spend, 0) AS spend"]
-        joins = f"ASOF LEFT JOIN running r ON r.customer_id = s.customer_id AND s.b{b} > r.day"
-        if all_totals:
-            columns += [f"coalesce(r.{m}, 0) AS {m}" for m in ("gross", "returned", "orders", "active_days")]
-            columns += ["r.last_order_day", "r.first_order_day", "r.max_order"]
-        if b in PAYMENT_BOUNDARIES:
-            columns += [f"coalesce(p.{m}, 0) AS {m}" for m in ("pay_days", "paid", "late")]
-            joins += f" ASOF LEFT JOIN paid p ON p.customer_id = s.customer_id AND s.b{b} > p.day"
-        con.execute(f"CREATE TEMP TABLE at_b{b} AS SELECT s.customer_id, s.cutoff, {', '.join(columns)} "
-                    f"FROM spine_t s {joins}")
+# --------------------------------------------------------------------------------------------- windows
 
 
-def _spine_values_sql(windows_days: tuple[int, ...], boundaries: dict[int, bool]) -> str:
-    """Window features as differences of running totals read at the window's two ends."""
-
-    def window(measure: str, start: int, end: int = 0) -> str:
-        return f"(b{end}.{measure} - b{start}.{measure})"
-
-    parts = []
-    for w in windows_days:
-        parts += [
-            f"{window('spend', w)} AS spend_sum_{w}d",
-            f"{window('orders', w)} AS orders_count_{w}d",
-            f"{window('gross', w)} / nullif({window('orders', w)}, 0) AS order_value_mean_{w}d",
-        ]
-    for g in GROWTH_WINDOWS_DAYS:
-        parts += [
-            f"{window('spend', g)} AS _spend_last_{g}d",
-            f"{window('orders', g)} AS _orders_last_{g}d",
-            f"{window('spend', 2 * g, g)} AS spend_sum_prev_{g}d",
-            f"{window('orders', 2 * g, g)} AS orders_count_prev_{g}d",
-        ]
-    centre = (SLOPE_MONTHS - 1) / 2
-    slope_terms = " + ".join(
-        f"{(SLOPE_MONTHS - k) - centre} * {window('spend', 30 * k, 30 * (k - 1))}" for k in range(1, SLOPE_MONTHS + 1)
-    )
-    squares = sum((t - centre) ** 2 for t in range(SLOPE_MONTHS))
-
-    def mean(measure: str, count: str, start: int, end: int = 0) -> str:
-        return f"{window(measure, start, end)} / nullif({window(count, start, end)}, 0)"
-
-    parts += [
-        f"{window('spend', 365)} AS _spend_365d",
-        f"{window('spend', 365, 275)} AS spend_sum_prev_year_90d",
-        f"({slope_terms}) / {squares} AS spend_slope_365d",
-        "b0.spend AS spend_sum_all",
-        "b0.max_order AS order_value_max_all",
-        "date_diff('day', b0.first_order_day, b0.last_order_day) / nullif(b0.orders - 1, 0)"
-        " AS cadence_days_between_orders_all",
-        "b0.orders AS orders_count_all",
-        "date_diff('day', b0.last_order_day, b0.cutoff) AS recency_days_since_last_order",
-        "date_diff('day', b0.first_order_day, b0.cutoff) AS tenure_days_since_first_order",
-        f"{window('returned', 365)} / nullif({window('gross', 365)}, 0) AS returns_share_365d",
-        f"{mean('pay_days', 'paid', 365)} AS payment_days_mean_365d",
-        f"{mean('pay_days', 'paid', 180)} - {mean('pay_days', 'paid', 360, 180)} AS payment_days_trend_180d",
-        f"{mean('late', 'paid', 365)} AS payment_late_share_365d",
-    ]
-    joins = " ".join(f"JOIN at_b{b} b{b} USING (customer_id, cutoff)" for b in boundaries if b != 0)
-    return f"SELECT b0.customer_id, b0.cutoff, {', '.join(parts)} FROM at_b0 b0 {joins}"
+def _key(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Search key ordering rows by customer, then day."""
+    return (customer.astype(np.int64) << 32) | (day.astype(np.int64) + DAY_OFFSET)
 
 
-def _distinct_counts(con: duckdb.DuckDBPyConnection, key: str, prefix: str) -> pd.DataFrame:
-    """`{prefix}_distinct_365d`, `{prefix}_distinct_all` and `{prefix}_new_90d` per spine row."""
-    return con.sql(_distinct_counts_sql(key)).df().rename(columns={
-        "d365": f"{prefix}_distinct_365d", "d_all": f"{prefix}_distinct_all", "d_new": f"{prefix}_new_90d"})
+class _DayRows:
+    """Rows sorted by (customer, day): days with invoices, payment days, days with purchases, ..."""
+
+    def __init__(self, columns: dict[str, np.ndarray], key: np.ndarray | None = None):
+        """`columns` hold customer and day (or `key` gives them) and the measures."""
+        self.key = _key(columns.pop("customer"), columns.pop("day")) if key is None else key
+        self.columns = columns
+        self.prefixes: dict[str, np.ndarray] = {}
+
+    def day(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Day of the given rows (all by default)."""
+        return (self.key[rows] & 0xFFFFFFFF) - DAY_OFFSET
+
+    def subset(self, rows: np.ndarray) -> _DayRows:
+        """The days of `rows` (a boolean mask), without their other columns."""
+        return _DayRows({}, self.key[rows])
+
+    def prefix(self, column: str) -> np.ndarray:
+        """Sum of `column` over the rows before each position (length rows + 1); it replaces the column,
+        which is read only as sums from then on (memory)."""
+        if column not in self.prefixes:
+            values = self.columns.pop(column)
+            prefix = np.empty(len(values) + 1, np.int64)
+            prefix[0] = 0
+            np.cumsum(values, out=prefix[1:])
+            self.prefixes[column] = prefix
+        return self.prefixes[column]
+
+    def drop(self, *columns: str) -> None:
+        """Free the memory of columns read for the last time."""
+        for column in columns:
+            self.columns.pop(column, None)
+            self.prefixes.pop(column, None)
 
 
-def _distinct_counts_sql(key: str) -> str:
-    """Distinct values of `key` (an expression over purchase lines: category, product, month) bought in the
-    last 365 days, ever, and for the first time in the last 90 days, per spine row (columns d365, d_all, d_new).
+class _Probes:
+    """Points (customer, cutoff day), sorted by customer then cutoff, at which windows are read."""
 
-    Each (customer, value) is active for cutoffs in (first purchase day, last purchase day + window] of each
-    run of purchases no more than a window apart; +1/-1 events at those dates, summed up to the cutoff, count
-    the active values without joining every cutoff to every value."""
-    return f"""
-        WITH days AS (
-            SELECT DISTINCT customer_id, {key} AS category, CAST(timestamp AS DATE) AS day FROM tx WHERE amount > 0
+    def __init__(self, customer: np.ndarray, cutoff_day: np.ndarray):
+        self.customer, self.cutoff_day = customer, cutoff_day
+        self._customer_key = _key(customer, np.full(len(customer), -DAY_OFFSET))
+
+    def key(self, days_before: int | None) -> np.ndarray:
+        """Search key of `cutoff - days_before` (None: before every day) per probe."""
+        if days_before is None:
+            return self._customer_key
+        return self._customer_key | (self.cutoff_day - days_before + DAY_OFFSET)
+
+    def windows(self, rows: _DayRows) -> _Windows:
+        return _Windows(rows, self)
+
+
+class _Windows:
+    """Windows [cutoff - start, cutoff - end) of each probe over one `_DayRows` (start None: all history)."""
+
+    def __init__(self, rows: _DayRows, probes: _Probes):
+        self.rows, self.probes = rows, probes
+        self._positions: dict[int | None, np.ndarray] = {}
+
+    def position(self, days_before: int | None) -> np.ndarray:
+        """First row at or after `cutoff - days_before` (None: the customer's first row), per probe."""
+        if days_before not in self._positions:
+            self.prefetch(days_before)
+        return self._positions[days_before]
+
+    def prefetch(self, *days_before: int | None) -> None:
+        """Find the positions of these boundaries, in parallel (binary searches release the GIL)."""
+        missing = [d for d in dict.fromkeys(days_before) if d not in self._positions]
+        dtype = np.int32 if len(self.rows.key) < 2**31 else np.int64
+        with ThreadPoolExecutor(DUCKDB_THREADS) as pool:
+            found = pool.map(lambda d: np.searchsorted(self.rows.key, self.probes.key(d)).astype(dtype), missing)
+            self._positions.update(zip(missing, found, strict=True))
+
+    def release(self) -> None:
+        """Forget the row positions read so far (memory)."""
+        self._positions.clear()
+
+    def count(self, start: int | None, end: int = 0) -> np.ndarray:
+        return self.position(end) - self.position(start)
+
+    def sum(self, column: str, start: int | None, end: int = 0) -> np.ndarray:
+        prefix = self.rows.prefix(column)
+        return prefix[self.position(end)] - prefix[self.position(start)]
+
+    def reduce(self, ufunc: np.ufunc, column: str, start: int | None, end: int = 0, empty: int = 0) -> np.ndarray:
+        """Idempotent `ufunc` (maximum, bitwise or) reduced over each window's rows (`empty` for a window
+        without rows)."""
+        lo, hi = self.position(start), self.position(end)
+        values = self.rows.columns[column]
+        if len(values) == 0:
+            return np.full(len(lo), empty, values.dtype)
+        # reduceat needs valid indices: a window that ends with the last row stops one short, then takes it in
+        last = len(values) - 1
+        reduced = ufunc.reduceat(values, np.minimum(np.column_stack([lo, hi]).ravel(), last))[::2]
+        reduced = np.where(hi > last, ufunc(reduced, values[last]), reduced)
+        return np.where(hi > lo, reduced, np.asarray(empty, values.dtype))
+
+    def first_day(self, start: int | None, end: int = 0) -> np.ndarray:
+        """Day of the first row in the window (NaN if none)."""
+        return self._day_at(self.position(start), self.count(start, end) > 0)
+
+    def last_day(self, start: int | None, end: int = 0) -> np.ndarray:
+        """Day of the last row in the window (NaN if none)."""
+        return self._day_at(self.position(end) - 1, self.count(start, end) > 0)
+
+    def _day_at(self, position: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        if len(self.rows.key) == 0:
+            return np.full(len(position), np.nan)
+        return np.where(valid, self.rows.day(np.clip(position, 0, len(self.rows.key) - 1)), np.nan)
+
+
+# --------------------------------------------------------------------------------------------- features
+
+
+class _FeatureValues:
+    """The wanted families' values per probe (sorted spine row); names starting with `_` are intermediates."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, wanted: set[str], windows_days: tuple[int, ...],
+                 probes: _Probes, attributes: pd.DataFrame, lines: _Lines):
+        self.con, self.wanted, self.windows_days, self.probes = con, wanted, windows_days, probes
+        self.attributes, self.lines = attributes, lines
+        self.values: dict[str, np.ndarray] = {}
+
+    def compute(self) -> dict[str, np.ndarray]:
+        wanted, v = self.wanted, self.values
+        if not wanted & ROLLUP_FAMILIES:
+            return v
+        distinct_columns = {self.lines.distinct_column(f) for f in ("categories", "products") if f in wanted}
+        cutoffs = np.unique(self.probes.cutoff_day)
+        # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
+        edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
+        rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
+        _return_freed_memory()
+        days = rollup.days
+        order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
+        w = self.probes.windows(days)
+        if wanted & {"spend", "wallet"}:
+            v["_spend_365d"] = _from_units(w.sum("spend", 365))
+        if "spend" in wanted:
+            self._spend(w)
+            w.release()  # the monthly slope's positions are read by nothing else
+        if "orders" in wanted:
+            self._orders(w)
+        if "order" in wanted:
+            self._order_values(w)
+        if "returns" in wanted:
+            gross = w.sum("gross", 365)
+            returned = gross - w.sum("spend", 365)
+            v["returns_share_365d"] = _from_units(returned) / np.where(gross != 0, _from_units(gross), np.nan)
+        if wanted & {"spend", "wallet", "relationship"}:
+            self._population(days)
+        w.release()
+        days.drop("spend", "gross", "max_order")  # read for the last time
+        if wanted & {"cadence", "recency", "tenure"}:
+            self._order_days(days.subset(order_rows), w)
+            w.release()
+        if "cadence" in wanted:
+            self._active_months(days)
+        for family in ("categories", "products"):
+            if family in wanted:
+                self._distinct(family, w)
+                w.release()
+        if "categories" in wanted:
+            self._top_category_share(rollup.category_segments, edges)
+        if "payment" in wanted:
+            self._payment(self.probes.windows(rollup.paid))
+        return v
+
+    def _spend(self, w: _Windows) -> None:
+        """Net spend per window, before it, a year before, its growth and monthly slope, and to date."""
+        v = self.values
+        w.prefetch(None, 0, *self.windows_days, *GROWTH_WINDOWS_DAYS, *(2 * g for g in GROWTH_WINDOWS_DAYS), 90, 275,
+                   365, *(30 * k for k in range(SLOPE_MONTHS + 1)))
+
+        def spend(start: int | None, end: int = 0) -> np.ndarray:
+            return _from_units(w.sum("spend", start, end))
+
+        for days in self.windows_days:
+            v[f"spend_sum_{days}d"] = spend(days)
+        for days in GROWTH_WINDOWS_DAYS:
+            v[f"spend_sum_prev_{days}d"] = spend(2 * days, days)
+            v[f"spend_growth_{days}d"] = _growth(spend(days), v[f"spend_sum_prev_{days}d"])
+        v["spend_sum_prev_year_90d"] = spend(365, 275)
+        v["spend_growth_yoy_90d"] = _growth(spend(90), v["spend_sum_prev_year_90d"])
+        centre = (SLOPE_MONTHS - 1) / 2
+        weighted = sum(((SLOPE_MONTHS - k) - centre) * w.sum("spend", 30 * k, 30 * (k - 1))
+                       for k in range(1, SLOPE_MONTHS + 1))
+        v["spend_slope_365d"] = _from_units(weighted) / sum((t - centre) ** 2 for t in range(SLOPE_MONTHS))
+        v["spend_sum_all"] = spend(None)
+
+    def _orders(self, w: _Windows) -> None:
+        """Orders per window, before it, their growth, and to date."""
+        v = self.values
+        w.prefetch(None, 0, *self.windows_days, *GROWTH_WINDOWS_DAYS, *(2 * g for g in GROWTH_WINDOWS_DAYS))
+        for days in self.windows_days:
+            v[f"orders_count_{days}d"] = w.sum("orders", days)
+        for days in GROWTH_WINDOWS_DAYS:
+            v[f"orders_count_prev_{days}d"] = w.sum("orders", 2 * days, days)
+            v[f"orders_growth_{days}d"] = _growth(w.sum("orders", days), v[f"orders_count_prev_{days}d"])
+        v["orders_count_all"] = w.sum("orders", None)
+
+    def _order_values(self, w: _Windows) -> None:
+        """Mean and largest order per window, largest to date."""
+        v = self.values
+        w.prefetch(None, 0, *self.windows_days)
+        for days in self.windows_days:
+            orders = w.sum("orders", days)
+            v[f"order_value_mean_{days}d"] = _from_units(w.sum("gross", days)) / np.where(orders > 0, orders, np.nan)
+        for days in (*self.windows_days, None):
+            largest = w.reduce(np.maximum, "max_order", days)  # 0 without orders: an order's value is > 0
+            v[f"order_value_max_{days}d" if days else "order_value_max_all"] = np.where(
+                largest > 0, _from_units(largest), np.nan)
+
+    def _order_days(self, order_days: _DayRows, days_window: _Windows) -> None:
+        """Recency, tenure, mean days between consecutive orders (to date, last year and its change) and the
+        change in days per order."""
+        v, w = self.values, self.probes.windows(order_days)
+        w.prefetch(None, 0, 365, 730)
+        days_window.prefetch(None, 0, 180, 360, 365, 730)
+
+        def mean_gap(start: int | None, end: int = 0) -> np.ndarray:
+            """(last order day - first order day) / (orders - 1): the mean gap between consecutive orders."""
+            orders = days_window.sum("orders", start, end)
+            span = w.last_day(start, end) - w.first_day(start, end)
+            return span / np.where(orders > 1, orders - 1, np.nan)
+
+        v["recency_days_since_last_order"] = self.probes.cutoff_day - w.last_day(None)
+        v["tenure_days_since_first_order"] = self.probes.cutoff_day - w.first_day(None)
+        v["cadence_days_between_orders_all"] = mean_gap(None)
+        v["cadence_gap_mean_365d"] = mean_gap(365)
+        v["cadence_gap_trend_365d"] = v["cadence_gap_mean_365d"] - mean_gap(730, 365)
+        last, before = days_window.sum("orders", 180), days_window.sum("orders", 360, 180)
+        v["cadence_days_per_order_trend_180d"] = (180 / np.where(last > 0, last, np.nan)
+                                                  - 180 / np.where(before > 0, before, np.nan))
+
+    def _active_months(self, days: _DayRows) -> None:
+        """Calendar months with a purchase (a line with amount > 0) in the last 365 days: the window's first
+        purchase day opens a month, each later one whose month differs from the previous one's another."""
+        purchases = days.subset(days.columns["purchase"])
+        month = purchases.day().astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        purchases.columns["new_month"] = np.r_[True, month[1:] != month[:-1]] if len(month) else month
+        w = self.probes.windows(purchases)
+        first, count = w.position(365), w.count(365)
+        prefix = purchases.prefix("new_month")
+        later = prefix[first + count] - prefix[np.minimum(first + 1, first + count)]
+        self.values["cadence_active_months_365d"] = np.where(count > 0, 1 + later, 0)
+
+    def _distinct(self, family: str, w: _Windows) -> None:
+        """Distinct categories (products) bought in the last 365 days, ever, and first in the last 90 days."""
+        column = self.lines.distinct_column(family)
+        if column in self.lines.mask_columns:
+            w.prefetch(None, 0, 90, 365)
+            mask = f"{column}_mask"
+            in_year, ever = w.reduce(np.bitwise_or, mask, 365), w.reduce(np.bitwise_or, mask, None)
+            before = w.reduce(np.bitwise_or, mask, None, 90)
+            counts = (np.bitwise_count(in_year), np.bitwise_count(ever), np.bitwise_count(ever & ~before))
+        else:
+            counts = _distinct_by_events(self.con, column, self.probes)
+        for measure, count in zip(("distinct_365d", "distinct_all", "new_90d"), counts, strict=True):
+            self.values[f"{family}_{measure}"] = count
+
+    def _top_category_share(self, rows: dict[str, np.ndarray], edges: np.ndarray) -> None:
+        """Share of the purchase value (lines with amount > 0) of the last 365 days in its top category, from
+        the value per (customer, category, segment): the year before cutoff c is segments
+        position(c - 365) + 1 .. position(c) of the edges."""
+        pairs, pair = np.unique(rows["customer"].astype(np.int64) << 32 | rows["category"], return_inverse=True)
+        pair_customer = pairs >> 32
+        first_pair = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])[:len(pairs)]
+        position = {day: i for i, day in enumerate(edges)}
+        share = np.full(len(self.probes.customer), np.nan)
+        for cutoff in np.unique(self.probes.cutoff_day):
+            in_year = (rows["segment"] > position[cutoff - 365]) & (rows["segment"] <= position[cutoff])
+            # float64 sums of integer units are exact below 2**53
+            year = np.bincount(pair[in_year], weights=rows["value"][in_year], minlength=len(pairs))
+            top, total = np.zeros(len(self.attributes)), np.zeros(len(self.attributes))
+            if len(pairs):
+                top[pair_customer[first_pair]] = np.maximum.reduceat(year, first_pair)
+                total[pair_customer[first_pair]] = np.add.reduceat(year, first_pair)
+            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+            customer = self.probes.customer[at]
+            share[at] = top[customer] / np.where(total[customer] > 0, total[customer], np.nan)
+        self.values["categories_top_share_365d"] = share
+
+    def _payment(self, w: _Windows) -> None:
+        """Mean days to pay and late share of the invoices paid in the window, and the 180-day trend."""
+        v = self.values
+
+        def mean_days(start: int, end: int = 0) -> np.ndarray:
+            paid = w.sum("paid", start, end)
+            return _from_units(w.sum("pay_days", start, end)) / np.where(paid > 0, paid, np.nan)
+
+        v["payment_days_mean_365d"] = mean_days(365)
+        v["payment_days_trend_180d"] = mean_days(180) - mean_days(360, 180)
+        paid = w.sum("paid", 365)
+        v["payment_late_share_365d"] = w.sum("late", 365) / np.where(paid > 0, paid, np.nan)
+
+    def _population(self, days: _DayRows) -> None:
+        """Measures relative to ALL customers with an invoice in the window before each spine cutoff (spend
+        percentile, industry median spend, owner portfolio), so a customer's value does not depend on which
+        other customers the spine holds: training and scoring agree. One cutoff at a time (memory)."""
+        names = [f"spend_percentile_{window}d" for window in PERCENTILE_WINDOWS_DAYS if "spend" in self.wanted]
+        names += [name for family, name in (("wallet", "wallet_spend_vs_industry_365d"),
+                                            ("relationship", "relationship_owner_portfolio_365d"))
+                  if family in self.wanted]
+        out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
+        industry, owner = self.attributes["industry"].to_numpy(), self.attributes["account_owner"].to_numpy()
+        everyone = np.arange(len(self.attributes))
+        for cutoff in np.unique(self.probes.cutoff_day):
+            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+            customer = self.probes.customer[at]
+            w = _Probes(everyone, np.full(len(everyone), cutoff)).windows(days)
+            w.prefetch(0, 365, *PERCENTILE_WINDOWS_DAYS)
+            if "spend" in self.wanted:
+                for window in PERCENTILE_WINDOWS_DAYS:
+                    spend = w.sum("spend", window)
+                    peers = np.flatnonzero(w.count(window) > 0)
+                    percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
+                    percentile[peers] = np.searchsorted(np.sort(spend[peers]), spend[peers], "right") / len(peers)
+                    out[f"spend_percentile_{window}d"][at] = percentile[customer]
+            active = w.count(365) > 0
+            if "wallet" in self.wanted:
+                spend = pd.Series(_from_units(w.sum("spend", 365))[active])
+                median = spend.groupby(industry[active]).median().reindex(industry[customer]).to_numpy()
+                out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
+                                                            / np.where(median > 0, median, np.nan))
+            if "relationship" in self.wanted:
+                portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
+                out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
+        self.values |= out
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap the rollup's chunks freed back to the operating system (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _from_units(units: np.ndarray) -> np.ndarray:
+    """Money (or days to pay) from integers of 1/MONEY_SCALE."""
+    return units / MONEY_SCALE
+
+
+def _growth(last: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    total = np.abs(last) + np.abs(previous)
+    return (last - previous) / np.where(total > 0, total, np.nan)
+
+
+# --------------------------------------------------------------------------------------------- DuckDB
+
+
+def _value_positions(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """Registers an ENUM type of the distinct `column` values; returns the expression of a line's value
+    position (NULL after the others)."""
+    con.execute(f"CREATE TYPE {column}_values AS ENUM ("
+                f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM lines WHERE {column} IS NOT NULL)")
+    known = con.execute(f"SELECT len(enum_range(NULL::{column}_values))").fetchone()[0]
+    return f"coalesce(enum_code(CAST({column} AS VARCHAR)::{column}_values), {known})"
+
+
+@dataclass
+class _Rollup:
+    """Rows per (customer, invoice day), per (customer, payment day) and, when asked, the purchase value per
+    (customer, category, segment)."""
+
+    days: _DayRows
+    paid: _DayRows
+    category_segments: dict[str, np.ndarray]
+
+
+def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_payments: bool,
+            segment_edges: np.ndarray | None) -> _Rollup:
+    """One pass over the lines, chunk by chunk of whole days (small hash tables that need not spill): lines
+    into invoices, invoices per (customer, day) and per (customer, payment day), and with `segment_edges` the
+    purchase value per (customer, category, segment), segment s holding the days in [edges[s-1], edges[s]).
+    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value."""
+    masks = sorted(distinct_columns & lines.mask_columns)
+    with_segments = segment_edges is not None
+    positions = {c: _value_positions(con, c) for c in {*masks, *(["category"] if with_segments else [])}}
+    line_columns = "".join([
+        ", days_to_pay" if with_payments else "",
+        *(f", CAST(1::UBIGINT << {positions[c]} AS UBIGINT) AS {c}_bit" for c in masks),
+        f", CAST({positions['category']} AS INTEGER) AS category" if with_segments else ""])
+    invoice_masks = "".join(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)
+    day_masks = "".join(f", coalesce(bit_or({c}_mask), 0::UBIGINT) AS {c}_mask" for c in masks)
+    parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
+    for first, last in _chunks(con):
+        # the chunk's lines are read from the source once, with integer customer keys
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE chunk_lines AS
+            SELECT k.customer, l.invoice_id, CAST(CAST(l.timestamp AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
+                   CAST(CAST(l.amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units,
+                   l.amount > 0 AS purchase{line_columns}
+            FROM lines l JOIN customer_keys k USING (customer_id)
+            WHERE l.timestamp >= DATE '{first}' AND l.timestamp < DATE '{last}'
+        """)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE chunk_invoices AS
+            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value, bool_or(purchase) AS purchase
+                   {", max(days_to_pay) AS days_to_pay" if with_payments else ""}{invoice_masks}
+            FROM chunk_lines GROUP BY customer, invoice_id, day
+        """)
+        parts["days"].append(con.execute(f"""
+            SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(value) AS BIGINT) AS spend,
+                   CAST(sum(greatest(value, 0)) AS BIGINT) AS gross, CAST(count(*) FILTER (value > 0) AS INTEGER)
+                   AS orders, max(greatest(value, 0)) AS max_order, bool_or(purchase) AS purchase{day_masks}
+            FROM chunk_invoices GROUP BY customer, day ORDER BY customer, day
+        """).fetchnumpy())
+        if with_payments:
+            parts["paid"].append(con.execute(f"""
+                WITH paid AS (
+                    SELECT customer, CAST(days_to_pay AS DECIMAL(18, 4)) AS days_to_pay,
+                           day + CAST(ceil(CAST(days_to_pay AS DECIMAL(18, 4))) AS INTEGER) AS day
+                    FROM chunk_invoices WHERE value > 0 AND days_to_pay IS NOT NULL
+                )
+                SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(days_to_pay) * {MONEY_SCALE} AS BIGINT)
+                       AS pay_days, CAST(count(*) AS INTEGER) AS paid,
+                       CAST(count(*) FILTER (days_to_pay > {LATE_PAYMENT_DAYS}) AS INTEGER) AS late
+                FROM paid GROUP BY customer, day
+            """).fetchnumpy())
+        if with_segments:
+            parts["segments"].append(_category_segments(con, segment_edges))
+    con.execute("DROP TABLE IF EXISTS chunk_invoices; DROP TABLE IF EXISTS chunk_lines")
+    return _Rollup(_DayRows(_concatenate(parts["days"], ["spend", "gross", "orders", "max_order", "purchase",
+                                                          *(f"{c}_mask" for c in masks)])),
+                   _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
+                   _concatenate(parts["segments"], ["category", "segment", "value"], sort=False))
+
+
+def _chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, dt.date]]:
+    """[first, last) day ranges of about LINES_PER_CHUNK lines each (of equal length in time)."""
+    first, last, count = con.execute(
+        "SELECT CAST(min(timestamp) AS DATE), CAST(max(timestamp) AS DATE) + 1, count(*) FROM lines").fetchone()
+    if not count:
+        return []
+    n_chunks, span = -(-count // LINES_PER_CHUNK), (last - first).days
+    cuts = sorted({first + dt.timedelta(days=span * i // n_chunks) for i in range(n_chunks)} | {last})
+    return list(itertools.pairwise(cuts))
+
+
+def _concatenate(parts: list[dict], columns: list[str], sort: bool = True) -> dict[str, np.ndarray]:
+    """The chunks' rows as one set of arrays, sorted by (customer, day) unless `sort` is false."""
+    names = ["customer", *(["day"] if sort else []), *columns]
+    if not parts:
+        return {name: np.zeros(0, np.int64) for name in names}
+    # column by column, dropping the parts' copy as it goes: one column of extra memory at a time
+    joined = {name: np.concatenate([np.asarray(part.pop(name)) for part in parts]) for name in names}
+    parts.clear()
+    if sort:  # each chunk is sorted already: a stable sort merges the runs
+        order = np.argsort(_key(joined["customer"], joined["day"]), kind="stable")
+        for name in names:
+            joined[name] = joined[name][order]
+    return joined
+
+
+def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray) -> dict:
+    """Purchase value (lines with amount > 0) per (customer, category position, segment) of the chunk."""
+    segment = " + ".join(f"CAST(day >= {int(e)} AS INTEGER)" for e in edges)
+    return con.execute(f"""
+        SELECT customer, category, {segment} AS segment, CAST(sum(units) AS BIGINT) AS value
+        FROM chunk_lines WHERE purchase AND day >= {int(edges[0])} AND day < {int(edges[-1])}
+        GROUP BY ALL
+    """).fetchnumpy()
+
+
+def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Probes
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of `column` bought in the last 365 days, ever, and for the first time in the last 90
+    days, for values too many for bit masks.
+
+    Each (customer, value) is active for cutoffs in (first purchase day, last purchase day + 365] of each run
+    of purchases no more than 365 days apart; +1/-1 events at those days, summed up to the cutoff, count the
+    active values without joining every cutoff to every value."""
+    counts = con.execute(f"""
+        WITH purchase_days AS (
+            SELECT DISTINCT customer_id, {column} AS value, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day
+            FROM lines WHERE amount > 0
         ), gaps AS (
-            SELECT *, CASE WHEN lag(day) OVER (PARTITION BY customer_id, category ORDER BY day) >= day - 365
+            SELECT *, CASE WHEN lag(day) OVER (PARTITION BY customer_id, value ORDER BY day) >= day - 365
                            THEN 0 ELSE 1 END AS new_run
-            FROM days
+            FROM purchase_days
         ), runs AS (
-            SELECT *, sum(new_run) OVER (PARTITION BY customer_id, category ORDER BY day) AS run FROM gaps
+            SELECT *, sum(new_run) OVER (PARTITION BY customer_id, value ORDER BY day) AS run FROM gaps
         ), spans AS (
-            SELECT customer_id, category, min(day) AS first_day, max(day) AS last_day
-            FROM runs GROUP BY customer_id, category, run
+            SELECT customer_id, value, min(day) AS first_day, max(day) AS last_day
+            FROM runs GROUP BY customer_id, value, run
         ), firsts AS (
-            SELECT customer_id, min(first_day) AS first_day FROM spans GROUP BY customer_id, category
+            SELECT customer_id, min(first_day) AS first_day FROM spans GROUP BY customer_id, value
         ), events AS (
             SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all, 0 AS d_new FROM spans
             UNION ALL SELECT customer_id, last_day + 366, -1, 0, 0 FROM spans
             UNION ALL SELECT customer_id, first_day + 1, 0, 1, 1 FROM firsts
             UNION ALL SELECT customer_id, first_day + 91, 0, 0, -1 FROM firsts
-        ), counts AS (
-            SELECT customer_id, day,
-                   sum(sum(d365)) OVER w AS d365, sum(sum(d_all)) OVER w AS d_all, sum(sum(d_new)) OVER w AS d_new
-            FROM events GROUP BY customer_id, day
-            WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
-        SELECT s.customer_id, s.cutoff, coalesce(c.d365, 0) AS d365, coalesce(c.d_all, 0) AS d_all,
-               coalesce(c.d_new, 0) AS d_new
-        FROM spine_t s ASOF LEFT JOIN counts c ON c.customer_id = s.customer_id AND s.b0 >= c.day
-    """
+        SELECT k.customer, e.day, CAST(sum(d365) AS BIGINT) AS d365, CAST(sum(d_all) AS BIGINT) AS d_all,
+               CAST(sum(d_new) AS BIGINT) AS d_new
+        FROM events e JOIN customer_keys k USING (customer_id)
+        GROUP BY ALL ORDER BY k.customer, e.day
+    """).fetchnumpy()
+    events = probes.windows(_DayRows(dict(counts)))
+    # events on the cutoff day itself already apply (they are dated the day after the purchase)
+    return tuple(events.sum(measure, None, -1) for measure in ("d365", "d_all", "d_new"))
 
 
-def _population_sql() -> str:
-    """Measures relative to ALL customers that bought in the window before each spine cutoff (spend
-    percentile, industry median spend, owner portfolio), so a customer's value does not depend on which other
-    customers the spine holds: training and scoring agree."""
-    bounds = sorted({0, 365, *PERCENTILE_WINDOWS_DAYS})
-    reads = ", ".join(f"coalesce(r{b}.spend, 0) AS spend_{b}, coalesce(r{b}.active_days, 0) AS active_{b}"
-                      for b in bounds)
-    joins = " ".join(
-        f"ASOF LEFT JOIN running r{b} ON r{b}.customer_id = p.customer_id AND p.cutoff_day - {b} > r{b}.day"
-        for b in bounds
-    )
-    ranks = ", ".join(
-        f"CASE WHEN active_0 > active_{w} THEN cume_dist() OVER (PARTITION BY cutoff, active_0 > active_{w} "
-        f"ORDER BY spend_0 - spend_{w}) END AS spend_percentile_{w}d"
-        for w in PERCENTILE_WINDOWS_DAYS
-    )
-    return f"""
-        WITH cutoffs AS (SELECT DISTINCT cutoff FROM spine_t),
-        population AS (
-            SELECT k.customer_id, c.cutoff, CAST(c.cutoff AS DATE) AS cutoff_day
-            FROM cutoffs c CROSS JOIN (SELECT DISTINCT customer_id FROM running) k
-        ),
-        reads AS (
-            SELECT p.customer_id, p.cutoff, {reads}, c.industry, c.account_owner
-            FROM population p {joins} LEFT JOIN customers c ON c.customer_id = p.customer_id
-        ),
-        active AS (SELECT * FROM reads WHERE active_0 > active_365),
-        peers AS (
-            SELECT cutoff, industry, median(spend_0 - spend_365) AS _industry_median_365d
-            FROM active WHERE industry IS NOT NULL GROUP BY ALL
-        ),
-        portfolios AS (
-            SELECT cutoff, account_owner, count(*) AS relationship_owner_portfolio_365d
-            FROM active WHERE account_owner IS NOT NULL GROUP BY ALL
-        ),
-        ranked AS (SELECT customer_id, cutoff, {ranks} FROM reads)
-        SELECT s.customer_id, s.cutoff, {", ".join(f"r.spend_percentile_{w}d" for w in PERCENTILE_WINDOWS_DAYS)},
-               p._industry_median_365d, o.relationship_owner_portfolio_365d
-        FROM spine_t s
-        LEFT JOIN ranked r ON r.customer_id = s.customer_id AND r.cutoff = s.cutoff
-        LEFT JOIN customers c ON c.customer_id = s.customer_id
-        LEFT JOIN peers p ON p.cutoff = s.cutoff AND p.industry = c.industry
-        LEFT JOIN portfolios o ON o.cutoff = s.cutoff AND o.account_owner = c.account_owner
-    """
-
-
-def _firmographics(con: duckdb.DuckDBPyConnection, snapshots: pd.DataFrame | None) -> pd.DataFrame:
-    """Firm attributes valid at each cutoff: size from the latest snapshot strictly before it."""
+def _firmographics(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame, customers: pd.DataFrame,
+                   snapshots: pd.DataFrame | None, order: np.ndarray) -> dict[str, np.ndarray]:
+    """Firm attributes valid at each cutoff (size from the latest snapshot strictly before it), per sorted
+    spine row."""
+    con.register("spine", spine.assign(position=np.argsort(order)))
+    con.register("customers", customers[[*CUSTOMER_COLUMNS, "account_owner"]])
     if snapshots is not None:
         _require(snapshots, SNAPSHOT_COLUMNS, "snapshots")
         con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
@@ -339,36 +724,29 @@ def _firmographics(con: duckdb.DuckDBPyConnection, snapshots: pd.DataFrame | Non
     else:
         size_source = ""
         size_columns = "c.employees AS firm_employees, c.annual_revenue AS firm_revenue"
-    return con.sql(
+    frame = con.execute(
         f"""
-        SELECT s.customer_id, s.cutoff, {size_columns},
+        SELECT {size_columns},
                CASE WHEN c.founded_year <= year(s.cutoff) THEN year(s.cutoff) - c.founded_year END
                    AS firm_age_years,
-               c.credit_rating AS _credit_rating,
+               c.credit_rating,
                c.industry AS firm_industry, c.country AS firm_country, c.region AS firm_region,
                c.acquisition_channel AS firm_channel
-        FROM spine_t s
+        FROM spine s
         {size_source}
         LEFT JOIN customers c ON c.customer_id = s.customer_id
+        ORDER BY s.position
         """
     ).df()
+    values = {name: frame[name].to_numpy() for name in frame.columns if name != "credit_rating"}
+    values["firm_credit_score"] = frame["credit_rating"].map(CREDIT_SCORES).to_numpy(dtype=float)
+    values["firm_revenue"] = pd.to_numeric(frame["firm_revenue"]).to_numpy(dtype=float)
+    return values
 
 
-def _finalise(frame: pd.DataFrame, catalogue: list) -> pd.DataFrame:
-    """Fixed column order and dtypes: float64 for numbers, str for categories (missing as NaN)."""
-    columns: dict[str, pd.Series] = {
-        "customer_id": frame["customer_id"].astype("str"),
-        "cutoff": frame["cutoff"].astype("datetime64[us]"),
-    }
-    for feature in catalogue:
-        values = frame[feature.name]
-        if feature.kind == "categorical":
-            columns[feature.name] = values.astype("str").where(values.notna(), np.nan)
-        else:
-            columns[feature.name] = pd.to_numeric(values, errors="raise").astype("float64")
-    return pd.DataFrame(columns).reset_index(drop=True)
-
-
-def feature_columns(windows_days: tuple[int, ...]) -> list[str]:
-    """Names of the feature columns, in the builder's output order."""
-    return [f.name for f in feature_catalogue(windows_days)]
+def _column(values: np.ndarray, feature: FeatureDef) -> np.ndarray | pd.Series:
+    """float64 for numbers, str for categories (missing as NaN)."""
+    if feature.kind == "categorical":
+        series = pd.Series(values)
+        return series.astype("str").where(series.notna(), np.nan)
+    return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(dtype="float64")

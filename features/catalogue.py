@@ -42,6 +42,9 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
             FeatureDef(f"order_value_mean_{w}d", "order", f"{w}d",
                        f"Mean gross value per order in the {w} days before the cutoff (NaN without orders).",
                        f"average order value over last {w} days", unit="money"),
+            FeatureDef(f"order_value_max_{w}d", "order", f"{w}d",
+                       f"Largest gross order value in the {w} days before the cutoff (NaN without orders).",
+                       f"largest order in last {w} days", unit="money"),
         ]
     for w in PERCENTILE_WINDOWS_DAYS:
         defs.append(FeatureDef(
@@ -83,9 +86,17 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
         FeatureDef("order_value_max_all", "order", "all", "Largest gross order value before the cutoff.",
                    "largest order to date", unit="money"),
         FeatureDef("cadence_days_between_orders_all", "cadence", "all",
-                   "Mean days between orders: (last order day - first order day) / (orders - 1); NaN with "
-                   "fewer than two orders.",
+                   "Mean days between consecutive orders: (last order day - first order day) / (orders - 1); "
+                   "NaN with fewer than two orders.",
                    "average days between orders", unit="days"),
+        FeatureDef("cadence_gap_mean_365d", "cadence", "365d",
+                   "Mean days between consecutive orders in the 365 days before the cutoff: (last - first order "
+                   "day there) / (orders there - 1); NaN with fewer than two orders there.",
+                   "average days between orders (last year)", unit="days"),
+        FeatureDef("cadence_gap_trend_365d", "cadence", "365d",
+                   "Mean days between consecutive orders in the last 365 days minus that in the 365 days before "
+                   "(negative = ordering more often); NaN with fewer than two orders in either.",
+                   "change in days between orders vs the year before", unit="days"),
         FeatureDef("cadence_active_months_365d", "cadence", "365d",
                    "Calendar months with a purchase among the 365 days before the cutoff.",
                    "months with purchases in the last year"),
@@ -107,6 +118,10 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
         FeatureDef("categories_distinct_all", "categories", "all",
                    "Distinct product categories bought before the cutoff.",
                    "product categories bought to date"),
+        FeatureDef("categories_top_share_365d", "categories", "365d",
+                   "Share of the purchase value (lines with amount > 0) of the 365 days before the cutoff that "
+                   "went to its top category (1 = one category only); NaN without purchases.",
+                   "share of purchases in the top category (last 365 days)", unit="share"),
         FeatureDef("categories_new_90d", "categories", "90d",
                    "Categories bought for the first time in the 90 days before the cutoff.",
                    "new product categories in last 90 days"),

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features import builder
 from features.builder import build_features, feature_columns
-from tests.conftest import customers_frame
+from tests.conftest import customers_frame, transactions_frame
 
 CUTOFF = pd.Timestamp("2023-07-01")
 
@@ -126,3 +127,92 @@ def test_training_and_scoring_spines_give_identical_rows(known_history):
     scoring = build_features(known_history, customers_frame(["A", "B"]),
                              pd.DataFrame({"customer_id": ["A"], "cutoff": [CUTOFF]}))
     pd.testing.assert_frame_equal(training.iloc[[1]].reset_index(drop=True), scoring)
+
+
+def test_known_answers_for_largest_order_per_window(known_history):
+    frame = features_at(known_history)
+    a, b = frame.loc["A"], frame.loc["B"]
+    assert a["order_value_max_90d"] == 300 and a["order_value_max_365d"] == 300
+    assert np.isnan(b["order_value_max_90d"])  # B's only order lies 177 days back
+    assert b["order_value_max_180d"] == 80 and b["order_value_max_all"] == 80
+    # I3 (300) is dated on this cutoff day, so invisible: I2 (250) lies 102 days back
+    earlier = features_at(known_history, cutoff=pd.Timestamp("2023-06-20")).loc["A"]
+    assert np.isnan(earlier["order_value_max_90d"])
+    assert earlier["order_value_max_180d"] == 250 and earlier["order_value_max_all"] == 250
+
+
+def test_known_answers_for_top_category_share(known_history):
+    frame = features_at(known_history)
+    # A's purchase lines in the year: Tools 100 + 200, Paint 50, Safety 300 (the credit note is no purchase)
+    assert frame.loc["A", "categories_top_share_365d"] == pytest.approx(300 / 650)
+    assert frame.loc["B", "categories_top_share_365d"] == 1.0
+    later = features_at(known_history, cutoff=pd.Timestamp("2024-03-01"))  # I2 .. I4: Tools 200 + 999 on top
+    assert later.loc["A", "categories_top_share_365d"] == pytest.approx((200 + 999) / (200 + 50 + 300 + 999))
+    assert np.isnan(later.loc["B", "categories_top_share_365d"])  # no purchase in that year
+
+
+def test_known_answers_for_gaps_between_orders():
+    history = transactions_frame([
+        ("A", "P1", "2021-08-01 10:00", "Tools", 10.0, 5),  # previous year: 2021-08-01 .. 2022-02-01
+        ("A", "P2", "2021-10-01 10:00", "Tools", 10.0, 5),
+        ("A", "P3", "2022-02-01 10:00", "Tools", 10.0, 5),
+        ("A", "L1", "2022-08-01 10:00", "Tools", 10.0, 5),  # last year: 2022-08-01 .. 2022-11-01
+        ("A", "L2", "2022-09-01 10:00", "Tools", 10.0, 5),
+        ("A", "CN", "2022-09-15 10:00", "Tools", -5.0, None),  # a credit note is no order
+        ("A", "L3", "2022-10-01 10:00", "Tools", 10.0, 5),
+        ("A", "L4", "2022-11-01 10:00", "Tools", 10.0, 5),
+        ("B", "B1", "2023-01-05 10:00", "Paint", 10.0, 5),
+    ])
+    frame = features_at(history)
+    a, b = frame.loc["A"], frame.loc["B"]
+    assert a["cadence_gap_mean_365d"] == pytest.approx(92 / 3)
+    assert a["cadence_gap_trend_365d"] == pytest.approx(92 / 3 - 184 / 2)
+    assert a["cadence_days_between_orders_all"] == pytest.approx(457 / 6)
+    assert np.isnan(b["cadence_gap_mean_365d"]) and np.isnan(b["cadence_gap_trend_365d"])  # one order only
+
+
+def test_switched_off_families_are_not_computed(known_history, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed a family that is switched off")
+
+    spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": [CUTOFF, CUTOFF]})
+    monkeypatch.setattr(builder, "_rollup", refuse)
+    frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("firm",))
+    assert frame.loc[0, "firm_industry"] == "Retail"
+    monkeypatch.undo()
+    monkeypatch.setattr(builder, "_category_segments", refuse)
+    monkeypatch.setattr(builder, "_distinct_by_events", refuse)
+    monkeypatch.setattr(builder, "_firmographics", refuse)
+    frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("spend", "payment"))
+    assert {c.split("_")[0] for c in frame.columns[2:]} == {"spend", "payment"}
+
+
+def test_distinct_counts_by_events_equal_those_by_bit_masks(known_history, monkeypatch):
+    """More categories or products than bits in a mask are counted with +1/-1 events: same answers."""
+    history = pd.concat([known_history, known_history.assign(
+        customer_id="B", product_id=lambda f: f["category"] + "-x",
+        timestamp=known_history["timestamp"] - pd.Timedelta(days=200))], ignore_index=True)
+    history["product_id"] = history["product_id"].fillna(history["category"] + "-y")
+    spine = pd.DataFrame({"customer_id": ["A", "B", "A", "B"],
+                          "cutoff": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-07-01", "2024-01-01"])})
+    by_masks = build_features(history, customers_frame(["A", "B"]), spine)
+    monkeypatch.setattr(builder, "MASK_BITS", 1)
+    by_events = build_features(history, customers_frame(["A", "B"]), spine)
+    pd.testing.assert_frame_equal(by_masks, by_events)
+    assert by_masks["products_distinct_all"].tolist() == [1, 3, 3, 4]  # B: Tools-x, Paint-x, Safety-x, Paint-y
+
+
+def test_rolling_up_chunk_by_chunk_changes_nothing(known_history, monkeypatch):
+    spine = pd.DataFrame({"customer_id": ["A", "B", "A", "B"],
+                          "cutoff": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-07-01", "2024-01-01"])})
+    whole = build_features(known_history, customers_frame(["A", "B"]), spine)
+    monkeypatch.setattr(builder, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days of this history
+    pd.testing.assert_frame_equal(build_features(known_history, customers_frame(["A", "B"]), spine), whole)
+
+
+def test_transactions_read_from_parquet_give_the_same_features(known_history, tmp_path):
+    path = tmp_path / "transactions.parquet"
+    known_history.to_parquet(path, index=False)
+    spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": [CUTOFF, CUTOFF]})
+    pd.testing.assert_frame_equal(build_features(path, customers_frame(["A", "B"]), spine),
+                                  build_features(known_history, customers_frame(["A", "B"]), spine))
