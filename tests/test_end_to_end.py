@@ -19,10 +19,13 @@ from pipeline.score import PROSPECT_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 # 5,000 customers give ~150 positives on the test cutoff: enough for the model-vs-baseline comparison to
 # be about the model rather than noise (with 1,500 customers the test cutoff holds only ~35 positives).
-SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"shap_sample": 500, "bootstrap_resamples": 200}}
+# model.n_jobs 1: LightGBM's OpenMP threads spin-wait, so two pipelines with 2 threads each on the 2 cores of
+# CI (one per xdist worker) run ten times slower than one
+SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"shap_sample": 500, "bootstrap_resamples": 200},
+         "model": {"n_jobs": 1}}
 runner = CliRunner()
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="end_to_end")]  # one worker, one demo run
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +36,12 @@ def demo_project(tmp_path_factory):
     for group, values in SMALL.items():
         params[group] |= values
     (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    old = Path.cwd()
-    os.chdir(folder)
-    try:
-        result = runner.invoke(app, ["run-all"])
-        assert result.exit_code == 0, result.output
-        yield folder
-    finally:
-        os.chdir(old)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # in a child process, as cron would run it (in-process runs were ten times slower under pytest-xdist)
+    completed = subprocess.run([sys.executable, "-m", "pipeline", "run-all"], cwd=folder, env=env,
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return folder
 
 
 def test_ranked_list_has_required_columns_and_order(demo_project):
@@ -143,6 +144,7 @@ def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["demo"]["n_customers"] = 800
     params["evaluate"] |= {"shap_sample": 300, "backtest_folds": 2, "bootstrap_resamples": 100}
+    params["model"]["n_jobs"] = 1  # see SMALL
     params["gate"]["min_lift_over_baseline"] = 0.0  # this test is about DVC, not model quality
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -66,7 +66,8 @@ def small_pipeline_run(tmp_path_factory) -> Path:
     """A project folder with the outputs of the report stages on a 1,500-customer demo."""
     folder = tmp_path_factory.mktemp("pipeline")
     params = small_params(demo={"n_customers": 1500}, evaluate={"shap_sample": 300, "backtest_folds": 2,
-                                                                     "bootstrap_resamples": 200})
+                                                                     "bootstrap_resamples": 200},
+                          model={"n_jobs": 1})  # one core per xdist worker: LightGBM's OpenMP threads spin-wait
     (folder / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     for stage in REPORT_STAGES:
