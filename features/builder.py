@@ -26,7 +26,6 @@ import contextlib
 import ctypes
 import datetime as dt
 import itertools
-import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -58,8 +57,8 @@ CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
 LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
-DUCKDB_MEMORY_LIMIT = os.environ.get("KAP_DUCKDB_MEMORY_LIMIT", "512MB")  # DuckDB spills beyond this
-DUCKDB_THREADS = int(os.environ.get("KAP_DUCKDB_THREADS", "2"))
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB spills to a temporary folder beyond this (the rollup is chunked to fit)
+DUCKDB_THREADS = 2  # the CI and target machines have 2 cores
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
 TransactionSource = pd.DataFrame | str | Path
