@@ -12,41 +12,36 @@ MODEL = "model"
 MIN_BIN_ROWS = 10  # reliability bins with fewer rows are noise and left out of the chart
 
 
-def _styled_lines(ax, table: pd.DataFrame, x: str) -> None:
+def _line_chart(table: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: str, diagonal: bool = False,
+                ) -> Figure:
+    """One line per ranking column of `table` against column `x`; the model bold, the oracle dotted."""
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     for column in table.columns.drop(x):
         ax.plot(table[x], table[column], label=column.removesuffix("_baseline").replace("_", " "),
                 linewidth=2.4 if column == MODEL else 1.2, linestyle=":" if column == "oracle" else "-")
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return fig
 
 
 def pr_curve_chart(pr: pd.DataFrame) -> Figure:
     """Precision-recall curves of every ranking on the test cutoff."""
-    fig = Figure(figsize=(6, 4.5))
-    ax = fig.subplots()
-    _styled_lines(ax, pr, "recall")
-    ax.set(xlabel="recall (share of future key accounts found)", ylabel="precision", title="Precision-recall")
-    return fig
+    return _line_chart(pr, "recall", "recall (share of future key accounts found)", "precision", "Precision-recall")
 
 
 def gains_chart(gains: pd.DataFrame) -> Figure:
     """Cumulative gains: share of future key accounts among the top x% contacted."""
-    fig = Figure(figsize=(6, 4.5))
-    ax = fig.subplots()
-    _styled_lines(ax, gains, "share_contacted")
-    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
-    ax.set(xlabel="share of eligible customers contacted", ylabel="share of future key accounts",
-           title="Cumulative gains")
-    return fig
+    return _line_chart(gains, "share_contacted", "share of eligible customers contacted",
+                       "share of future key accounts", "Cumulative gains", diagonal=True)
 
 
 def precision_at_k_chart(at_k: pd.DataFrame) -> Figure:
     """Precision among the top k for the capacities a sales team has."""
-    fig = Figure(figsize=(6, 4.5))
-    ax = fig.subplots()
-    _styled_lines(ax, at_k, "k")
-    ax.set(xlabel="customers contacted (k)", ylabel="precision at k", title="Precision at sales capacity k")
-    return fig
+    return _line_chart(at_k, "k", "customers contacted (k)", "precision at k", "Precision at sales capacity k")
 
 
 def calibration_chart(calibrated: pd.DataFrame, raw: pd.DataFrame) -> Figure:
@@ -66,13 +61,10 @@ def calibration_chart(calibrated: pd.DataFrame, raw: pd.DataFrame) -> Figure:
 
 def backtest_chart(pr_auc_by_cutoff: pd.DataFrame) -> Figure:
     """PR-AUC of every ranking per backtest test cutoff."""
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.subplots()
     table = pr_auc_by_cutoff.assign(test_cutoff=pd.to_datetime(pr_auc_by_cutoff["test_cutoff"]))
-    _styled_lines(ax, table, "test_cutoff")
-    for line in ax.get_lines():
+    fig = _line_chart(table, "test_cutoff", "test cutoff", "PR-AUC", "PR-AUC per backtest cutoff")
+    for line in fig.axes[0].get_lines():
         line.set_marker("o")
-    ax.set(xlabel="test cutoff", ylabel="PR-AUC", title="PR-AUC per backtest cutoff")
     fig.autofmt_xdate()
     return fig
 

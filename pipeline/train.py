@@ -59,17 +59,23 @@ def hyperparameters(params: Params) -> dict:
     return values
 
 
-def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters_: dict,
-              ) -> tuple[tracking.KeyAccountModel, TrainingResult]:
-    """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff."""
+def _design(params: Params, panel: pd.DataFrame, split: TimeSplit) -> tuple[FeatureSpec, pd.DataFrame, pd.Series,
+                                                                           pd.DataFrame, pd.Series]:
+    """The feature spec fitted on the split's training rows, and the conformed training and validation data."""
     train = panel[panel["cutoff"].isin(split.train)]
     valid = panel[panel["cutoff"] == split.validation]
     spec = feature_spec_from(params, train)
     log.info("training on %s rows (%s cutoffs), validating on %s rows", len(train), len(split.train), len(valid))
-    X_valid = spec.conform(valid)
-    result = train_classifier(spec.conform(train), train[TARGET], X_valid, valid[TARGET], hyperparameters_,
+    return spec, spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET]
+
+
+def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters_: dict,
+              ) -> tuple[tracking.KeyAccountModel, TrainingResult]:
+    """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff."""
+    spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
+    result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters_,
                               params.model.early_stopping_rounds, params.seed)
-    calibrator = fit_calibrator(valid[TARGET], predict_probability(result.booster, X_valid).to_numpy(),
+    calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid).to_numpy(),
                                 params.calibration.method)
     return tracking.KeyAccountModel(result.booster, spec, calibrator), result
 
@@ -79,9 +85,6 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
     (each trial a nested MLflow run of the active run)."""
     if not params.tuning.enabled:
         return hyperparameters(params)
-    train = panel[panel["cutoff"].isin(split.train)]
-    valid = panel[panel["cutoff"] == split.validation]
-    spec = feature_spec_from(params, train)
 
     def log_trial(trial: TrialResult) -> None:
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
@@ -89,8 +92,9 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
             mlflow.log_metrics({"validation_average_precision": trial.validation_average_precision,
                                 "best_iteration": trial.best_iteration})
 
+    _, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
     best, trials = search_hyperparameters(
-        spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET], hyperparameters(params),
+        X_train, y_train, X_valid, y_valid, hyperparameters(params),
         params.tuning.n_trials, params.seed, params.model.early_stopping_rounds, on_trial=log_trial,
     )
     log.info("tuning: best validation average precision %.4f over %s trials",
