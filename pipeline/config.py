@@ -195,6 +195,9 @@ class ReportConfig:
     top_n: int = 200
 
 
+TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"  # MLflow's own variable; when set it overrides params
+
+
 @dataclass(frozen=True)
 class MlflowConfig:
     tracking_uri: str = "sqlite:///mlflow.db"
@@ -202,8 +205,14 @@ class MlflowConfig:
     registered_model: str = "key-account-potential"
 
     def resolved_tracking_uri(self) -> str:
-        """The environment's MLFLOW_TRACKING_URI wins over params, as MLflow users expect."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+        """The environment's MLFLOW_TRACKING_URI wins over params, as MLflow users expect. A relative SQLite
+        path is made absolute against the working directory: MLflow caches one store per URI string in the
+        process, so `sqlite:///mlflow.db` would keep pointing at the first folder it was opened in."""
+        uri = os.environ.get(TRACKING_URI_VARIABLE) or self.tracking_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not Path(uri.removeprefix(prefix)).is_absolute():
+            return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+        return uri
 
 
 @dataclass(frozen=True)

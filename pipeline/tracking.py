@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -23,7 +24,7 @@ from mlflow.models import infer_signature
 from models.calibration import Calibrator
 from models.estimator import predict_probability
 from models.spec import FeatureSpec
-from pipeline.config import MlflowConfig
+from pipeline.config import TRACKING_URI_VARIABLE, MlflowConfig
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,14 @@ CALIBRATOR_ARTIFACT = "calibrator"
 def configure(config: MlflowConfig) -> str:
     """Point MLflow at the configured store and experiment; returns the tracking URI in use."""
     uri = config.resolved_tracking_uri()
+    user_override = os.environ.get(TRACKING_URI_VARIABLE)
     mlflow.set_tracking_uri(uri)
+    # MLflow also exports the URI to the environment; in a process that configures several projects
+    # (an orchestrator worker, a notebook, the tests) that export would override the next project's params
+    if user_override is None:
+        os.environ.pop(TRACKING_URI_VARIABLE, None)
+    else:
+        os.environ[TRACKING_URI_VARIABLE] = user_override
     mlflow.set_experiment(config.experiment)
     return uri
 

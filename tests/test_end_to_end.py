@@ -120,7 +120,8 @@ def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_
     monkeypatch.chdir(demo_project)
     scores = demo_project / "data/scores/prospects.parquet"
     before = pd.read_parquet(scores)
-    assert runner.invoke(app, ["score"]).exit_code == 0
+    result = runner.invoke(app, ["score"])
+    assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
 
     params = yaml.safe_load((demo_project / "params.yaml").read_text())

@@ -63,3 +63,14 @@ def test_gate_decision_names_each_failed_threshold():
     assert not passed and len(failures) == 2 and "min_pr_auc" in failures[0]
     passed, _ = gate_decision({"model": {"pr_auc": float("nan")}, "pr_auc_ratio_to_baseline": 2.0}, gate)
     assert not passed
+
+
+def test_each_project_folder_keeps_its_own_store_in_one_process(tmp_path, monkeypatch):
+    """MLflow caches stores by URI string: a relative SQLite URI must not follow the first folder opened."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        tracking.configure(MlflowConfig(experiment=f"only-in-{name}"))
+        assert {e.name for e in mlflow.search_experiments()} == {"Default", f"only-in-{name}"}
+        assert (tmp_path / name / "mlflow.db").exists()
