@@ -25,15 +25,7 @@ def train_classifier(
     seed: int,
 ) -> TrainingResult:
     """Fit LightGBM with early stopping on the validation cutoff's average precision; deterministic for a seed."""
-    model = lgb.LGBMClassifier(
-        objective="binary",
-        metric="average_precision",  # early stopping watches the ranking quality sales cares about
-        random_state=seed,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-        **hyperparameters,
-    )
+    model = _classifier(hyperparameters, seed)
     model.fit(
         X_train,
         y_train.astype(int),
@@ -43,6 +35,25 @@ def train_classifier(
     )
     best = model.best_iteration_ or model.n_estimators
     return TrainingResult(model.booster_, int(best), float(model.best_score_["valid_0"]["average_precision"]))
+
+
+def refit_classifier(X: pd.DataFrame, y: pd.Series, hyperparameters: dict, n_rounds: int, seed: int) -> lgb.Booster:
+    """Fit LightGBM for exactly `n_rounds` (the best iteration early stopping found) on more rows."""
+    model = _classifier(hyperparameters | {"n_estimators": n_rounds}, seed)
+    model.fit(X, y.astype(int))
+    return model.booster_
+
+
+def _classifier(hyperparameters: dict, seed: int) -> lgb.LGBMClassifier:
+    return lgb.LGBMClassifier(
+        objective="binary",
+        metric="average_precision",  # early stopping watches the ranking quality sales cares about
+        random_state=seed,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+        **hyperparameters,
+    )
 
 
 def predict_probability(booster: lgb.Booster, X: pd.DataFrame) -> pd.Series:

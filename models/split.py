@@ -12,6 +12,9 @@ class TimeSplit:
     train: tuple[pd.Timestamp, ...]
     validation: pd.Timestamp
     test: pd.Timestamp
+    # from the first training cutoff through validation: every outcome window ends by the test cutoff, so a
+    # model can be refitted on all of them once early stopping has chosen its number of rounds
+    refit: tuple[pd.Timestamp, ...] = ()
 
 
 def time_split(
@@ -49,4 +52,4 @@ def time_split(
     if not train:
         raise ValueError(f"no training cutoff ends its outcome window by the validation cutoff "
                          f"{validation.date()}: move features.first_cutoff earlier or shorten the horizon")
-    return TimeSplit(train, validation, test)
+    return TimeSplit(train, validation, test, tuple(c for c in cutoffs if train[0] <= c <= validation))

@@ -136,6 +136,7 @@ class SplitConfig:
     test_cutoff: str | None = None
     validation_cutoff: str | None = None
     validation_gap_months: int | None = None
+    refit: bool = True
 
 
 @dataclass(frozen=True)

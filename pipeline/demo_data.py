@@ -69,18 +69,22 @@ on or after it; NaT if it does not churn inside the period); active_from / activ
 interval clipped to the simulated period, end exclusive); wallet (EUR/year at wallet_ref_date);
 wallet_ref_date; wallet_growth (log growth per year); share_initial; share_max; adoption_onset;
 adoption_ramp_days; grower (drawn as a growth customer); pilot_days (0 for non-growers); pilot_share;
-decline_from (start of the pre-churn decline, NaT if the firm does not churn within the period or the two
-years after); decline_days; hiring_step; seasonality_amplitude; order_value_scale; breadth_initial;
-breadth_gain; pay_days_base (typical days to pay before adoption effects); price_discount (factor on list
+churn_probability (the chance it was drawn to churn, from its rating and grower flag); decline_from (start
+of the pre-churn decline, NaT if the firm does not churn within the period or the two years after);
+decline_days; hiring_step; seasonality_amplitude; order_value_scale; breadth_initial; breadth_gain;
+pay_days_base (typical days to pay before adoption effects); price_discount (factor on list
 prices); expected_return_share (value share returned via credit notes).
 
 `expected_spend(ground_truth, start, end)` integrates the monthly process above over [start, end) and
-returns the expected NET spend (gross * (1 - expected_return_share)). The netting ignores that a credit
-note lands a few business days after its invoice and is dropped past the period end (<0.1 % effect).
+returns the expected NET spend (gross * (1 - expected_return_share)); `expected_spend_known_at` does the same
+knowing only the adoptions and churns that have shown by the cutoff (the others redrawn from their priors).
+The netting ignores that a credit note lands a few business days after its invoice and is dropped past the
+period end (<0.1 % effect).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -416,15 +420,68 @@ def expected_spend(ground_truth: pd.DataFrame, start: pd.Timestamp, end: pd.Time
     fall inside each customer's [active_from, active_until), then nets expected credit notes:
     gross * (1 - expected_return_share). Windows are cut at whole days (times of day are ignored).
     """
-    latent = _Latent.from_frame(ground_truth)
-    lo, hi = _day(start), _day(end)
-    total = np.zeros(len(ground_truth))
-    if hi > lo:
-        parts = latent.month_parts(_month_starts(lo, hi), lo, hi)
-        total = parts["gross"].sum(axis=1) * (1.0 - latent.return_share)
+    total = _net_spend(_Latent.from_frame(ground_truth), _day(start), _day(end))
     return pd.Series(
         total, index=pd.Index(ground_truth["customer_id"], name="customer_id"), name="expected_spend"
     )
+
+
+def expected_spend_known_at(ground_truth: pd.DataFrame, cutoff: pd.Timestamp, end: pd.Timestamp,
+                            config: DemoConfig, seed: int, draws: int = 64) -> pd.Series:
+    """Expected net spend in [cutoff, end) given everything the generator has decided and shown by the cutoff.
+
+    Every latent parameter is known (wallet, grower, share_max, ...), but an adoption whose first sign (the
+    pilot's start, or the onset without a pilot) is not before the cutoff, and a churn whose decline has not
+    begun, have not happened yet: they are redrawn `draws` times from the generator's own priors conditioned
+    on that (onsets uniform over the rest of their range; churn with churn_probability at a uniform time,
+    draws whose decline would already have begun rejected) and the expected spend is averaged. This is the
+    best ranking one could know at the cutoff; `expected_spend` also knows the future onsets and churns.
+    Meant for customers who arrived before the cutoff. Deterministic for (seed, cutoff).
+    """
+    latent = _Latent.from_frame(ground_truth)
+    lo, hi = _day(cutoff), _day(end)
+    start, period_end = _day(config.start), _day(config.end)
+    rng = np.random.default_rng([seed, int(lo.astype(np.int64))])
+    n = len(ground_truth)
+    unseen_onset = (latent.onset - lo).astype("float64") >= latent.pilot_days
+    unseen_churn = np.isnat(latent.decline_from) | (latent.decline_from >= lo)
+    # the generator's ranges: onset day offsets up to period + 1 year, churn up to 2 years past the period
+    earliest_onset = (lo - start).astype("float64") + np.ceil(latent.pilot_days)
+    last_onset = (period_end - start).astype("float64") + DAYS_PER_YEAR
+    churn_range = (period_end - latent.active_from).astype("float64") + 2.0 * DAYS_PER_YEAR
+    churn_probability = ground_truth["churn_probability"].to_numpy(dtype="float64")
+    total, weight = np.zeros(n), np.zeros(n)
+    for _ in range(draws):
+        onset_u, churn_u, time_u, decline_u = rng.random((4, n))
+        onset_offset = np.floor(earliest_onset + onset_u * np.maximum(last_onset - earliest_onset, 0.0))
+        churns = churn_u < churn_probability
+        churn_at = latent.active_from + (30 + np.floor(time_u * churn_range)).astype("timedelta64[D]")
+        decline_days = DECLINE_MIN_DAYS + decline_u * (DECLINE_MAX_DAYS - DECLINE_MIN_DAYS)
+        decline_from = np.where(churns, churn_at - np.round(decline_days).astype("timedelta64[D]"),
+                                np.datetime64("NaT"))
+        drawn = dataclasses.replace(
+            latent,
+            onset=np.where(unseen_onset, start + onset_offset.astype("timedelta64[D]"), latent.onset),
+            decline_from=np.where(unseen_churn, decline_from, latent.decline_from),
+            decline_days=np.where(unseen_churn, decline_days, latent.decline_days),
+            active_until=np.where(unseen_churn, np.where(churns, np.minimum(churn_at, period_end), period_end),
+                                  latent.active_until),
+        )
+        consistent = ~unseen_churn | ~churns | (decline_from >= lo)
+        total += np.where(consistent, _net_spend(drawn, lo, hi), 0.0)
+        weight += consistent
+    known = np.divide(total, weight, out=np.full(n, np.nan), where=weight > 0)
+    return pd.Series(
+        known, index=pd.Index(ground_truth["customer_id"], name="customer_id"), name="expected_spend_known"
+    )
+
+
+def _net_spend(latent: _Latent, lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
+    """Expected net spend per customer in [lo, hi) (days)."""
+    if hi <= lo:
+        return np.zeros(len(latent.wallet))
+    parts = latent.month_parts(_month_starts(lo, hi), lo, hi)
+    return parts["gross"].sum(axis=1) * (1.0 - latent.return_share)
 
 
 # --------------------------------------------------------------------------------------------- customers
@@ -605,6 +662,7 @@ def _draw_customers(config: DemoConfig, rng: np.random.Generator) -> tuple[pd.Da
             "grower": grower,
             "pilot_days": pilot_days,
             "pilot_share": pilot_share,
+            "churn_probability": p_churn,
             "decline_from": dt(decline_from),
             "decline_days": decline_days,
             "hiring_step": hiring_step,

@@ -44,10 +44,10 @@ from models.metrics import (
 from models.split import time_split
 from pipeline import charts, tracking
 from pipeline.config import Params
-from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend
+from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
-from pipeline.train import TARGET, fit_model, load_panel, load_trained
+from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained
 from pipeline.validate import load_validated
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,16 @@ def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.
 
 
 def oracle_score(params: Params, test: pd.DataFrame) -> pd.Series | None:
-    """On demo data: each test customer's expected outcome-window spend under the generator (the best
-    ranking one could know). None for other data sources."""
+    """On demo data: each test customer's expected outcome-window spend under the generator, knowing every
+    latent parameter but only the adoptions and churns that have shown by the cutoff (the best ranking one
+    could know then). None for other data sources."""
     ground_truth_file = params.data.raw_dir / GROUND_TRUTH_FILE
     if params.data.source != "demo" or not ground_truth_file.is_file():
         return None
     cutoff = pd.Timestamp(test["cutoff"].iloc[0])
     horizon = pd.DateOffset(months=params.labels.horizon_months)
-    expected = expected_spend(read_parquet(ground_truth_file), cutoff, cutoff + horizon)
+    expected = expected_spend_known_at(read_parquet(ground_truth_file), cutoff, cutoff + horizon, params.demo,
+                                       params.seed)
     return pd.Series(test["customer_id"].map(expected).to_numpy(), index=test.index, name=ORACLE)
 
 
@@ -117,7 +119,7 @@ def fold_predictions(params: Params, panel: pd.DataFrame, transactions: pd.DataF
     cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
     split = time_split(cutoffs, params.labels.horizon_months, test_cutoff, None, params.split.validation_gap_months)
     model = trained or fit_model(params, panel, split, hyperparameters)[0]
-    train = panel[panel["cutoff"].isin(split.train)]
+    train = fitting_rows(params, panel, split)  # the logistic regression learns from the model's rows
     test = panel[panel["cutoff"] == test_cutoff].reset_index(drop=True)
     X_test = model.spec.conform(test)
     logistic = fit_logistic_regression(model.spec.conform(train), train[TARGET], model.spec, params.seed)

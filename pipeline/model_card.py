@@ -29,6 +29,10 @@ def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
+def _cutoff_range(cutoffs: list[str]) -> str:
+    return f"{cutoffs[0]} … {cutoffs[-1]} ({len(cutoffs)})"
+
+
 def _label_definition(params: Params) -> str:
     ka, labels = params.labels.key_account, params.labels
     rule = {
@@ -108,9 +112,12 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         f"- Source: `{params.data.source}`; {quality['rows_kept']['transactions']:,} transaction lines of "
         f"{quality['rows_kept']['customers']:,} customers from {quality['first_timestamp'][:10]} to "
         f"{quality['last_timestamp'][:10]} (currency {quality['currency']}).",
-        f"- Training cutoffs {summary['train_cutoffs'][0]} … {summary['train_cutoffs'][-1]} "
-        f"({len(summary['train_cutoffs'])}, {summary['train_rows']:,} rows); validation cutoff "
+        f"- Training cutoffs {_cutoff_range(summary['train_cutoffs'])}; validation cutoff "
         f"{summary['validation_cutoff']} (early stopping, calibration); test cutoff {summary['test_cutoff']}.",
+        f"- The final trees learnt from {summary['train_rows']:,} rows: "
+        + (f"refitted with the early-stopped number of rounds ({summary['best_iteration']}) on the cutoffs "
+           f"{_cutoff_range(summary['refit_cutoffs'])}, validation included." if summary["refit_cutoffs"]
+           else "the training cutoffs."),
         f"- Backtest test cutoffs: {', '.join(metrics['backtest']['test_cutoffs'])}; each fold trained only on "
         "cutoffs whose outcome window ends by its test cutoff.",
         "",

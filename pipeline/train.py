@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.catalogue import feature_catalogue
 from models.calibration import fit_calibrator
-from models.estimator import TrainingResult, predict_probability, train_classifier
+from models.estimator import TrainingResult, predict_probability, refit_classifier, train_classifier
 from models.spec import FeatureSpec
 from models.split import TimeSplit, time_split
 from models.tuning import TrialResult, search_hyperparameters
@@ -64,20 +64,33 @@ def _design(params: Params, panel: pd.DataFrame, split: TimeSplit) -> tuple[Feat
     """The feature spec fitted on the split's training rows, and the conformed training and validation data."""
     train = panel[panel["cutoff"].isin(split.train)]
     valid = panel[panel["cutoff"] == split.validation]
-    spec = feature_spec_from(params, train)
+    spec = feature_spec_from(params, fitting_rows(params, panel, split))  # category levels the final model knows
     log.info("training on %s rows (%s cutoffs), validating on %s rows", len(train), len(split.train), len(valid))
     return spec, spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET]
 
 
 def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters_: dict,
               ) -> tuple[tracking.KeyAccountModel, TrainingResult]:
-    """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff."""
+    """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff; with
+    split.refit the trees are then refitted with the rounds found on every cutoff through validation (the
+    calibrator stays the one fitted on out-of-sample validation scores)."""
     spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
     result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters_,
                               params.model.early_stopping_rounds, params.seed)
     calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid).to_numpy(),
                                 params.calibration.method)
-    return tracking.KeyAccountModel(result.booster, spec, calibrator), result
+    booster = result.booster
+    if params.split.refit:
+        rows = fitting_rows(params, panel, split)
+        booster = refit_classifier(spec.conform(rows), rows[TARGET], hyperparameters_, result.best_iteration,
+                                   params.seed)
+    return tracking.KeyAccountModel(booster, spec, calibrator), result
+
+
+def fitting_rows(params: Params, panel: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
+    """The rows the final model learns from: the training cutoffs, or with split.refit every cutoff through
+    validation."""
+    return panel[panel["cutoff"].isin(split.refit if params.split.refit else split.train)]
 
 
 def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit) -> dict:
@@ -105,7 +118,7 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
 def run(params: Params) -> dict:
     panel = load_panel(params)
     split = split_of(params, panel)
-    train = panel[panel["cutoff"].isin(split.train)]
+    train = fitting_rows(params, panel, split)
     tracking.configure(params.mlflow)
     with mlflow.start_run() as run_:
         chosen = tuned_hyperparameters(params, panel, split)
@@ -123,6 +136,7 @@ def run(params: Params) -> dict:
             "split.train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()} ({len(split.train)})",
             "split.validation_cutoff": str(split.validation.date()),
             "split.test_cutoff": str(split.test.date()),
+            "split.refit": params.split.refit,
         })
         mlflow.log_metrics({
             "best_iteration": result.best_iteration,
@@ -137,6 +151,7 @@ def run(params: Params) -> dict:
             "best_iteration": result.best_iteration,
             "hyperparameters": chosen,
             "train_cutoffs": [str(c.date()) for c in split.train],
+            "refit_cutoffs": [str(c.date()) for c in split.refit] if params.split.refit else [],
             "validation_cutoff": str(split.validation.date()),
             "test_cutoff": str(split.test.date()),
             "train_rows": len(train),

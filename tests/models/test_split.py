@@ -13,6 +13,8 @@ def test_default_split_leaves_a_horizon_between_train_validation_and_test():
     assert split.train[-1] == pd.Timestamp("2022-01-01")
     assert all(c + pd.DateOffset(months=12) <= split.validation for c in split.train)
     assert split.validation + pd.DateOffset(months=12) <= split.test
+    assert split.refit == tuple(pd.date_range("2021-07-01", "2023-01-01", freq="MS"))  # training through validation
+    assert all(c + pd.DateOffset(months=12) <= split.test for c in split.refit)
 
 
 def test_too_little_history_is_explained():

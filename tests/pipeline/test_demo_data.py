@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DemoConfig
-from pipeline.demo_data import DemoTables, expected_spend, generate_demo
+from pipeline.demo_data import DemoTables, expected_spend, expected_spend_known_at, generate_demo
 
 SMALL = DemoConfig(n_customers=1500, years=2)
 MEDIUM = DemoConfig(n_customers=3000, years=2)
@@ -234,6 +234,43 @@ def test_expected_spend_is_additive_and_zero_outside_activity(medium: DemoTables
     np.testing.assert_allclose(early + late, expected_spend(gt, MEDIUM.start, MEDIUM.end), rtol=1e-9)
     arrive_late = (gt["active_from"] >= split).to_numpy()
     assert arrive_late.any() and (early[arrive_late] == 0).all()
+
+
+def _first_signs(gt: pd.DataFrame) -> pd.Series:
+    """Day of a customer's first sign of adoption: the pilot's start (growers) or the onset."""
+    return gt["adoption_onset"] - pd.to_timedelta(gt["pilot_days"], unit="D")
+
+
+def test_knowable_oracle_ignores_adoptions_and_churns_that_have_not_shown(long: DemoTables) -> None:
+    gt = long.ground_truth
+    cutoff = LONG.start + pd.DateOffset(years=3)
+    end = cutoff + pd.DateOffset(months=12)
+    known = expected_spend_known_at(gt, cutoff, end, LONG, seed=3)
+    future = gt.copy()
+    unseen_onset = _first_signs(gt) >= cutoff
+    future.loc[unseen_onset, "adoption_onset"] += pd.Timedelta(days=200)  # another future
+    unseen_churn = gt["decline_from"].notna() & (gt["decline_from"] >= cutoff)
+    assert unseen_onset.sum() > 50 and unseen_churn.sum() > 20
+    future.loc[unseen_churn, ["decline_from", "churn_date"]] = pd.NaT  # these no longer churn
+    future.loc[unseen_churn, "active_until"] = pd.Timestamp(LONG.end)
+    assert not expected_spend(future, cutoff, end).equals(expected_spend(gt, cutoff, end))
+    pd.testing.assert_series_equal(expected_spend_known_at(future, cutoff, end, LONG, seed=3), known)
+
+
+def test_knowable_oracle_uses_what_has_shown(long: DemoTables) -> None:
+    gt = long.ground_truth.assign(churn_probability=0.0)
+    cutoff = LONG.start + pd.DateOffset(years=3)
+    end = cutoff + pd.DateOffset(months=12)
+    known = expected_spend_known_at(gt, cutoff, end, LONG, seed=3)
+    # adoption under way and no churn ahead: nothing left to draw, the full-foresight expectation
+    settled = ((_first_signs(gt) < cutoff) & gt["decline_from"].isna()).to_numpy()
+    piloting = settled & gt["grower"].to_numpy() & (gt["adoption_onset"] > cutoff).to_numpy()
+    assert piloting.sum() > 10
+    np.testing.assert_allclose(known[settled], expected_spend(gt, cutoff, end)[settled], rtol=1e-12)
+    # a grower whose pilot has not started may still ramp inside the window: more than its no-growth path
+    unseen_growers = (gt["grower"] & (_first_signs(gt) >= cutoff)).to_numpy()
+    no_growth = gt.assign(adoption_onset=pd.Timestamp(LONG.end) + pd.DateOffset(years=5))
+    assert (known[unseen_growers] > expected_spend(no_growth, cutoff, end)[unseen_growers] * 1.001).mean() > 0.5
 
 
 def test_key_account_transitions_exist(medium: DemoTables) -> None:
