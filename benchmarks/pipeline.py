@@ -21,8 +21,9 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.cli import STAGES  # in pipeline order
+
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["demo-data", "validate", "features", "labels", "train", "evaluate", "explain", "register", "score"]
 
 
 def run_stage(stage: str, folder: Path) -> tuple[float, float]:
