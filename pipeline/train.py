@@ -61,7 +61,8 @@ def hyperparameters(params: Params) -> dict:
 
 def _design(params: Params, panel: pd.DataFrame, split: TimeSplit) -> tuple[FeatureSpec, pd.DataFrame, pd.Series,
                                                                            pd.DataFrame, pd.Series]:
-    """The feature spec fitted on the split's training rows, and the conformed training and validation data."""
+    """The feature spec fitted on the rows the final model learns from, and the conformed training and
+    validation data of early stopping."""
     train = panel[panel["cutoff"].isin(split.train)]
     valid = panel[panel["cutoff"] == split.validation]
     spec = feature_spec_from(params, fitting_rows(params, panel, split))  # category levels the final model knows
