@@ -261,6 +261,7 @@ class _Windows:
     def __init__(self, rows: _DayRows, probes: _Probes):
         self.rows, self.probes = rows, probes
         self._positions: dict[int | None, np.ndarray] = {}
+        self._prefix_at: dict[tuple[str, int | None], np.ndarray] = {}
 
     def position(self, days_before: int | None) -> np.ndarray:
         """First row at or after `cutoff - days_before` (None: the customer's first row), per probe."""
@@ -276,16 +277,26 @@ class _Windows:
             found = pool.map(lambda d: np.searchsorted(self.rows.key, self.probes.key(d)).astype(dtype), missing)
             self._positions.update(zip(missing, found, strict=True))
 
-    def release(self) -> None:
-        """Forget the row positions read so far (memory)."""
-        self._positions.clear()
+    def release(self, *days_before: int | None) -> None:
+        """Forget the sums read so far and the row positions of these boundaries (memory); other positions
+        are kept for the next family."""
+        self._prefix_at.clear()
+        for boundary in days_before:
+            self._positions.pop(boundary, None)
+        _return_freed_memory()
 
     def count(self, start: int | None, end: int = 0) -> np.ndarray:
         return self.position(end) - self.position(start)
 
     def sum(self, column: str, start: int | None, end: int = 0) -> np.ndarray:
-        prefix = self.rows.prefix(column)
-        return prefix[self.position(end)] - prefix[self.position(start)]
+        return self._sum_before(column, end) - self._sum_before(column, start)
+
+    def _sum_before(self, column: str, days_before: int | None) -> np.ndarray:
+        """Sum of `column` over the customer's rows before `cutoff - days_before`, plus the sum over the
+        customers before (cancels out in a window's sum); kept until `release`, as windows share bounds."""
+        if (column, days_before) not in self._prefix_at:
+            self._prefix_at[column, days_before] = self.rows.prefix(column)[self.position(days_before)]
+        return self._prefix_at[column, days_before]
 
     def reduce(self, ufunc: np.ufunc, column: str, start: int | None, end: int = 0, empty: int = 0) -> np.ndarray:
         """Idempotent `ufunc` (maximum, bitwise or) reduced over each window's rows (`empty` for a window
@@ -343,11 +354,14 @@ class _FeatureValues:
             v["_spend_365d"] = _from_units(w.sum("spend", 365))
         if "spend" in wanted:
             self._spend(w)
-            w.release()  # the monthly slope's positions are read by nothing else
+            # the monthly slope's boundaries are read by nothing else
+            w.release(*({30 * k for k in range(1, SLOPE_MONTHS)} - {*self.windows_days, *GROWTH_WINDOWS_DAYS}))
         if "orders" in wanted:
             self._orders(w)
+            w.release()
         if "order" in wanted:
             self._order_values(w)
+            w.release()
         if "returns" in wanted:
             gross = w.sum("gross", 365)
             returned = gross - w.sum("spend", 365)
