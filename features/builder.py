@@ -90,12 +90,13 @@ def build_features(
         customers = customers.assign(account_owner=None)
     with _duckdb() as con:
         lines = _register_lines(con, transactions)
-        keys = _customer_keys(con, spine)
-        customer = keys.get_indexer(spine["customer_id"])
+        keys, customer = _customer_keys(con, spine)
         cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
         order = np.lexsort((cutoff_day, customer))  # probes sorted by customer, then cutoff
-        attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
         probes = _Probes(customer[order], cutoff_day[order])
+        if np.any(np.diff(probes.key(0)) == 0):
+            raise ValueError("spine has duplicated (customer_id, cutoff) rows")
+        attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
         values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines).compute()
         if wanted & {"firm", "wallet"}:
             values |= _firmographics(con, spine, customers, snapshots, order)
@@ -130,8 +131,6 @@ def _check_spine(spine: pd.DataFrame) -> pd.DataFrame:
     cutoffs = pd.to_datetime(spine["cutoff"])
     if (cutoffs != cutoffs.dt.normalize()).any():
         raise ValueError("spine cutoffs must be dates (midnight timestamps)")
-    if spine.duplicated(SPINE_COLUMNS).any():
-        raise ValueError("spine has duplicated (customer_id, cutoff) rows")
     return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"),
                          "cutoff": cutoffs.astype("datetime64[us]")}).reset_index(drop=True)
 
@@ -183,16 +182,21 @@ def _register_lines(con: duckdb.DuckDBPyConnection, transactions: TransactionSou
     return _Lines(products_are_categories, mask_columns)
 
 
-def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.Index:
-    """Every customer of the lines and the spine, sorted; a customer's position is its integer key."""
-    con.register("spine_customers", spine[["customer_id"]])
+def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Every customer of the lines and the spine, sorted (a customer's position is its integer key), and the
+    key of each spine row."""
+    con.register("spine_customers", pd.DataFrame({"customer_id": spine["customer_id"], "row": np.arange(len(spine))}))
     con.execute("""
         CREATE TEMP TABLE customer_keys AS
         SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS INTEGER) AS customer
         FROM (SELECT customer_id FROM lines UNION SELECT customer_id FROM spine_customers)
     """)
     ids = con.execute("SELECT customer_id FROM customer_keys ORDER BY customer").fetchnumpy()["customer_id"]
-    return pd.Index(np.asarray(ids, dtype=object).astype(str))
+    found = con.execute("SELECT s.row, k.customer FROM spine_customers s JOIN customer_keys k USING (customer_id)"
+                        ).fetchnumpy()
+    customer = np.empty(len(spine), np.int32)
+    customer[found["row"]] = found["customer"]
+    return pd.Index(np.asarray(ids, dtype=object).astype(str)), customer
 
 
 # --------------------------------------------------------------------------------------------- windows
