@@ -56,8 +56,9 @@ SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
 CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
-LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
-DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB spills to a temporary folder beyond this (the rollup is chunked to fit)
+LINES_PER_CHUNK = 2_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
+DUCKDB_MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder beyond this (the rollup is chunked to fit)
+DUCKDB_IDLE_MEMORY_LIMIT = "64MB"  # set for a moment after the rollup, so DuckDB frees the buffers it keeps
 DUCKDB_THREADS = 2  # the CI and target machines have 2 cores
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
@@ -350,7 +351,7 @@ class _FeatureValues:
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
         rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
-        _return_freed_memory()
+        _release_duckdb_buffers(self.con)
         days = rollup.days
         order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
         w = self.probes.windows(days)
@@ -553,7 +554,7 @@ class _FeatureValues:
 
 
 def _return_freed_memory() -> None:
-    """Hand the heap the rollup's chunks freed back to the operating system (glibc keeps it otherwise)."""
+    """Hand freed heap memory back to the operating system (glibc keeps it otherwise)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
@@ -569,6 +570,14 @@ def _growth(last: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- DuckDB
+
+
+def _release_duckdb_buffers(con: duckdb.DuckDBPyConnection) -> None:
+    """Hand the memory of the rollup's freed buffers back to the operating system: DuckDB keeps them, up to
+    its memory limit, until the limit is lowered."""
+    con.execute(f"SET memory_limit = '{DUCKDB_IDLE_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    _return_freed_memory()
 
 
 def _value_positions(con: duckdb.DuckDBPyConnection, column: str) -> str:
