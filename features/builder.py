@@ -350,7 +350,7 @@ class _FeatureValues:
         cutoffs = np.unique(self.probes.cutoff_day)
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
-        rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
+        rollup = _rollup(self.con, self.lines, distinct_columns, "cadence" in wanted, "payment" in wanted, edges)
         _release_duckdb_buffers(self.con)
         days = rollup.days
         order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
@@ -599,12 +599,13 @@ class _Rollup:
     category_segments: dict[str, np.ndarray]
 
 
-def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_payments: bool,
-            segment_edges: np.ndarray | None) -> _Rollup:
+def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_purchases: bool,
+            with_payments: bool, segment_edges: np.ndarray | None) -> _Rollup:
     """One pass over the lines, chunk by chunk of whole days (small hash tables that need not spill): lines
     into invoices, invoices per (customer, day) and per (customer, payment day), and with `segment_edges` the
     purchase value per (customer, category, segment), segment s holding the days in [edges[s-1], edges[s]).
-    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value."""
+    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value. With
+    `with_purchases` a day also tells whether it had a purchase (a line with amount > 0)."""
     masks = sorted(distinct_columns & lines.mask_columns)
     with_segments = segment_edges is not None
     positions = {c: _value_positions(con, c) for c in {*masks, *(["category"] if with_segments else [])}}
@@ -612,8 +613,13 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         ", days_to_pay" if with_payments else "",
         *(f", CAST(1::UBIGINT << {positions[c]} AS UBIGINT) AS {c}_bit" for c in masks),
         f", CAST({positions['category']} AS INTEGER) AS category" if with_segments else ""])
-    invoice_masks = "".join(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)
+    invoice_columns = "".join([
+        ", bool_or(purchase) AS purchase" if with_purchases else "",
+        ", max(days_to_pay) AS days_to_pay" if with_payments else "",
+        *(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)])
     day_masks = "".join(f", coalesce(bit_or({c}_mask), 0::UBIGINT) AS {c}_mask" for c in masks)
+    day_columns = ["spend", "gross", "orders", "max_order", *(["purchase"] if with_purchases else []),
+                   *(f"{c}_mask" for c in masks)]
     parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
     for first, last in _chunks(con):
         # the chunk's lines are read from the source once, with integer customer keys
@@ -627,14 +633,14 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         """)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE chunk_invoices AS
-            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value, bool_or(purchase) AS purchase
-                   {", max(days_to_pay) AS days_to_pay" if with_payments else ""}{invoice_masks}
+            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value{invoice_columns}
             FROM chunk_lines GROUP BY customer, invoice_id, day
         """)
         parts["days"].append(con.execute(f"""
             SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(value) AS BIGINT) AS spend,
                    CAST(sum(greatest(value, 0)) AS BIGINT) AS gross, CAST(count(*) FILTER (value > 0) AS INTEGER)
-                   AS orders, max(greatest(value, 0)) AS max_order, bool_or(purchase) AS purchase{day_masks}
+                   AS orders, max(greatest(value, 0)) AS max_order
+                   {", bool_or(purchase) AS purchase" if with_purchases else ""}{day_masks}
             FROM chunk_invoices GROUP BY customer, day ORDER BY customer, day
         """).fetchnumpy())
         if with_payments:
@@ -652,8 +658,7 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         if with_segments:
             parts["segments"].append(_category_segments(con, segment_edges))
     con.execute("DROP TABLE IF EXISTS chunk_invoices; DROP TABLE IF EXISTS chunk_lines")
-    return _Rollup(_DayRows(_concatenate(parts["days"], ["spend", "gross", "orders", "max_order", "purchase",
-                                                          *(f"{c}_mask" for c in masks)])),
+    return _Rollup(_DayRows(_concatenate(parts["days"], day_columns)),
                    _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
                    _concatenate(parts["segments"], ["category", "segment", "value"], sort=False))
 
