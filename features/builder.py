@@ -436,9 +436,15 @@ class _FeatureValues:
                 largest > 0, _from_units(largest), np.nan)
 
     def _order_days(self, order_days: _DayRows, days_window: _Windows) -> None:
-        """Recency, tenure, mean days between consecutive orders (to date, last year and its change) and the
-        change in days per order."""
+        """Recency, tenure and, for the cadence family, mean days between consecutive orders (to date, last year
+        and its change) and the change in days per order."""
         v, w = self.values, self.probes.windows(order_days)
+        if "recency" in self.wanted:
+            v["recency_days_since_last_order"] = self.probes.cutoff_day - w.last_day(None)
+        if "tenure" in self.wanted:
+            v["tenure_days_since_first_order"] = self.probes.cutoff_day - w.first_day(None)
+        if "cadence" not in self.wanted:
+            return
         w.prefetch(None, 0, 365, 730)
         days_window.prefetch(None, 0, 180, 360, 365, 730)
 
@@ -448,8 +454,6 @@ class _FeatureValues:
             span = w.last_day(start, end) - w.first_day(start, end)
             return span / np.where(orders > 1, orders - 1, np.nan)
 
-        v["recency_days_since_last_order"] = self.probes.cutoff_day - w.last_day(None)
-        v["tenure_days_since_first_order"] = self.probes.cutoff_day - w.first_day(None)
         v["cadence_days_between_orders_all"] = mean_gap(None)
         v["cadence_gap_mean_365d"] = mean_gap(365)
         v["cadence_gap_trend_365d"] = v["cadence_gap_mean_365d"] - mean_gap(730, 365)
