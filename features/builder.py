@@ -525,7 +525,8 @@ class _FeatureValues:
     def _population(self, days: _DayRows) -> None:
         """Measures relative to ALL customers with an invoice in the window before each spine cutoff (spend
         percentile, industry median spend, owner portfolio), so a customer's value does not depend on which
-        other customers the spine holds: training and scoring agree. One cutoff at a time (memory)."""
+        other customers the spine holds: training and scoring agree. Every customer is probed at a batch of
+        cutoffs at a time, about as many probes as the spine has rows (memory)."""
         names = [f"spend_percentile_{window}d" for window in PERCENTILE_WINDOWS_DAYS if "spend" in self.wanted]
         names += [name for family, name in (("wallet", "wallet_spend_vs_industry_365d"),
                                             ("relationship", "relationship_owner_portfolio_365d"))
@@ -533,27 +534,36 @@ class _FeatureValues:
         out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
         industry, owner = self.attributes["industry"].to_numpy(), self.attributes["account_owner"].to_numpy()
         everyone = np.arange(len(self.attributes))
-        for cutoff in np.unique(self.probes.cutoff_day):
-            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
-            customer = self.probes.customer[at]
-            w = _Probes(everyone, np.full(len(everyone), cutoff)).windows(days)
-            w.prefetch(0, 365, *PERCENTILE_WINDOWS_DAYS)
-            if "spend" in self.wanted:
-                for window in PERCENTILE_WINDOWS_DAYS:
-                    spend = w.sum("spend", window)
-                    peers = np.flatnonzero(w.count(window) > 0)
-                    percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
-                    percentile[peers] = np.searchsorted(np.sort(spend[peers]), spend[peers], "right") / len(peers)
-                    out[f"spend_percentile_{window}d"][at] = percentile[customer]
-            active = w.count(365) > 0
-            if "wallet" in self.wanted:
-                spend = pd.Series(_from_units(w.sum("spend", 365))[active])
-                median = spend.groupby(industry[active]).median().reindex(industry[customer]).to_numpy()
-                out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
-                                                            / np.where(median > 0, median, np.nan))
-            if "relationship" in self.wanted:
-                portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
-                out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
+        cutoffs = np.unique(self.probes.cutoff_day)
+        batch_size = max(1, len(self.probes.customer) // max(1, len(everyone)))
+        for batch in np.array_split(cutoffs, -(-len(cutoffs) // batch_size)):
+            # every customer at every cutoff of the batch, by customer then cutoff: cutoff i's rows are i::len(batch)
+            w = _Probes(np.repeat(everyone, len(batch)), np.tile(batch, len(everyone))).windows(days)
+            windows = {*PERCENTILE_WINDOWS_DAYS, 365}
+            w.prefetch(0, *windows)
+            spend = {window: w.sum("spend", window) for window in windows}
+            bought = {window: w.count(window) > 0 for window in windows}
+            w.release()
+            for i, cutoff in enumerate(batch):
+                at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+                customer = self.probes.customer[at]
+                rows = slice(i, None, len(batch))
+                if "spend" in self.wanted:
+                    for window in PERCENTILE_WINDOWS_DAYS:
+                        peers = np.flatnonzero(bought[window][rows])
+                        peer_spend = spend[window][rows][peers]
+                        percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
+                        percentile[peers] = np.searchsorted(np.sort(peer_spend), peer_spend, "right") / len(peers)
+                        out[f"spend_percentile_{window}d"][at] = percentile[customer]
+                active = bought[365][rows]
+                if "wallet" in self.wanted:
+                    median = (pd.Series(_from_units(spend[365][rows][active])).groupby(industry[active]).median()
+                              .reindex(industry[customer]).to_numpy())
+                    out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
+                                                                / np.where(median > 0, median, np.nan))
+                if "relationship" in self.wanted:
+                    portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
+                    out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
         self.values |= out
 
 
