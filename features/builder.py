@@ -536,7 +536,7 @@ class _FeatureValues:
         everyone = np.arange(len(self.attributes))
         cutoffs = np.unique(self.probes.cutoff_day)
         batch_size = max(1, len(self.probes.customer) // max(1, len(everyone)))
-        for batch in np.array_split(cutoffs, -(-len(cutoffs) // batch_size)):
+        for batch in (cutoffs[start:start + batch_size] for start in range(0, len(cutoffs), batch_size)):
             # every customer at every cutoff of the batch, by customer then cutoff: cutoff i's rows are i::len(batch)
             w = _Probes(np.repeat(everyone, len(batch)), np.tile(batch, len(everyone))).windows(days)
             windows = {*PERCENTILE_WINDOWS_DAYS, 365}
