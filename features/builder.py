@@ -57,7 +57,8 @@ CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
 LINES_PER_CHUNK = 2_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
-DUCKDB_MEMORY_LIMIT = "1GB"  # DuckDB spills to a temporary folder beyond this (the rollup is chunked to fit)
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB spills to a temporary folder beyond this
+DUCKDB_ROLLUP_MEMORY_LIMIT = "1GB"  # during the rollup (chunked to fit), before numpy's arrays take the memory
 DUCKDB_IDLE_MEMORY_LIMIT = "64MB"  # set for a moment after the rollup, so DuckDB frees the buffers it keeps
 DUCKDB_THREADS = 2  # the CI and target machines have 2 cores
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
@@ -351,7 +352,6 @@ class _FeatureValues:
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
         rollup = _rollup(self.con, self.lines, distinct_columns, "cadence" in wanted, "payment" in wanted, edges)
-        _release_duckdb_buffers(self.con)
         days = rollup.days
         order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
         w = self.probes.windows(days)
@@ -587,8 +587,8 @@ def _growth(last: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 def _release_duckdb_buffers(con: duckdb.DuckDBPyConnection) -> None:
-    """Hand the memory of the rollup's freed buffers back to the operating system: DuckDB keeps them, up to
-    its memory limit, until the limit is lowered."""
+    """Hand the memory of freed buffers back to the operating system (DuckDB keeps them, up to its memory
+    limit, until the limit is lowered) and restore the usual limit."""
     con.execute(f"SET memory_limit = '{DUCKDB_IDLE_MEMORY_LIMIT}'")
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     _return_freed_memory()
@@ -635,6 +635,7 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
     day_columns = ["spend", "gross", "orders", "max_order", *(["purchase"] if with_purchases else []),
                    *(f"{c}_mask" for c in masks)]
     parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
+    con.execute(f"SET memory_limit = '{DUCKDB_ROLLUP_MEMORY_LIMIT}'")
     for first, last in _chunks(con):
         # the chunk's lines are read from the source once, with integer customer keys
         con.execute(f"""
@@ -672,6 +673,7 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         if with_segments:
             parts["segments"].append(_category_segments(con, segment_edges))
     con.execute("DROP TABLE IF EXISTS chunk_invoices; DROP TABLE IF EXISTS chunk_lines")
+    _release_duckdb_buffers(con)
     return _Rollup(_DayRows(_concatenate(parts["days"], day_columns)),
                    _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
                    _concatenate(parts["segments"], ["category", "segment", "value"], sort=False))
