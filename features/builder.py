@@ -56,8 +56,10 @@ SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
 CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
-LINES_PER_CHUNK = 1_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
-DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB spills to a temporary folder beyond this (the rollup is chunked to fit)
+LINES_PER_CHUNK = 2_000_000  # lines are rolled up chunk by chunk of whole days, about this many at a time
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB spills to a temporary folder beyond this
+DUCKDB_ROLLUP_MEMORY_LIMIT = "1GB"  # during the rollup (chunked to fit), before numpy's arrays take the memory
+DUCKDB_IDLE_MEMORY_LIMIT = "64MB"  # set for a moment after the rollup, so DuckDB frees the buffers it keeps
 DUCKDB_THREADS = 2  # the CI and target machines have 2 cores
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
@@ -90,12 +92,13 @@ def build_features(
         customers = customers.assign(account_owner=None)
     with _duckdb() as con:
         lines = _register_lines(con, transactions)
-        keys = _customer_keys(con, spine)
-        customer = keys.get_indexer(spine["customer_id"])
+        keys, customer = _customer_keys(con, spine)
         cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
         order = np.lexsort((cutoff_day, customer))  # probes sorted by customer, then cutoff
-        attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
         probes = _Probes(customer[order], cutoff_day[order])
+        if np.any(np.diff(probes.key(0)) == 0):
+            raise ValueError("spine has duplicated (customer_id, cutoff) rows")
+        attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
         values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines).compute()
         if wanted & {"firm", "wallet"}:
             values |= _firmographics(con, spine, customers, snapshots, order)
@@ -130,8 +133,6 @@ def _check_spine(spine: pd.DataFrame) -> pd.DataFrame:
     cutoffs = pd.to_datetime(spine["cutoff"])
     if (cutoffs != cutoffs.dt.normalize()).any():
         raise ValueError("spine cutoffs must be dates (midnight timestamps)")
-    if spine.duplicated(SPINE_COLUMNS).any():
-        raise ValueError("spine has duplicated (customer_id, cutoff) rows")
     return pd.DataFrame({"customer_id": spine["customer_id"].astype("str"),
                          "cutoff": cutoffs.astype("datetime64[us]")}).reset_index(drop=True)
 
@@ -183,16 +184,21 @@ def _register_lines(con: duckdb.DuckDBPyConnection, transactions: TransactionSou
     return _Lines(products_are_categories, mask_columns)
 
 
-def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.Index:
-    """Every customer of the lines and the spine, sorted; a customer's position is its integer key."""
-    con.register("spine_customers", spine[["customer_id"]])
+def _customer_keys(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Every customer of the lines and the spine, sorted (a customer's position is its integer key), and the
+    key of each spine row."""
+    con.register("spine_customers", pd.DataFrame({"customer_id": spine["customer_id"], "row": np.arange(len(spine))}))
     con.execute("""
         CREATE TEMP TABLE customer_keys AS
         SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS INTEGER) AS customer
         FROM (SELECT customer_id FROM lines UNION SELECT customer_id FROM spine_customers)
     """)
     ids = con.execute("SELECT customer_id FROM customer_keys ORDER BY customer").fetchnumpy()["customer_id"]
-    return pd.Index(np.asarray(ids, dtype=object).astype(str))
+    found = con.execute("SELECT s.row, k.customer FROM spine_customers s JOIN customer_keys k USING (customer_id)"
+                        ).fetchnumpy()
+    customer = np.empty(len(spine), np.int32)
+    customer[found["row"]] = found["customer"]
+    return pd.Index(np.asarray(ids, dtype=object).astype(str)), customer
 
 
 # --------------------------------------------------------------------------------------------- windows
@@ -261,6 +267,7 @@ class _Windows:
     def __init__(self, rows: _DayRows, probes: _Probes):
         self.rows, self.probes = rows, probes
         self._positions: dict[int | None, np.ndarray] = {}
+        self._prefix_at: dict[tuple[str, int | None], np.ndarray] = {}
 
     def position(self, days_before: int | None) -> np.ndarray:
         """First row at or after `cutoff - days_before` (None: the customer's first row), per probe."""
@@ -276,16 +283,26 @@ class _Windows:
             found = pool.map(lambda d: np.searchsorted(self.rows.key, self.probes.key(d)).astype(dtype), missing)
             self._positions.update(zip(missing, found, strict=True))
 
-    def release(self) -> None:
-        """Forget the row positions read so far (memory)."""
-        self._positions.clear()
+    def release(self, *days_before: int | None) -> None:
+        """Forget the sums read so far and the row positions of these boundaries (memory); other positions
+        are kept for the next family."""
+        self._prefix_at.clear()
+        for boundary in days_before:
+            self._positions.pop(boundary, None)
+        _return_freed_memory()
 
     def count(self, start: int | None, end: int = 0) -> np.ndarray:
         return self.position(end) - self.position(start)
 
     def sum(self, column: str, start: int | None, end: int = 0) -> np.ndarray:
-        prefix = self.rows.prefix(column)
-        return prefix[self.position(end)] - prefix[self.position(start)]
+        return self._sum_before(column, end) - self._sum_before(column, start)
+
+    def _sum_before(self, column: str, days_before: int | None) -> np.ndarray:
+        """Sum of `column` over the customer's rows before `cutoff - days_before`, plus the sum over the
+        customers before (cancels out in a window's sum); kept until `release`, as windows share bounds."""
+        if (column, days_before) not in self._prefix_at:
+            self._prefix_at[column, days_before] = self.rows.prefix(column)[self.position(days_before)]
+        return self._prefix_at[column, days_before]
 
     def reduce(self, ufunc: np.ufunc, column: str, start: int | None, end: int = 0, empty: int = 0) -> np.ndarray:
         """Idempotent `ufunc` (maximum, bitwise or) reduced over each window's rows (`empty` for a window
@@ -334,8 +351,7 @@ class _FeatureValues:
         cutoffs = np.unique(self.probes.cutoff_day)
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
-        rollup = _rollup(self.con, self.lines, distinct_columns, "payment" in wanted, edges)
-        _return_freed_memory()
+        rollup = _rollup(self.con, self.lines, distinct_columns, "cadence" in wanted, "payment" in wanted, edges)
         days = rollup.days
         order_rows = days.columns["orders"] > 0  # before the orders are replaced by their prefix sums
         w = self.probes.windows(days)
@@ -343,11 +359,14 @@ class _FeatureValues:
             v["_spend_365d"] = _from_units(w.sum("spend", 365))
         if "spend" in wanted:
             self._spend(w)
-            w.release()  # the monthly slope's positions are read by nothing else
+            # the monthly slope's boundaries are read by nothing else
+            w.release(*({30 * k for k in range(1, SLOPE_MONTHS)} - {*self.windows_days, *GROWTH_WINDOWS_DAYS}))
         if "orders" in wanted:
             self._orders(w)
+            w.release()
         if "order" in wanted:
             self._order_values(w)
+            w.release()
         if "returns" in wanted:
             gross = w.sum("gross", 365)
             returned = gross - w.sum("spend", 365)
@@ -417,9 +436,15 @@ class _FeatureValues:
                 largest > 0, _from_units(largest), np.nan)
 
     def _order_days(self, order_days: _DayRows, days_window: _Windows) -> None:
-        """Recency, tenure, mean days between consecutive orders (to date, last year and its change) and the
-        change in days per order."""
+        """Recency, tenure and, for the cadence family, mean days between consecutive orders (to date, last year
+        and its change) and the change in days per order."""
         v, w = self.values, self.probes.windows(order_days)
+        if "recency" in self.wanted:
+            v["recency_days_since_last_order"] = self.probes.cutoff_day - w.last_day(None)
+        if "tenure" in self.wanted:
+            v["tenure_days_since_first_order"] = self.probes.cutoff_day - w.first_day(None)
+        if "cadence" not in self.wanted:
+            return
         w.prefetch(None, 0, 365, 730)
         days_window.prefetch(None, 0, 180, 360, 365, 730)
 
@@ -429,8 +454,6 @@ class _FeatureValues:
             span = w.last_day(start, end) - w.first_day(start, end)
             return span / np.where(orders > 1, orders - 1, np.nan)
 
-        v["recency_days_since_last_order"] = self.probes.cutoff_day - w.last_day(None)
-        v["tenure_days_since_first_order"] = self.probes.cutoff_day - w.first_day(None)
         v["cadence_days_between_orders_all"] = mean_gap(None)
         v["cadence_gap_mean_365d"] = mean_gap(365)
         v["cadence_gap_trend_365d"] = v["cadence_gap_mean_365d"] - mean_gap(730, 365)
@@ -502,7 +525,8 @@ class _FeatureValues:
     def _population(self, days: _DayRows) -> None:
         """Measures relative to ALL customers with an invoice in the window before each spine cutoff (spend
         percentile, industry median spend, owner portfolio), so a customer's value does not depend on which
-        other customers the spine holds: training and scoring agree. One cutoff at a time (memory)."""
+        other customers the spine holds: training and scoring agree. Every customer is probed at a batch of
+        cutoffs at a time, about as many probes as the spine has rows (memory)."""
         names = [f"spend_percentile_{window}d" for window in PERCENTILE_WINDOWS_DAYS if "spend" in self.wanted]
         names += [name for family, name in (("wallet", "wallet_spend_vs_industry_365d"),
                                             ("relationship", "relationship_owner_portfolio_365d"))
@@ -510,32 +534,41 @@ class _FeatureValues:
         out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
         industry, owner = self.attributes["industry"].to_numpy(), self.attributes["account_owner"].to_numpy()
         everyone = np.arange(len(self.attributes))
-        for cutoff in np.unique(self.probes.cutoff_day):
-            at = np.flatnonzero(self.probes.cutoff_day == cutoff)
-            customer = self.probes.customer[at]
-            w = _Probes(everyone, np.full(len(everyone), cutoff)).windows(days)
-            w.prefetch(0, 365, *PERCENTILE_WINDOWS_DAYS)
-            if "spend" in self.wanted:
-                for window in PERCENTILE_WINDOWS_DAYS:
-                    spend = w.sum("spend", window)
-                    peers = np.flatnonzero(w.count(window) > 0)
-                    percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
-                    percentile[peers] = np.searchsorted(np.sort(spend[peers]), spend[peers], "right") / len(peers)
-                    out[f"spend_percentile_{window}d"][at] = percentile[customer]
-            active = w.count(365) > 0
-            if "wallet" in self.wanted:
-                spend = pd.Series(_from_units(w.sum("spend", 365))[active])
-                median = spend.groupby(industry[active]).median().reindex(industry[customer]).to_numpy()
-                out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
-                                                            / np.where(median > 0, median, np.nan))
-            if "relationship" in self.wanted:
-                portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
-                out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
+        cutoffs = np.unique(self.probes.cutoff_day)
+        batch_size = max(1, len(self.probes.customer) // max(1, len(everyone)))
+        for batch in (cutoffs[start:start + batch_size] for start in range(0, len(cutoffs), batch_size)):
+            # every customer at every cutoff of the batch, by customer then cutoff: cutoff i's rows are i::len(batch)
+            w = _Probes(np.repeat(everyone, len(batch)), np.tile(batch, len(everyone))).windows(days)
+            windows = {*PERCENTILE_WINDOWS_DAYS, 365}
+            w.prefetch(0, *windows)
+            spend = {window: w.sum("spend", window) for window in windows}
+            bought = {window: w.count(window) > 0 for window in windows}
+            w.release()
+            for i, cutoff in enumerate(batch):
+                at = np.flatnonzero(self.probes.cutoff_day == cutoff)
+                customer = self.probes.customer[at]
+                rows = slice(i, None, len(batch))
+                if "spend" in self.wanted:
+                    for window in PERCENTILE_WINDOWS_DAYS:
+                        peers = np.flatnonzero(bought[window][rows])
+                        peer_spend = spend[window][rows][peers]
+                        percentile = np.zeros(len(everyone))  # 0 without an invoice in the window
+                        percentile[peers] = np.searchsorted(np.sort(peer_spend), peer_spend, "right") / len(peers)
+                        out[f"spend_percentile_{window}d"][at] = percentile[customer]
+                active = bought[365][rows]
+                if "wallet" in self.wanted:
+                    median = (pd.Series(_from_units(spend[365][rows][active])).groupby(industry[active]).median()
+                              .reindex(industry[customer]).to_numpy())
+                    out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
+                                                                / np.where(median > 0, median, np.nan))
+                if "relationship" in self.wanted:
+                    portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
+                    out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
         self.values |= out
 
 
 def _return_freed_memory() -> None:
-    """Hand the heap the rollup's chunks freed back to the operating system (glibc keeps it otherwise)."""
+    """Hand freed heap memory back to the operating system (glibc keeps it otherwise)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
@@ -551,6 +584,14 @@ def _growth(last: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- DuckDB
+
+
+def _release_duckdb_buffers(con: duckdb.DuckDBPyConnection) -> None:
+    """Hand the memory of freed buffers back to the operating system (DuckDB keeps them, up to its memory
+    limit, until the limit is lowered) and restore the usual limit."""
+    con.execute(f"SET memory_limit = '{DUCKDB_IDLE_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    _return_freed_memory()
 
 
 def _value_positions(con: duckdb.DuckDBPyConnection, column: str) -> str:
@@ -572,12 +613,13 @@ class _Rollup:
     category_segments: dict[str, np.ndarray]
 
 
-def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_payments: bool,
-            segment_edges: np.ndarray | None) -> _Rollup:
+def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set[str], with_purchases: bool,
+            with_payments: bool, segment_edges: np.ndarray | None) -> _Rollup:
     """One pass over the lines, chunk by chunk of whole days (small hash tables that need not spill): lines
     into invoices, invoices per (customer, day) and per (customer, payment day), and with `segment_edges` the
     purchase value per (customer, category, segment), segment s holding the days in [edges[s-1], edges[s]).
-    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value."""
+    An invoice is the lines of one (customer, invoice_id, day); an order one with a positive value. With
+    `with_purchases` a day also tells whether it had a purchase (a line with amount > 0)."""
     masks = sorted(distinct_columns & lines.mask_columns)
     with_segments = segment_edges is not None
     positions = {c: _value_positions(con, c) for c in {*masks, *(["category"] if with_segments else [])}}
@@ -585,9 +627,15 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         ", days_to_pay" if with_payments else "",
         *(f", CAST(1::UBIGINT << {positions[c]} AS UBIGINT) AS {c}_bit" for c in masks),
         f", CAST({positions['category']} AS INTEGER) AS category" if with_segments else ""])
-    invoice_masks = "".join(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)
+    invoice_columns = "".join([
+        ", bool_or(purchase) AS purchase" if with_purchases else "",
+        ", max(days_to_pay) AS days_to_pay" if with_payments else "",
+        *(f", bit_or({c}_bit) FILTER (purchase) AS {c}_mask" for c in masks)])
     day_masks = "".join(f", coalesce(bit_or({c}_mask), 0::UBIGINT) AS {c}_mask" for c in masks)
+    day_columns = ["spend", "gross", "orders", "max_order", *(["purchase"] if with_purchases else []),
+                   *(f"{c}_mask" for c in masks)]
     parts: dict[str, list[dict]] = {"days": [], "paid": [], "segments": []}
+    con.execute(f"SET memory_limit = '{DUCKDB_ROLLUP_MEMORY_LIMIT}'")
     for first, last in _chunks(con):
         # the chunk's lines are read from the source once, with integer customer keys
         con.execute(f"""
@@ -600,14 +648,14 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         """)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE chunk_invoices AS
-            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value, bool_or(purchase) AS purchase
-                   {", max(days_to_pay) AS days_to_pay" if with_payments else ""}{invoice_masks}
+            SELECT customer, day, CAST(sum(units) AS BIGINT) AS value{invoice_columns}
             FROM chunk_lines GROUP BY customer, invoice_id, day
         """)
         parts["days"].append(con.execute(f"""
             SELECT customer, CAST(day AS INTEGER) AS day, CAST(sum(value) AS BIGINT) AS spend,
                    CAST(sum(greatest(value, 0)) AS BIGINT) AS gross, CAST(count(*) FILTER (value > 0) AS INTEGER)
-                   AS orders, max(greatest(value, 0)) AS max_order, bool_or(purchase) AS purchase{day_masks}
+                   AS orders, max(greatest(value, 0)) AS max_order
+                   {", bool_or(purchase) AS purchase" if with_purchases else ""}{day_masks}
             FROM chunk_invoices GROUP BY customer, day ORDER BY customer, day
         """).fetchnumpy())
         if with_payments:
@@ -625,8 +673,8 @@ def _rollup(con: duckdb.DuckDBPyConnection, lines: _Lines, distinct_columns: set
         if with_segments:
             parts["segments"].append(_category_segments(con, segment_edges))
     con.execute("DROP TABLE IF EXISTS chunk_invoices; DROP TABLE IF EXISTS chunk_lines")
-    return _Rollup(_DayRows(_concatenate(parts["days"], ["spend", "gross", "orders", "max_order", "purchase",
-                                                          *(f"{c}_mask" for c in masks)])),
+    _release_duckdb_buffers(con)
+    return _Rollup(_DayRows(_concatenate(parts["days"], day_columns)),
                    _DayRows(_concatenate(parts["paid"], ["pay_days", "paid", "late"])),
                    _concatenate(parts["segments"], ["category", "segment", "value"], sort=False))
 
