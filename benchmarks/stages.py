@@ -3,8 +3,8 @@
 Runs `kap <stage>` for each stage in a temporary project folder, `--repeats` times, and prints per stage
 the median wall time, the peak resident memory of the stage's process, and its share of the total.
 
-    python benchmarks/pipeline.py                 # default params.yaml (20,000 customers)
-    python benchmarks/pipeline.py --customers 5000 --repeats 3
+    python benchmarks/stages.py                 # default params.yaml (20,000 customers)
+    python benchmarks/stages.py --customers 5000 --repeats 3
 """
 
 from __future__ import annotations
