@@ -238,13 +238,10 @@ def _area_metrics(y: np.ndarray, filled_score: np.ndarray) -> dict[str, float]:
     }
 
 
-def ranking_metrics(
-    y_true, score, ks: tuple[int, ...], future_revenue=None, probability: bool = False
-) -> dict[str, float]:
+def ranking_metrics(y_true, score, ks: tuple[int, ...], future_revenue=None) -> dict[str, float]:
     """PR-AUC, ROC-AUC, precision and recall at each k, lift in the top decile, and the base rate.
 
-    With future_revenue also the normalized Gini of the revenue and the revenue captured at each k;
-    with probability=True (scores are probabilities) also the Brier score and the ECE (10 bins).
+    With future_revenue also the normalized Gini of the revenue and the revenue captured at each k.
     """
     y = np.asarray(y_true, dtype=bool)
     s = _filled(score)
@@ -262,9 +259,6 @@ def ranking_metrics(
         metrics["normalized_gini"] = normalized_gini(future_revenue, s)
         for k in ks:
             metrics[f"revenue_captured_at_{k}"] = revenue_captured_at_k(future_revenue, y, s, k)
-    if probability:
-        metrics["brier"] = brier_score(y, score)
-        metrics["ece"] = expected_calibration_error(y, score)
     return metrics
 
 

@@ -211,8 +211,9 @@ class MlflowConfig:
         process, so `sqlite:///mlflow.db` would keep pointing at the first folder it was opened in."""
         uri = os.environ.get(TRACKING_URI_VARIABLE) or self.tracking_uri
         prefix = "sqlite:///"
-        if uri.startswith(prefix) and not Path(uri.removeprefix(prefix)).is_absolute():
-            return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+        database = Path(uri.removeprefix(prefix))
+        if uri.startswith(prefix) and not database.is_absolute():
+            return prefix + str(database.resolve())
         return uri
 
 

@@ -32,8 +32,10 @@ from models.baselines import (
 from models.clv import bgnbd_expected_spend
 from models.metrics import (
     bootstrap_average_precision,
+    brier_score,
     capacity_metrics,
     cumulative_gains,
+    expected_calibration_error,
     percentile_interval,
     pr_curve,
     precision_at_k,
@@ -164,10 +166,9 @@ def fold_metrics(params: Params, fold: pd.DataFrame, seed: int) -> tuple[dict[st
         replicates[name] = bootstrap_average_precision(y, score, cfg.bootstrap_resamples, seed)
         low, high = percentile_interval(replicates[name], cfg.confidence)
         metrics[name] = values | {"pr_auc_ci_low": low, "pr_auc_ci_high": high}
-    calibrated = ranking_metrics(y, fold["model_probability"].to_numpy(), cfg.k, probability=True)
-    uncalibrated = ranking_metrics(y, fold[MODEL].to_numpy(), cfg.k, probability=True)
-    metrics[MODEL] |= {"brier": calibrated["brier"], "ece": calibrated["ece"],
-                       "brier_uncalibrated": uncalibrated["brier"], "ece_uncalibrated": uncalibrated["ece"]}
+    for suffix, probability in (("", fold["model_probability"]), ("_uncalibrated", fold[MODEL])):
+        metrics[MODEL] |= {f"brier{suffix}": brier_score(y, probability),
+                           f"ece{suffix}": expected_calibration_error(y, probability, cfg.calibration_bins)}
     return metrics, replicates
 
 

@@ -88,7 +88,9 @@ def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
     if params.calibration.method != "none":
         limits.append(f"Probabilities are calibrated ({params.calibration.method}) on the validation cutoff "
                       f"{summary['validation_cutoff']}, the cutoff early stopping also watched; a changing base rate "
-                      "after it shifts them.")
+                      "after it shifts them."
+                      + (" The calibrator was fitted on the early-stopped trees' scores and is applied to the "
+                         "refitted trees (see the calibration metrics above)." if summary["refit_cutoffs"] else ""))
     if params.tuning.enabled:
         limits.append("Hyperparameters were searched on the last fold's validation cutoff, which lies after the "
                       "test cutoffs of earlier folds: their scores are slightly optimistic.")

@@ -26,6 +26,7 @@ from models.estimator import predict_probability
 from models.spec import FeatureSpec
 from pipeline.config import TRACKING_URI_VARIABLE, MlflowConfig
 from pipeline.errors import PipelineError
+from pipeline.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ class KeyAccountModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
-        self.spec = FeatureSpec.from_dict(_read_json(context.artifacts[SPEC_ARTIFACT]))
-        self.calibrator = Calibrator.from_dict(_read_json(context.artifacts[CALIBRATOR_ARTIFACT]))
+        self.spec = FeatureSpec.from_dict(read_json(context.artifacts[SPEC_ARTIFACT]))
+        self.calibrator = Calibrator.from_dict(read_json(context.artifacts[CALIBRATOR_ARTIFACT]))
 
     def raw_score(self, features: pd.DataFrame) -> pd.Series:
         """The trees' uncalibrated probability: the ranking score (calibration may tie neighbours)."""
@@ -80,11 +81,6 @@ class KeyAccountModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:  # MLflow's interface
         return self.probability(self.raw_score(model_input))
-
-
-def _read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path) -> dict:

@@ -273,12 +273,10 @@ def test_segment_metrics_takes_categorical_segments_with_missing_values():
 
 # --- ranking_metrics extensions ---------------------------------------------------------------------------------
 
-def test_ranking_metrics_adds_revenue_and_calibration_only_when_asked():
+def test_ranking_metrics_adds_revenue_only_when_asked():
     plain = ranking_metrics(Y, SCORE, (2,))
-    assert not {"normalized_gini", "revenue_captured_at_2", "brier", "ece"} & set(plain)
-    full = ranking_metrics(Y, SCORE, (2,), future_revenue=REVENUE, probability=True)
+    assert not {"normalized_gini", "revenue_captured_at_2"} & set(plain)
+    full = ranking_metrics(Y, SCORE, (2,), future_revenue=REVENUE)
     assert {key: full[key] for key in plain} == plain
     assert full["revenue_captured_at_2"] == pytest.approx(0.1)
     assert full["normalized_gini"] == pytest.approx(normalized_gini(REVENUE, SCORE))
-    assert full["brier"] == pytest.approx(brier_score_loss(Y, SCORE))
-    assert full["ece"] == pytest.approx(expected_calibration_error(Y, SCORE))
