@@ -3,8 +3,8 @@
 Generates (once, cached) a seeded synthetic invoice-line table in Parquet, then times, each run in a fresh
 subprocess (so the peak resident memory reported by `os.wait4` belongs to that run alone):
 
-* `build_features` reading the transactions Parquet itself, restricted to the core families (those of the
-  15 features the pandas reference computes: spend, orders, order, recency, tenure, categories, returns),
+* `build_features` reading the transactions Parquet itself, restricted to the core families (spend, orders,
+  order, recency, tenure, categories, returns: the 35 features the pandas reference computes too),
   for a spine of every customer seen before each of 12 monthly cutoffs (2023-01-01 .. 2023-12-01) and for
   one cutoff (2023-12-01), `--repeats` runs;
 * the same at 12 cutoffs for the `--scaling-rows` sizes (customers in proportion) to show linearity;
@@ -13,9 +13,8 @@ subprocess (so the peak resident memory reported by `os.wait4` belongs to that r
   which reads the Parquet into pandas itself, and checks that both agree on the core feature columns
   (rtol 1e-9, atol 1e-8; max abs difference per column); disagreement exits with status 1.
 
-Like with like: the ratio "pandas / this" compares read + build of the core families from the same Parquet
-file for the same spine (the builder computes more columns than the 15 of those families' features, never
-fewer).
+Like with like: the ratio "pandas / this" compares read + build of the same 35 features from the same Parquet
+file for the same spine.
 
 Figures are printed, nothing is asserted about timings. A run that exceeds `--timeout` seconds or
 `--max-rss-gb` resident memory is killed and reported as such (exit status 2 at the end); if that happens
@@ -394,7 +393,7 @@ def _size(lines: int, customers: int) -> str:
 def summary(measurements: list[Measurement], reference: Measurement | None) -> None:
     ones = {(m.lines, m.customers): m for m in measurements if m.kind == "core" and m.cutoffs == 1 and m.runs}
     print("\nsummary (medians over runs). impl: core = build_features restricted to the core families "
-          f"({reference_families(measurements)}), the same features as the pandas reference and more; full = every "
+          f"({reference_families(measurements)}), the same features as the pandas reference; full = every "
           "family (extra information); pandas = benchmarks/pandas_reference.py. read = inputs into pandas (the "
           "builder reads the transactions Parquet itself, inside build); total = read + build; CPU s = CPU time "
           "of the build, all threads; peak RSS = max over runs, whole process incl. the data. 'pandas / this' "

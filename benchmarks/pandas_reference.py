@@ -1,27 +1,31 @@
 """A straightforward pandas implementation of the core point-in-time features (benchmark reference only).
 
 Kept in `benchmarks/` and never imported by the package: it is the yardstick `benchmarks/features.py` times
-the DuckDB builder against and checks it for agreement. It follows the definitions of
-`features/catalogue.py` (and the conventions of `features/builder.py`) literally:
+the DuckDB builder against and checks it for agreement. It computes every feature of the core families
+(spend, orders, order, recency, tenure, categories, returns) for windows of 90, 180 and 365 days, following
+the definitions of `features/catalogue.py` (and the conventions of `features/builder.py`) literally:
 
 * an invoice is the lines of one (customer_id, invoice_id, day); its value is the sum of its amounts (money
   has 4 decimal places, as the builder's DECIMAL(18, 4), so invoice totals are rounded to 4 decimals before
   their sign is tested); an order is an invoice with a positive value, a credit note one with a negative;
-* cutoffs are midnight timestamps and only lines with `timestamp < cutoff` are used; the `w`-day window is
-  `[cutoff - w days, cutoff)`;
-* spend_sum_{w}d: net amount in the window; orders_count_{w}d: orders in the window;
-  order_value_mean_{w}d: gross order value / orders in the window (NaN without orders);
-* spend_sum_all, orders_count_all: the same over all history before the cutoff;
-* recency_days_since_last_order / tenure_days_since_first_order: days from the last / first order day to the
-  cutoff (NaN without orders);
-* categories_distinct_365d: distinct categories of lines with amount > 0 in the last 365 days;
-* returns_share_365d: credited value of credit notes / gross order value in the last 365 days (NaN when
-  there is no gross value).
+* cutoffs are midnight timestamps and only lines with `timestamp < cutoff` are used; the window "from `a` to
+  `b` days before" is `[cutoff - a days, cutoff - b days)`, i.e. the invoices whose age (cutoff - day, in
+  days, at least 1) is in `(b, a]`;
+* spend / orders / order value per window, before it (growth windows), the same 90 days a year before,
+  growth = (last - previous) / (|last| + |previous|), the least-squares slope of net spend over twelve
+  30-day buckets, the largest order; spend percentile among every customer with an invoice in the window
+  (the share of them whose spend is at most this customer's; 0 without an invoice there);
+* recency / tenure: days from the last / first order day to the cutoff;
+* categories of lines with amount > 0: distinct in the last 365 days and ever, first bought in the last 90
+  days, and the share of the last 365 days' purchase value in the top category;
+* returns_share_365d: credited value of credit notes / gross order value in the last 365 days.
 
-Missing history: sums and counts are 0, means, ratios and recency are NaN.
+Missing history: sums, counts, percentiles and the slope are 0; means, maxima, growth, ratios, recency and
+tenure are NaN.
 
-Style: what an analyst writes. For each cutoff, filter the (once pre-aggregated) invoices and the lines
-before the cutoff, build the window masks, group by customer once, and merge onto that cutoff's spine.
+Style: what an analyst writes. Invoices, and each (customer, category)'s first purchase day, are
+aggregated once; then, for each cutoff, filter the rows before it, build the window masks, group by
+customer, and merge onto that cutoff's spine.
 """
 
 from __future__ import annotations
@@ -30,22 +34,33 @@ import numpy as np
 import pandas as pd
 
 WINDOWS_DAYS = (90, 180, 365)
+GROWTH_WINDOWS_DAYS = (90, 180)
+PERCENTILE_WINDOWS_DAYS = (90, 365)
+SLOPE_BUCKETS, BUCKET_DAYS = 12, 30
+HISTORY_DAYS = 365  # the longest window reaches this far back
 
 
 def core_columns(windows_days: tuple[int, ...] = WINDOWS_DAYS) -> list[str]:
     """The feature columns `reference_features` computes, in output order (without customer_id, cutoff)."""
     columns = []
     for w in windows_days:
-        columns += [f"spend_sum_{w}d", f"orders_count_{w}d", f"order_value_mean_{w}d"]
+        columns += [f"spend_sum_{w}d", f"orders_count_{w}d", f"order_value_mean_{w}d", f"order_value_max_{w}d"]
+    columns += [f"spend_percentile_{w}d" for w in PERCENTILE_WINDOWS_DAYS]
+    for g in GROWTH_WINDOWS_DAYS:
+        columns += [f"spend_sum_prev_{g}d", f"orders_count_prev_{g}d", f"spend_growth_{g}d", f"orders_growth_{g}d"]
     return [
         *columns,
-        "spend_sum_all",
-        "orders_count_all",
-        "recency_days_since_last_order",
-        "tenure_days_since_first_order",
-        "categories_distinct_365d",
+        "spend_sum_prev_year_90d", "spend_growth_yoy_90d", "spend_slope_365d",
+        "spend_sum_all", "order_value_max_all", "orders_count_all",
+        "recency_days_since_last_order", "tenure_days_since_first_order",
+        "categories_distinct_365d", "categories_distinct_all", "categories_top_share_365d", "categories_new_90d",
         "returns_share_365d",
     ]
+
+
+def _zero_when_missing(column: str) -> bool:
+    return column.startswith(("spend_sum_", "orders_count_", "spend_percentile_", "spend_slope_", "categories_"))\
+        and column != "categories_top_share_365d"
 
 
 def _invoices(transactions: pd.DataFrame) -> pd.DataFrame:
@@ -64,51 +79,96 @@ def _invoices(transactions: pd.DataFrame) -> pd.DataFrame:
     return invoices.drop(columns="invoice_id")
 
 
-def _features_at(invoices: pd.DataFrame, lines: pd.DataFrame, cutoff: pd.Timestamp,
-                 windows_days: tuple[int, ...]) -> pd.DataFrame:
-    """Features of every customer with history before `cutoff`, indexed by customer_id."""
-    inv = invoices[invoices["day"] < cutoff]
-    amount = inv["amount"]
+def _growth(last: pd.Series, previous: pd.Series) -> pd.Series:
+    total = last.abs() + previous.abs()
+    return (last - previous) / total.where(total > 0)
+
+
+def _invoice_features(invoices: pd.DataFrame, cutoff: pd.Timestamp, windows_days: tuple[int, ...]) -> pd.DataFrame:
+    """Features from the invoices before `cutoff`, indexed by customer_id (customers with an invoice)."""
+    before = invoices[invoices["day"] < cutoff]
+    by_customer = before.groupby("customer_id", sort=False, observed=True)
+    order_day = before["day"].where(before["amount"] > 0)
+    out = pd.DataFrame({
+        "spend_sum_all": by_customer["amount"].sum(),
+        "orders_count_all": (before["amount"] > 0).groupby(before["customer_id"], observed=True).sum(),
+        "order_value_max_all": before["amount"].where(before["amount"] > 0).groupby(before["customer_id"],
+                                                                                     observed=True).max(),
+        "recency_days_since_last_order": (cutoff - order_day.groupby(before["customer_id"], observed=True).max()
+                                          ).dt.days,
+        "tenure_days_since_first_order": (cutoff - order_day.groupby(before["customer_id"], observed=True).min()
+                                          ).dt.days,
+    })
+
+    recent = before[before["day"] >= cutoff - pd.Timedelta(days=HISTORY_DAYS)]
+    amount = recent["amount"]
+    age = (cutoff - recent["day"]).dt.days
     is_order = amount > 0
     gross = amount.where(is_order, 0.0)
-    columns: dict[str, pd.Series] = {"customer_id": inv["customer_id"]}
-    for w in windows_days:
-        in_window = inv["day"] >= cutoff - pd.Timedelta(days=w)
-        columns[f"spend_{w}"] = amount.where(in_window, 0.0)
-        columns[f"orders_{w}"] = (is_order & in_window).astype("int64")
-        columns[f"gross_{w}"] = gross.where(in_window, 0.0)
-    in_year = inv["day"] >= cutoff - pd.Timedelta(days=365)
-    columns["gross_365_total"] = gross.where(in_year, 0.0)
-    columns["returned_365"] = (-amount).where(in_year & (amount < 0), 0.0)
-    columns["spend_all"] = amount
-    columns["orders_all"] = is_order.astype("int64")
-    columns["order_day"] = inv["day"].where(is_order)
+
+    def within(start: int, end: int = 0) -> pd.Series:
+        return (age > end) & (age <= start)
+
+    spans = {f"{w}": (w, 0) for w in {*windows_days, *PERCENTILE_WINDOWS_DAYS, 365}}
+    spans |= {f"prev_{g}": (2 * g, g) for g in GROWTH_WINDOWS_DAYS}
+    spans["prev_year_90"] = (365, 275)
+    columns: dict[str, pd.Series] = {"customer_id": recent["customer_id"]}
+    for name, (start, end) in spans.items():
+        mask = within(start, end)
+        columns[f"spend_{name}"] = amount.where(mask, 0.0)
+        columns[f"orders_{name}"] = (is_order & mask).astype("int64")
+        columns[f"gross_{name}"] = gross.where(mask, 0.0)
+        columns[f"invoices_{name}"] = mask.astype("int64")
+        columns[f"max_{name}"] = amount.where(is_order & mask)
+    columns["returned_365"] = (-amount).where(within(365) & (amount < 0), 0.0)
+    # slope over buckets k = 1..12 (k = 1 the latest): x_k = (12 - k) - 5.5, slope = sum(x_k * spend_k) / sum(x^2)
+    bucket = (age - 1) // BUCKET_DAYS + 1
+    x = (SLOPE_BUCKETS - bucket) - (SLOPE_BUCKETS - 1) / 2
+    columns["slope_term"] = (x * amount).where(bucket <= SLOPE_BUCKETS, 0.0)
     frame = pd.DataFrame(columns)
     grouped = frame.groupby("customer_id", sort=False, observed=True)
-    sums = grouped[[c for c in frame.columns if c not in ("customer_id", "order_day")]].sum()
-    last_order = grouped["order_day"].max()
-    first_order = grouped["order_day"].min()
+    maxima = grouped[[c for c in frame.columns if c.startswith("max_")]].max()
+    sums = grouped[[c for c in frame.columns if c != "customer_id" and not c.startswith("max_")]].sum()
 
-    out = pd.DataFrame(index=sums.index)
+    windowed = pd.DataFrame(index=sums.index)
     for w in windows_days:
         orders = sums[f"orders_{w}"]
-        out[f"spend_sum_{w}d"] = sums[f"spend_{w}"]
-        out[f"orders_count_{w}d"] = orders
-        out[f"order_value_mean_{w}d"] = sums[f"gross_{w}"] / orders.where(orders > 0)
-    out["spend_sum_all"] = sums["spend_all"]
-    out["orders_count_all"] = sums["orders_all"]
-    out["recency_days_since_last_order"] = (cutoff - last_order).dt.days
-    out["tenure_days_since_first_order"] = (cutoff - first_order).dt.days
-    gross_year = sums["gross_365_total"]
-    out["returns_share_365d"] = sums["returned_365"] / gross_year.where(gross_year != 0)
+        windowed[f"spend_sum_{w}d"] = sums[f"spend_{w}"]
+        windowed[f"orders_count_{w}d"] = orders
+        windowed[f"order_value_mean_{w}d"] = sums[f"gross_{w}"] / orders.where(orders > 0)
+        windowed[f"order_value_max_{w}d"] = maxima[f"max_{w}"]
+    for w in PERCENTILE_WINDOWS_DAYS:
+        bought = sums[f"invoices_{w}"] > 0
+        peers_spend = sums.loc[bought, f"spend_{w}"].round(4)  # float sums of equal spends can differ in the last bit
+        windowed[f"spend_percentile_{w}d"] = peers_spend.rank(method="max") / len(peers_spend)
+    for g in GROWTH_WINDOWS_DAYS:
+        windowed[f"spend_sum_prev_{g}d"] = sums[f"spend_prev_{g}"]
+        windowed[f"orders_count_prev_{g}d"] = sums[f"orders_prev_{g}"]
+        windowed[f"spend_growth_{g}d"] = _growth(sums[f"spend_{g}"], sums[f"spend_prev_{g}"])
+        windowed[f"orders_growth_{g}d"] = _growth(sums[f"orders_{g}"], sums[f"orders_prev_{g}"])
+    windowed["spend_sum_prev_year_90d"] = sums["spend_prev_year_90"]
+    windowed["spend_growth_yoy_90d"] = _growth(sums["spend_90"], sums["spend_prev_year_90"])
+    windowed["spend_slope_365d"] = sums["slope_term"] / sum(
+        ((SLOPE_BUCKETS - 1) / 2 - t) ** 2 for t in range(SLOPE_BUCKETS))
+    gross_year = sums["gross_365"]
+    windowed["returns_share_365d"] = sums["returned_365"] / gross_year.where(gross_year != 0)
+    return out.join(windowed, how="left")
 
-    recent = lines[
-        (lines["timestamp"] < cutoff)
-        & (lines["timestamp"] >= cutoff - pd.Timedelta(days=365))
-        & (lines["amount"] > 0)
-    ]
-    out["categories_distinct_365d"] = recent.groupby("customer_id", observed=True)["category"].nunique()
-    return out
+
+def _category_features(purchases: pd.DataFrame, first_bought: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Category features from the lines with amount > 0, indexed by customer_id."""
+    year = purchases[(purchases["timestamp"] < cutoff) & (purchases["timestamp"] >= cutoff - pd.Timedelta(days=365))]
+    per_category = year.groupby(["customer_id", "category"], observed=True)["amount"].sum()
+    by_customer = per_category.groupby(level="customer_id", observed=True)
+    known = first_bought[first_bought["first_day"] < cutoff]
+    new = known["first_day"] >= cutoff - pd.Timedelta(days=90)
+    return pd.DataFrame({
+        "categories_distinct_365d": by_customer.size(),
+        "categories_top_share_365d": by_customer.max() / by_customer.sum(),
+    }).join(pd.DataFrame({
+        "categories_distinct_all": known.groupby("customer_id", observed=True).size(),
+        "categories_new_90d": new.groupby(known["customer_id"], observed=True).sum(),
+    }), how="outer")
 
 
 def reference_features(transactions: pd.DataFrame, spine: pd.DataFrame,
@@ -117,15 +177,23 @@ def reference_features(transactions: pd.DataFrame, spine: pd.DataFrame,
     cutoffs = pd.to_datetime(spine["cutoff"]).astype("datetime64[us]")
     spine = pd.DataFrame({"customer_id": spine["customer_id"].astype("str"), "cutoff": cutoffs})
     invoices = _invoices(transactions)
-    lines = transactions[["customer_id", "timestamp", "category", "amount"]]
+    positive = transactions["amount"] > 0
+    purchases = pd.DataFrame({"customer_id": transactions.loc[positive, "customer_id"].astype("str"),
+                              "timestamp": transactions.loc[positive, "timestamp"],
+                              "category": transactions.loc[positive, "category"],
+                              "amount": transactions.loc[positive, "amount"]})
+    first_bought = (purchases.assign(first_day=purchases["timestamp"].dt.floor("D"))
+                    .groupby(["customer_id", "category"], observed=True)["first_day"].min().reset_index())
     columns = core_columns(windows_days)
     parts = []
     for cutoff, rows in spine.groupby("cutoff", sort=True):
-        features = _features_at(invoices, lines, pd.Timestamp(cutoff), windows_days)
-        parts.append(rows.merge(features.reset_index(), on="customer_id", how="left"))
+        cutoff = pd.Timestamp(cutoff)
+        features = _invoice_features(invoices, cutoff, windows_days).join(
+            _category_features(purchases, first_bought, cutoff), how="outer")
+        parts.append(rows.merge(features.rename_axis("customer_id").reset_index(), on="customer_id", how="left"))
     empty = spine.reindex(columns=["customer_id", "cutoff", *columns])
     out = pd.concat(parts, ignore_index=True) if parts else empty
-    zero_filled = [c for c in columns if c.startswith(("spend_sum_", "orders_count_", "categories_distinct_"))]
+    zero_filled = [c for c in columns if _zero_when_missing(c)]
     out[zero_filled] = out[zero_filled].fillna(0)
     out[columns] = out[columns].astype("float64")
     out["customer_id"] = out["customer_id"].astype("str")
@@ -150,6 +218,12 @@ if __name__ == "__main__":  # tiny self-check of the definitions on a hand-made 
     row = result.set_index("customer_id").loc["A"]
     assert row["spend_sum_180d"] == 140.0 and row["orders_count_180d"] == 2, row
     assert row["order_value_mean_180d"] == 85.0 and row["recency_days_since_last_order"] == 1, row
+    assert row["order_value_max_180d"] == 150.0 and row["order_value_max_all"] == 150.0, row
     assert row["returns_share_365d"] == 30.0 / 170.0 and row["categories_distinct_365d"] == 3, row
+    assert row["categories_top_share_365d"] == 100.0 / 170.0 and row["categories_new_90d"] == 1, row
+    assert row["spend_percentile_90d"] == 1.0 and row["spend_growth_90d"] == (20 - 120) / 140, row
+    # 30-day buckets: 1 day old -> k = 1 (x = 5.5): 20; 120 days -> k = 4 (x = 2.5): -30; 142 days -> k = 5
+    # (x = 1.5): 150
+    assert np.isclose(row["spend_slope_365d"], (5.5 * 20 + 2.5 * -30 + 1.5 * 150) / 143.0), row
     assert result.set_index("customer_id").loc["B", "spend_sum_all"] == 0.0
     print(result.T)
