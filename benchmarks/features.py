@@ -16,11 +16,13 @@ subprocess (so the peak resident memory reported by `os.wait4` belongs to that r
 Like with like: the ratio "pandas / this" compares read + build of the same 35 features from the same Parquet
 file for the same spine.
 
-Figures are printed, nothing is asserted about timings. A run that exceeds `--timeout` seconds or
-`--max-rss-gb` resident memory is killed and reported as such (exit status 2 at the end); if that happens
-to the main size's 12-cutoff run, the pandas comparison and the 1-cutoff ratio are done at the largest size
-that completed. Each run prints its build CPU seconds (all threads), the load average and a hash of
-features/builder.py, because wall times on a shared machine and a builder under active editing need both.
+Figures are printed, then each target of the feature library (>= 10x the pandas reference, peak RSS <= 2 GB,
+12 cutoffs <= 2x one, linear in lines) as met or MISSED; nothing is asserted about timings. A run that exceeds
+`--timeout` seconds or `--max-rss-gb` resident memory is killed and reported as such (exit status 2 at the
+end); if that happens to the main size's 12-cutoff run, the pandas comparison and the 1-cutoff ratio are done
+at the largest size that completed. Each run prints its build CPU seconds (all threads), the load average and
+a hash of features/builder.py, because wall times on a shared machine and a builder under active editing need
+both.
 
     .venv/bin/python benchmarks/features.py --quick          # smoke run: 200k lines, 2k customers, seconds
     .venv/bin/python benchmarks/features.py                  # 20M lines, 200k customers, 3 repeats
@@ -422,6 +424,47 @@ def summary(measurements: list[Measurement], reference: Measurement | None) -> N
               f"{ratio_pandas:>13} {vs_one:>14}" + (f"  (incomplete: {m.exceeded})" if m.exceeded else ""))
 
 
+TARGET_SPEEDUP, TARGET_PEAK_MB, TARGET_CUTOFF_COST, LINEAR_SPREAD = 10.0, 2000.0, 2.0, 1.25
+
+
+def targets(measurements: list[Measurement], reference: Measurement | None) -> None:
+    """Each target of the feature library against the main size's figures: met, missed or not measured."""
+    runs = [m for m in measurements if m.kind == "core" and m.runs]
+    main = max((m for m in runs if m.cutoffs == 12), key=lambda m: m.lines, default=None)
+    one = next((m for m in runs if m.cutoffs == 1 and main and m.lines == main.lines), None)
+    scaling = sorted((m for m in runs if m.cutoffs == 12), key=lambda m: m.lines)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    if main is None:
+        print("\ntargets: not measured")
+        return
+    print(f"\ntargets (set for 20M lines / 200k customers; checked at {_size(main.lines, main.customers)}, core "
+          "families, 12 cutoffs):")
+    total = main.median("read_s") + main.median("build_s")
+    if reference is not None and reference.runs and reference.lines == main.lines:
+        ratio = (reference.median("read_s") + reference.median("build_s")) / total
+        print(f"  speed: {ratio:.2f}x the pandas reference (target >= {TARGET_SPEEDUP:g}x): "
+              f"{verdict(ratio >= TARGET_SPEEDUP)}")
+    else:
+        print("  speed: not measured at this size (pandas reference skipped or incomplete)")
+    print(f"  peak RSS: {main.peak_mb:,.0f} MB (target <= {TARGET_PEAK_MB:,.0f} MB): "
+          f"{verdict(main.peak_mb <= TARGET_PEAK_MB)}")
+    if one is not None:
+        cost = main.median("build_s") / one.median("build_s")
+        print(f"  12 cutoffs vs 1: {cost:.2f}x (target <= {TARGET_CUTOFF_COST:g}x): "
+              f"{verdict(cost <= TARGET_CUTOFF_COST)}")
+    if len(scaling) >= 3:
+        per_line = [m.median("build_s") / (m.lines / 1e6) for m in scaling]
+        spread = max(per_line) / min(per_line)
+        print(f"  linear: {' / '.join(f'{x:.2f}' for x in per_line)} s per M lines at "
+              f"{' / '.join(_size(m.lines, m.customers) for m in scaling)} (max / min {spread:.2f}, linear if <= "
+              f"{LINEAR_SPREAD:g}): {verdict(spread <= LINEAR_SPREAD)}")
+    else:
+        print("  linear: needs 3 sizes (--scaling-rows)")
+
+
 def reference_families(measurements: list[Measurement]) -> str:
     return next((r["families"] for m in measurements for r in m.runs if r.get("families")), "?")
 
@@ -505,6 +548,7 @@ def main() -> None:
                   f"({m.median('build_s') / (m.runs[0]['spine_rows'] / 1e6):6.2f} s per M spine rows), "
                   f"read {m.median('read_s'):6.2f} s, peak RSS {m.peak_mb:,.0f} MB")
     summary(measurements, reference)
+    targets(measurements, reference)
     versions = sorted({r["builder"] for m in measurements for r in m.runs})
     print(f"\nfeatures/builder.py versions measured (sha256 prefix): {', '.join(versions) or '-'}"
           + ("  !! the builder changed during the benchmark: figures mix versions" if len(versions) > 1 else ""))
