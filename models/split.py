@@ -28,7 +28,8 @@ def time_split(
     test cutoff; training = every cutoff at least `validation_gap_months` (default: the horizon) before the
     validation cutoff. No training or validation outcome window overlaps the test's; with the default gap
     none of training overlaps validation's either. A shorter gap (for short histories) lets training windows
-    overlap the validation window, which only makes early stopping slightly optimistic."""
+    overlap the validation window: the validation score then rewards memorising the shared outcome months, so
+    early stopping (and a search) picks too many rounds; keep the gap as long as the history allows."""
     horizon = pd.DateOffset(months=horizon_months)
     gap = pd.DateOffset(months=horizon_months if validation_gap_months is None else validation_gap_months)
     cutoffs = sorted(pd.Timestamp(c) for c in cutoffs)

@@ -30,7 +30,7 @@ def test_same_seed_gives_identical_trials_and_restores_optuna_verbosity(data):
     first = search(data)
     assert optuna.logging.get_verbosity() == optuna.logging.INFO
     assert search(data) == first
-    assert search(data, seed=8)[1][0].hyperparameters != first[1][0].hyperparameters
+    assert search(data, seed=8)[1][1].hyperparameters != first[1][1].hyperparameters
 
 
 def test_best_is_the_trial_with_the_highest_validation_average_precision(data):
@@ -47,9 +47,15 @@ def test_on_trial_sees_every_trial_in_order(data):
     assert [t.number for t in seen] == [0, 1, 2]
 
 
+def test_the_first_trial_scores_the_base_as_it_is(data):
+    _, trials = search(data)
+    assert trials[0].hyperparameters == BASE  # learning_rate 0.5 lies outside the space: taken as it is
+    assert trials[1].hyperparameters != BASE
+
+
 def test_sampled_values_override_the_base_within_the_space_and_keep_the_rest(data):
     _, trials = search(data)
-    for trial in trials:
+    for trial in trials[1:]:
         assert trial.hyperparameters.keys() == BASE.keys() | SEARCH_SPACE.keys()
         assert {k: trial.hyperparameters[k] for k in ("n_estimators", "n_jobs", "subsample_freq")} == {
             "n_estimators": 30, "n_jobs": 1, "subsample_freq": 1}
