@@ -40,6 +40,7 @@ import pandas as pd
 from features.catalogue import (
     GROWTH_WINDOWS_DAYS,
     LATE_PAYMENT_DAYS,
+    PEER_SIZE_BANDS,
     PERCENTILE_WINDOWS_DAYS,
     SLOPE_MONTHS,
     FeatureDef,
@@ -99,7 +100,12 @@ def build_features(
         if np.any(np.diff(probes.key(0)) == 0):
             raise ValueError("spine has duplicated (customer_id, cutoff) rows")
         attributes = customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys)
-        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines).compute()
+        if snapshots is not None:
+            _require(snapshots, SNAPSHOT_COLUMNS, "snapshots")
+            con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
+        peer_sizes = _employees_at(con, attributes, np.unique(probes.cutoff_day), snapshots is not None) \
+            if "wallet" in wanted else None
+        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines, peer_sizes).compute()
         if wanted & {"firm", "wallet"}:
             values |= _firmographics(con, spine, customers, snapshots, order)
     if "wallet" in wanted:
@@ -338,9 +344,10 @@ class _FeatureValues:
     """The wanted families' values per probe (sorted spine row); names starting with `_` are intermediates."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, wanted: set[str], windows_days: tuple[int, ...],
-                 probes: _Probes, attributes: pd.DataFrame, lines: _Lines):
+                 probes: _Probes, attributes: pd.DataFrame, lines: _Lines, employees: np.ndarray | None):
+        """`employees`: every customer's (rows, in key order) employees at each distinct spine cutoff (columns)."""
         self.con, self.wanted, self.windows_days, self.probes = con, wanted, windows_days, probes
-        self.attributes, self.lines = attributes, lines
+        self.attributes, self.lines, self.employees = attributes, lines, employees
         self.values: dict[str, np.ndarray] = {}
 
     def compute(self) -> dict[str, np.ndarray]:
@@ -528,7 +535,7 @@ class _FeatureValues:
         other customers the spine holds: training and scoring agree. Every customer is probed at a batch of
         cutoffs at a time, about as many probes as the spine has rows (memory)."""
         names = [f"spend_percentile_{window}d" for window in PERCENTILE_WINDOWS_DAYS if "spend" in self.wanted]
-        names += [name for family, name in (("wallet", "wallet_spend_vs_industry_365d"),
+        names += [name for family, name in (("wallet", "wallet_spend_vs_peers_365d"),
                                             ("relationship", "relationship_owner_portfolio_365d"))
                   if family in self.wanted]
         out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
@@ -536,7 +543,8 @@ class _FeatureValues:
         everyone = np.arange(len(self.attributes))
         cutoffs = np.unique(self.probes.cutoff_day)
         batch_size = max(1, len(self.probes.customer) // max(1, len(everyone)))
-        for batch in (cutoffs[start:start + batch_size] for start in range(0, len(cutoffs), batch_size)):
+        for first in range(0, len(cutoffs), batch_size):
+            batch = cutoffs[first:first + batch_size]
             # every customer at every cutoff of the batch, by customer then cutoff: cutoff i's rows are i::len(batch)
             w = _Probes(np.repeat(everyone, len(batch)), np.tile(batch, len(everyone))).windows(days)
             windows = {*PERCENTILE_WINDOWS_DAYS, 365}
@@ -544,10 +552,10 @@ class _FeatureValues:
             spend = {window: w.sum("spend", window) for window in windows}
             bought = {window: w.count(window) > 0 for window in windows}
             w.release()
-            for i, cutoff in enumerate(batch):
+            for i, cutoff in enumerate(batch, start=first):
                 at = np.flatnonzero(self.probes.cutoff_day == cutoff)
                 customer = self.probes.customer[at]
-                rows = slice(i, None, len(batch))
+                rows = slice(i - first, None, len(batch))
                 if "spend" in self.wanted:
                     for window in PERCENTILE_WINDOWS_DAYS:
                         peers = np.flatnonzero(bought[window][rows])
@@ -557,10 +565,13 @@ class _FeatureValues:
                         out[f"spend_percentile_{window}d"][at] = percentile[customer]
                 active = bought[365][rows]
                 if "wallet" in self.wanted:
-                    median = (pd.Series(_from_units(spend[365][rows][active])).groupby(industry[active]).median()
-                              .reindex(industry[customer]).to_numpy())
-                    out["wallet_spend_vs_industry_365d"][at] = (self.values["_spend_365d"][at]
-                                                                / np.where(median > 0, median, np.nan))
+                    employees = self.employees[:, i]
+                    band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
+                    peer_spend = pd.Series(_from_units(spend[365][rows][active]))
+                    median = (peer_spend.groupby([industry[active], band[active]]).median()
+                              .reindex(pd.MultiIndex.from_arrays([industry[customer], band[customer]])).to_numpy())
+                    out["wallet_spend_vs_peers_365d"][at] = (self.values["_spend_365d"][at]
+                                                             / np.where(median > 0, median, np.nan))
                 if "relationship" in self.wanted:
                     portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
                     out["relationship_owner_portfolio_365d"][at] = portfolio.to_numpy(dtype=float)
@@ -754,15 +765,32 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
     return tuple(events.sum(measure, None, -1) for measure in ("d365", "d_all", "d_new"))
 
 
+def _employees_at(con: duckdb.DuckDBPyConnection, attributes: pd.DataFrame, cutoff_days: np.ndarray,
+                  with_snapshots: bool) -> np.ndarray:
+    """Employees of every customer (rows, in key order) at each cutoff (columns): from the latest registered
+    snapshot valid from before the cutoff, else (no snapshots at all) the customers table's value."""
+    employees = pd.to_numeric(attributes["employees"]).to_numpy(dtype=float)
+    if not with_snapshots:
+        return np.repeat(employees[:, None], len(cutoff_days), axis=1)
+    con.register("peer_cutoffs", pd.DataFrame({"position": np.arange(len(cutoff_days)),
+                                               "cutoff": cutoff_days.astype("datetime64[D]").astype("datetime64[us]")}))
+    found = con.execute("""
+        SELECT k.customer, c.position, CAST(f.employees AS DOUBLE) AS employees
+        FROM customer_keys k CROSS JOIN peer_cutoffs c
+        ASOF LEFT JOIN snapshots f ON f.customer_id = k.customer_id AND c.cutoff > CAST(f.valid_from AS TIMESTAMP)
+    """).fetchnumpy()
+    at = np.full((len(attributes), len(cutoff_days)), np.nan)
+    at[found["customer"], found["position"]] = np.ma.filled(np.ma.asarray(found["employees"], dtype=float), np.nan)
+    return at
+
+
 def _firmographics(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame, customers: pd.DataFrame,
                    snapshots: pd.DataFrame | None, order: np.ndarray) -> dict[str, np.ndarray]:
     """Firm attributes valid at each cutoff (size from the latest snapshot strictly before it), per sorted
     spine row."""
     con.register("spine", spine.assign(position=np.argsort(order)))
     con.register("customers", customers[[*CUSTOMER_COLUMNS, "account_owner"]])
-    if snapshots is not None:
-        _require(snapshots, SNAPSHOT_COLUMNS, "snapshots")
-        con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
+    if snapshots is not None:  # registered as `snapshots` by build_features
         size_source = """
             ASOF LEFT JOIN snapshots f
               ON f.customer_id = s.customer_id AND s.cutoff > CAST(f.valid_from AS TIMESTAMP)

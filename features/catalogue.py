@@ -13,6 +13,7 @@ GROWTH_WINDOWS_DAYS = (90, 180)
 PERCENTILE_WINDOWS_DAYS = (90, 365)
 SLOPE_MONTHS = 12  # monthly spend slope over 12 buckets of 30 days
 LATE_PAYMENT_DAYS = 30  # an invoice paid after more days than this counts as paid late
+PEER_SIZE_BANDS = (10, 50, 250)  # employees: micro, small, medium, large firms (the EU's SME size classes)
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,12 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
                    "Net spend in the last 365 days / the firm's annual revenue as of the cutoff (share-of-wallet "
                    "proxy; NaN without revenue).",
                    "our share of the firm's revenue", unit="ratio"),
-        FeatureDef("wallet_spend_vs_industry_365d", "wallet", "365d",
-                   "Net spend in the last 365 days / the median of the customers of the same industry that bought "
-                   "in that window (what a firm like this typically spends with us; NaN without industry).",
-                   "spend vs industry peers", unit="ratio"),
+        FeatureDef("wallet_spend_vs_peers_365d", "wallet", "365d",
+                   "Net spend in the last 365 days / the median of the customers of the same industry and size "
+                   f"band (employees as of the cutoff, bands at {', '.join(map(str, PEER_SIZE_BANDS))}; unknown "
+                   "size is a band of its own) that bought in that window (what a firm like this typically spends "
+                   "with us; NaN without industry).",
+                   "spend vs industry peers of its size", unit="ratio"),
         FeatureDef("relationship_owner_portfolio_365d", "relationship", "365d",
                    "Customers of the same account owner that bought in the last 365 days (NaN without owner).",
                    "account owner's active customers"),

@@ -55,9 +55,9 @@ def search_hyperparameters(
     """Maximise validation average precision over SEARCH_SPACE with a TPE sampler seeded by `seed`.
 
     Trial 0 scores `base_hyperparameters` as they are, so the search never returns a setting that validates
-    worse than the configured one; the others sample SEARCH_SPACE. Each trial fits `train_classifier` (early stopping on the validation set) and is passed to `on_trial` once
-    done. Returns the best trial's hyperparameters (the first on ties) and every trial in order; deterministic for
-    the same seed and data.
+    worse than the configured one; the others sample SEARCH_SPACE. Each trial fits `train_classifier` (early
+    stopping on the validation set) and is passed to `on_trial` once done. Returns the best trial's
+    hyperparameters (the first on ties) and every trial in order; deterministic for the same seed and data.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}")

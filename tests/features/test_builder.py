@@ -62,11 +62,33 @@ def test_known_answers_for_seasonal_trend_cadence_payment_and_wallet_families(kn
     assert a["payment_days_trend_180d"] == pytest.approx(30 - 10)  # I2 paid in the last 180 days, I1 before
     assert a["payment_late_share_365d"] == 0 and b["payment_late_share_365d"] == 1  # B took 40 days
     assert a["wallet_spend_to_revenue_365d"] == pytest.approx(590 / 1e6)
-    assert a["wallet_spend_vs_industry_365d"] == pytest.approx(1.0)  # A is the only active Retail customer
+    assert a["wallet_spend_vs_peers_365d"] == pytest.approx(1.0)  # A is the only active Retail customer
     assert np.isnan(a["relationship_owner_portfolio_365d"])  # no account owners in this table
     assert a["products_distinct_365d"] == 3  # without product ids, categories stand in for products
     assert a["cadence_active_months_365d"] == 3  # 2022-07, 2023-03, 2023-06
     assert a["cadence_days_per_order_trend_180d"] == pytest.approx(180 / 2 - 180 / 1)
+
+
+def test_spend_vs_peers_compares_with_the_same_industry_and_size_band_as_of_the_cutoff():
+    # all Retail, each one invoice in the last year: C and D are small (10-49 employees), E is medium, F unknown
+    history = transactions_frame([(c, f"I{c}", "2023-05-01 10:00", "Tools", amount, 10)
+                                  for c, amount in (("C", 100.0), ("D", 300.0), ("E", 1000.0), ("F", 50.0))])
+    customers = customers_frame(["C", "D", "E", "F"]).assign(industry="Retail", employees=[12.0, 40.0, 60.0, np.nan])
+    spine = pd.DataFrame({"customer_id": ["C", "D", "E", "F"], "cutoff": CUTOFF})
+    peers = build_features(history, customers, spine, families=("wallet",)).set_index("customer_id")
+    ratio = peers["wallet_spend_vs_peers_365d"]
+    assert ratio["C"] == pytest.approx(100 / 200) and ratio["D"] == pytest.approx(300 / 200)  # median of C, D
+    assert ratio["E"] == pytest.approx(1.0) and ratio["F"] == pytest.approx(1.0)  # alone in their band
+
+    # sizes from snapshots: E had 30 employees until a snapshot valid from the cutoff itself (not yet known)
+    snapshots = pd.DataFrame({"customer_id": ["C", "D", "E", "E"],
+                              "valid_from": pd.to_datetime(["2023-01-01", "2023-01-01", "2022-01-01", "2023-07-01"]),
+                              "employees": [12.0, 40.0, 30.0, 60.0], "annual_revenue": 1e6})
+    as_of = build_features(history, customers, spine, snapshots=snapshots, families=("wallet",))
+    ratio = as_of.set_index("customer_id")["wallet_spend_vs_peers_365d"]
+    assert ratio["E"] == pytest.approx(1000 / 300)  # a small firm at the cutoff: median of 100, 300, 1000
+    assert ratio["C"] == pytest.approx(100 / 300)
+    assert ratio["F"] == pytest.approx(1.0)  # no snapshot: unknown size
 
 
 def test_feature_families_switch_on_and_off(known_history):
