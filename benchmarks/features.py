@@ -401,8 +401,8 @@ def summary(measurements: list[Measurement], reference: Measurement | None) -> N
           "of the build, all threads; peak RSS = max over runs, whole process incl. the data. 'pandas / this' "
           "compares totals at the same size and spine (like with like: core vs pandas)")
     header = (f"{'impl':<7} {'lines / customers':<18} {'cutoffs':>7} {'spine rows':>11} {'cols':>4} {'runs':>4} "
-              f"{'read s':>7} {'build s':>8} {'total s':>8} {'CPU s':>7} {'s per M lines':>13} {'peak RSS MB':>11} "
-              f"{'pandas / this':>13} {'12 vs 1 cutoff':>14}")
+              f"{'read s':>7} {'build s':>8} {'total s':>8} {'CPU s':>7} {'s per M lines':>13} {'M lines/s':>9} "
+              f"{'peak RSS MB':>11} {'pandas / this':>13} {'12 vs 1 cutoff':>14}")
     print(header)
     print("-" * len(header))
     for m in [*measurements, *([reference] if reference else [])]:
@@ -420,7 +420,7 @@ def summary(measurements: list[Measurement], reference: Measurement | None) -> N
         print(f"{m.kind:<7} {size:<18} {m.cutoffs:>7} {int(m.runs[0]['spine_rows']):>11,} "
               f"{int(m.runs[0]['output_columns']) - 2:>4} {len(m.runs):>4} {m.median('read_s'):>7.2f} "
               f"{m.median('build_s'):>8.2f} {total:>8.2f} {m.median('build_cpu_s'):>7.1f} "
-              f"{total / (m.lines / 1e6):>13.2f} {m.peak_mb:>11,.0f} "
+              f"{total / (m.lines / 1e6):>13.2f} {m.lines / 1e6 / total:>9.2f} {m.peak_mb:>11,.0f} "
               f"{ratio_pandas:>13} {vs_one:>14}" + (f"  (incomplete: {m.exceeded})" if m.exceeded else ""))
 
 
