@@ -103,9 +103,9 @@ def build_features(
         if snapshots is not None:
             _require(snapshots, SNAPSHOT_COLUMNS, "snapshots")
             con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
-        peer_sizes = _employees_at(con, attributes, np.unique(probes.cutoff_day), snapshots is not None) \
+        employees_at_cutoffs = _employees_at(con, attributes, np.unique(probes.cutoff_day), snapshots is not None) \
             if "wallet" in wanted else None
-        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines, peer_sizes).compute()
+        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines, employees_at_cutoffs).compute()
         if wanted & {"firm", "wallet"}:
             values |= _firmographics(con, spine, customers, snapshots, order)
     if "wallet" in wanted:
