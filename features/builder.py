@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import functools
 import itertools
 import tempfile
 from collections.abc import Iterator
@@ -54,6 +55,7 @@ CUSTOMER_COLUMNS = [
     "founded_year", "credit_rating", "acquisition_channel",
 ]
 SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
+SIZE_COLUMNS = SNAPSHOT_COLUMNS[2:]  # firm size: from snapshots as of the cutoff, or the customers table
 CREDIT_SCORES = {"AAA": 7, "AA": 6, "A": 5, "BBB": 4, "BB": 3, "B": 2, "CCC": 1}
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
@@ -103,11 +105,11 @@ def build_features(
         if snapshots is not None:
             _require(snapshots, SNAPSHOT_COLUMNS, "snapshots")
             con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
-        employees_at_cutoffs = _employees_at(con, attributes, np.unique(probes.cutoff_day), snapshots is not None) \
-            if "wallet" in wanted else None
-        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines, employees_at_cutoffs).compute()
-        if wanted & {"firm", "wallet"}:
-            values |= _firmographics(con, spine, customers, snapshots, order)
+        sizes = _sizes_at(con, attributes, probes.cutoffs, snapshots is not None) if wanted & {"firm", "wallet"} \
+            else None
+        values = _FeatureValues(con, wanted, windows_days, probes, attributes, lines, sizes).compute()
+        if sizes is not None:
+            values |= _firmographics(con, spine, customers, order, probes, sizes)
     if "wallet" in wanted:
         revenue = values["firm_revenue"]
         values["wallet_spend_to_revenue_365d"] = values["_spend_365d"] / np.where(revenue > 0, revenue, np.nan)
@@ -257,6 +259,11 @@ class _Probes:
         self.customer, self.cutoff_day = customer, cutoff_day
         self._customer_key = _key(customer, np.full(len(customer), -DAY_OFFSET))
 
+    @functools.cached_property
+    def cutoffs(self) -> np.ndarray:
+        """The distinct cutoff days, sorted."""
+        return np.unique(self.cutoff_day)
+
     def key(self, days_before: int | None) -> np.ndarray:
         """Search key of `cutoff - days_before` (None: before every day) per probe."""
         if days_before is None:
@@ -344,10 +351,10 @@ class _FeatureValues:
     """The wanted families' values per probe (sorted spine row); names starting with `_` are intermediates."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, wanted: set[str], windows_days: tuple[int, ...],
-                 probes: _Probes, attributes: pd.DataFrame, lines: _Lines, employees: np.ndarray | None):
-        """`employees`: every customer's (rows, in key order) employees at each distinct spine cutoff (columns)."""
+                 probes: _Probes, attributes: pd.DataFrame, lines: _Lines, sizes: dict[str, np.ndarray] | None):
+        """`sizes`: `_sizes_at` for the probes' cutoffs (needed by the wallet family)."""
         self.con, self.wanted, self.windows_days, self.probes = con, wanted, windows_days, probes
-        self.attributes, self.lines, self.employees = attributes, lines, employees
+        self.attributes, self.lines, self.sizes = attributes, lines, sizes
         self.values: dict[str, np.ndarray] = {}
 
     def compute(self) -> dict[str, np.ndarray]:
@@ -355,7 +362,7 @@ class _FeatureValues:
         if not wanted & ROLLUP_FAMILIES:
             return v
         distinct_columns = {self.lines.distinct_column(f) for f in ("categories", "products") if f in wanted}
-        cutoffs = np.unique(self.probes.cutoff_day)
+        cutoffs = self.probes.cutoffs
         # top-category share: segments cut at every cutoff and cutoff - 365 days, so each year is whole segments
         edges = np.unique(np.concatenate([cutoffs - 365, cutoffs])) if "categories" in wanted else None
         rollup = _rollup(self.con, self.lines, distinct_columns, "cadence" in wanted, "payment" in wanted, edges)
@@ -503,7 +510,7 @@ class _FeatureValues:
         first_pair = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])[:len(pairs)]
         position = {day: i for i, day in enumerate(edges)}
         share = np.full(len(self.probes.customer), np.nan)
-        for cutoff in np.unique(self.probes.cutoff_day):
+        for cutoff in self.probes.cutoffs:
             in_year = (rows["segment"] > position[cutoff - 365]) & (rows["segment"] <= position[cutoff])
             # float64 sums of integer units are exact below 2**53
             year = np.bincount(pair[in_year], weights=rows["value"][in_year], minlength=len(pairs))
@@ -541,7 +548,7 @@ class _FeatureValues:
         out = {name: np.full(len(self.probes.customer), np.nan) for name in names}
         industry, owner = self.attributes["industry"].to_numpy(), self.attributes["account_owner"].to_numpy()
         everyone = np.arange(len(self.attributes))
-        cutoffs = np.unique(self.probes.cutoff_day)
+        cutoffs = self.probes.cutoffs
         batch_size = max(1, len(self.probes.customer) // max(1, len(everyone)))
         for first in range(0, len(cutoffs), batch_size):
             batch = cutoffs[first:first + batch_size]
@@ -565,7 +572,7 @@ class _FeatureValues:
                         out[f"spend_percentile_{window}d"][at] = percentile[customer]
                 active = bought[365][rows]
                 if "wallet" in self.wanted:
-                    employees = self.employees[:, i]
+                    employees = self.sizes["employees"][:, i]
                     band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
                     peer_spend = pd.Series(_from_units(spend[365][rows][active]))
                     median = (peer_spend.groupby([industry[active], band[active]]).median()
@@ -765,57 +772,51 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
     return tuple(events.sum(measure, None, -1) for measure in ("d365", "d_all", "d_new"))
 
 
-def _employees_at(con: duckdb.DuckDBPyConnection, attributes: pd.DataFrame, cutoff_days: np.ndarray,
-                  with_snapshots: bool) -> np.ndarray:
-    """Employees of every customer (rows, in key order) at each cutoff (columns): from the latest registered
-    snapshot valid from before the cutoff, else (no snapshots at all) the customers table's value."""
-    employees = pd.to_numeric(attributes["employees"]).to_numpy(dtype=float)
+def _sizes_at(con: duckdb.DuckDBPyConnection, attributes: pd.DataFrame, cutoff_days: np.ndarray,
+              with_snapshots: bool) -> dict[str, np.ndarray]:
+    """Employees and annual revenue of every customer (rows, in key order) at each cutoff (columns): from the
+    latest registered snapshot valid from strictly before the cutoff (NaN without one), or, without snapshots,
+    the customers table's values at every cutoff."""
+    shape = (len(attributes), len(cutoff_days))
     if not with_snapshots:
-        return np.repeat(employees[:, None], len(cutoff_days), axis=1)
-    con.register("peer_cutoffs", pd.DataFrame({"position": np.arange(len(cutoff_days)),
+        return {c: np.broadcast_to(pd.to_numeric(attributes[c]).to_numpy(dtype=float)[:, None], shape)
+                for c in SIZE_COLUMNS}
+    con.register("size_cutoffs", pd.DataFrame({"position": np.arange(len(cutoff_days)),
                                                "cutoff": cutoff_days.astype("datetime64[D]").astype("datetime64[us]")}))
-    found = con.execute("""
-        SELECT k.customer, c.position, CAST(f.employees AS DOUBLE) AS employees
-        FROM customer_keys k CROSS JOIN peer_cutoffs c
+    found = con.execute(f"""
+        SELECT k.customer, c.position, {", ".join(f"CAST(f.{c} AS DOUBLE) AS {c}" for c in SIZE_COLUMNS)}
+        FROM customer_keys k CROSS JOIN size_cutoffs c
         ASOF LEFT JOIN snapshots f ON f.customer_id = k.customer_id AND c.cutoff > CAST(f.valid_from AS TIMESTAMP)
     """).fetchnumpy()
-    at = np.full((len(attributes), len(cutoff_days)), np.nan)
-    at[found["customer"], found["position"]] = np.ma.filled(np.ma.asarray(found["employees"], dtype=float), np.nan)
-    return at
+    sizes = {c: np.full(shape, np.nan) for c in SIZE_COLUMNS}
+    for c in SIZE_COLUMNS:
+        sizes[c][found["customer"], found["position"]] = np.ma.filled(np.ma.asarray(found[c], dtype=float), np.nan)
+    return sizes
 
 
-def _firmographics(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame, customers: pd.DataFrame,
-                   snapshots: pd.DataFrame | None, order: np.ndarray) -> dict[str, np.ndarray]:
-    """Firm attributes valid at each cutoff (size from the latest snapshot strictly before it), per sorted
-    spine row."""
+def _firmographics(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame, customers: pd.DataFrame, order: np.ndarray,
+                   probes: _Probes, sizes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Firm attributes at each cutoff, per sorted spine row (= probe): size from `sizes`, the rest from the
+    customers table."""
     con.register("spine", spine.assign(position=np.argsort(order)))
     con.register("customers", customers[[*CUSTOMER_COLUMNS, "account_owner"]])
-    if snapshots is not None:  # registered as `snapshots` by build_features
-        size_source = """
-            ASOF LEFT JOIN snapshots f
-              ON f.customer_id = s.customer_id AND s.cutoff > CAST(f.valid_from AS TIMESTAMP)
-        """
-        size_columns = "f.employees AS firm_employees, f.annual_revenue AS firm_revenue"
-    else:
-        size_source = ""
-        size_columns = "c.employees AS firm_employees, c.annual_revenue AS firm_revenue"
     frame = con.execute(
-        f"""
-        SELECT {size_columns},
-               CASE WHEN c.founded_year <= year(s.cutoff) THEN year(s.cutoff) - c.founded_year END
+        """
+        SELECT CASE WHEN c.founded_year <= year(s.cutoff) THEN year(s.cutoff) - c.founded_year END
                    AS firm_age_years,
                c.credit_rating,
                c.industry AS firm_industry, c.country AS firm_country, c.region AS firm_region,
                c.acquisition_channel AS firm_channel
         FROM spine s
-        {size_source}
         LEFT JOIN customers c ON c.customer_id = s.customer_id
         ORDER BY s.position
         """
     ).df()
     values = {name: frame[name].to_numpy() for name in frame.columns if name != "credit_rating"}
     values["firm_credit_score"] = frame["credit_rating"].map(CREDIT_SCORES).to_numpy(dtype=float)
-    values["firm_revenue"] = pd.to_numeric(frame["firm_revenue"]).to_numpy(dtype=float)
+    at = (probes.customer, np.searchsorted(probes.cutoffs, probes.cutoff_day))
+    values["firm_employees"] = sizes["employees"][at]
+    values["firm_revenue"] = sizes["annual_revenue"][at]
     return values
 
 
