@@ -17,7 +17,8 @@ the definitions of `features/catalogue.py` (and the conventions of `features/bui
   (the share of them whose spend is at most this customer's; 0 without an invoice there);
 * recency / tenure: days from the last / first order day to the cutoff;
 * categories of lines with amount > 0: distinct in the last 365 days and ever, first bought in the last 90
-  days, and the share of the last 365 days' purchase value in the top category;
+  days, first bought in the last 180 / 365 days but not on the customer's first purchase day (added), and the
+  share of the last 365 days' purchase value in the top category;
 * returns_share_365d: credited value of credit notes / gross order value in the last 365 days.
 
 Missing history: sums, counts, percentiles and the slope are 0; means, maxima, growth, ratios, recency and
@@ -37,6 +38,7 @@ WINDOWS_DAYS = (90, 180, 365)
 GROWTH_WINDOWS_DAYS = (90, 180)
 PERCENTILE_WINDOWS_DAYS = (90, 365)
 SLOPE_BUCKETS, BUCKET_DAYS = 12, 30
+ADDED_WINDOWS_DAYS = (180, 365)
 HISTORY_DAYS = 365  # the longest window reaches this far back
 
 
@@ -54,7 +56,7 @@ def core_columns(windows_days: tuple[int, ...] = WINDOWS_DAYS) -> list[str]:
         "spend_sum_all", "order_value_max_all", "orders_count_all",
         "recency_days_since_last_order", "tenure_days_since_first_order",
         "categories_distinct_365d", "categories_distinct_all", "categories_top_share_365d", "categories_new_90d",
-        "returns_share_365d",
+        *(f"categories_added_{w}d" for w in ADDED_WINDOWS_DAYS), "returns_share_365d",
     ]
 
 
@@ -162,12 +164,15 @@ def _category_features(purchases: pd.DataFrame, first_bought: pd.DataFrame, cuto
     by_customer = per_category.groupby(level="customer_id", observed=True)
     known = first_bought[first_bought["first_day"] < cutoff]
     new = known["first_day"] >= cutoff - pd.Timedelta(days=90)
+    added = {f"categories_added_{w}d": (known["first_day"] >= cutoff - pd.Timedelta(days=w)) & ~known["opening"]
+             for w in ADDED_WINDOWS_DAYS}
     return pd.DataFrame({
         "categories_distinct_365d": by_customer.size(),
         "categories_top_share_365d": by_customer.max() / by_customer.sum(),
     }).join(pd.DataFrame({
         "categories_distinct_all": known.groupby("customer_id", observed=True).size(),
         "categories_new_90d": new.groupby(known["customer_id"], observed=True).sum(),
+        **{name: flags.groupby(known["customer_id"], observed=True).sum() for name, flags in added.items()},
     }), how="outer")
 
 
@@ -184,6 +189,8 @@ def reference_features(transactions: pd.DataFrame, spine: pd.DataFrame,
                               "amount": transactions.loc[positive, "amount"]})
     first_bought = (purchases.assign(first_day=purchases["timestamp"].dt.floor("D"))
                     .groupby(["customer_id", "category"], observed=True)["first_day"].min().reset_index())
+    first_bought["opening"] = first_bought["first_day"].eq(  # bought on the customer's first purchase day
+        first_bought.groupby("customer_id", observed=True)["first_day"].transform("min"))
     columns = core_columns(windows_days)
     parts = []
     for cutoff, rows in spine.groupby("cutoff", sort=True):

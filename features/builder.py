@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import (
+    ADDED_WINDOWS_DAYS,
     GROWTH_WINDOWS_DAYS,
     LATE_PAYMENT_DAYS,
     PEER_SIZE_BANDS,
@@ -488,17 +489,22 @@ class _FeatureValues:
         self.values["cadence_active_months_365d"] = np.where(count > 0, 1 + later, 0)
 
     def _distinct(self, family: str, w: _Windows) -> None:
-        """Distinct categories (products) bought in the last 365 days, ever, and first in the last 90 days."""
+        """Distinct categories (products) bought in the last 365 days, ever, first in the last 90 days, and added
+        beyond the opening basket in the last ADDED_WINDOWS_DAYS."""
         column = self.lines.distinct_column(family)
         if column in self.lines.mask_columns:
-            w.prefetch(None, 0, 90, 365)
+            w.prefetch(None, 0, 90, *ADDED_WINDOWS_DAYS, 365)
             mask = f"{column}_mask"
             in_year, ever = w.reduce(np.bitwise_or, mask, 365), w.reduce(np.bitwise_or, mask, None)
-            before = w.reduce(np.bitwise_or, mask, None, 90)
-            counts = (np.bitwise_count(in_year), np.bitwise_count(ever), np.bitwise_count(ever & ~before))
+            first_bought = {d: ever & ~w.reduce(np.bitwise_or, mask, None, d) for d in (90, *ADDED_WINDOWS_DAYS)}
+            beyond_opening = ~_opening_basket(w.rows, mask, self.probes)
+            added = {d: first_bought[d] & beyond_opening for d in ADDED_WINDOWS_DAYS}
+            counts = {"distinct_365d": np.bitwise_count(in_year), "distinct_all": np.bitwise_count(ever),
+                      "new_90d": np.bitwise_count(first_bought[90]),
+                      **{f"added_{d}d": np.bitwise_count(added[d]) for d in ADDED_WINDOWS_DAYS}}
         else:
             counts = _distinct_by_events(self.con, column, self.probes)
-        for measure, count in zip(("distinct_365d", "distinct_all", "new_90d"), counts, strict=True):
+        for measure, count in counts.items():
             self.values[f"{family}_{measure}"] = count
 
     def _top_category_share(self, rows: dict[str, np.ndarray], edges: np.ndarray) -> None:
@@ -733,14 +739,38 @@ def _category_segments(con: duckdb.DuckDBPyConnection, edges: np.ndarray) -> dic
     """).fetchnumpy()
 
 
-def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Probes
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct values of `column` bought in the last 365 days, ever, and for the first time in the last 90
-    days, for values too many for bit masks.
+def _opening_basket(rows: _DayRows, mask: str, probes: _Probes) -> np.ndarray:
+    """Per probe, the bit mask of its customer's first purchase day (0 without purchases; a first purchase on or
+    after the cutoff does no harm: nothing bought then is counted)."""
+    values = rows.columns[mask]
+    bought = np.flatnonzero(values != 0)
+    opening = np.zeros(len(probes.customer), values.dtype)
+    if len(bought):
+        customers, first = np.unique(rows.key[bought] >> 32, return_index=True)
+        at = np.minimum(np.searchsorted(customers, probes.customer), len(customers) - 1)
+        found = customers[at] == probes.customer
+        opening[found] = values[bought[first[at[found]]]]
+    return opening
+
+
+def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Probes) -> dict[str, np.ndarray]:
+    """Distinct values of `column` bought in the last 365 days, ever, for the first time in the last 90 days,
+    and added beyond the opening basket (first bought after the customer's first purchase day) in the last
+    ADDED_WINDOWS_DAYS, for values too many for bit masks.
 
     Each (customer, value) is active for cutoffs in (first purchase day, last purchase day + 365] of each run
     of purchases no more than 365 days apart; +1/-1 events at those days, summed up to the cutoff, count the
     active values without joining every cutoff to every value."""
+    windows = {"new_90d": ("TRUE", 90)} | {f"added_{d}d": ("added", d) for d in ADDED_WINDOWS_DAYS}
+    first_events = "".join(
+        f"""
+            UNION ALL SELECT customer_id, first_day + 1, 0, 0, {', '.join('1' if m == n else '0' for m in windows)}
+            FROM firsts WHERE {condition}
+            UNION ALL SELECT customer_id, first_day + {days + 1}, 0, 0,
+                             {', '.join('-1' if m == n else '0' for m in windows)}
+            FROM firsts WHERE {condition}""" for n, (condition, days) in windows.items())
+    zeros = ", 0" * len(windows)
+    named_zeros = "".join(f', 0 AS "{n}"' for n in windows)
     counts = con.execute(f"""
         WITH purchase_days AS (
             SELECT DISTINCT customer_id, {column} AS value, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day
@@ -755,21 +785,23 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
             SELECT customer_id, value, min(day) AS first_day, max(day) AS last_day
             FROM runs GROUP BY customer_id, value, run
         ), firsts AS (
-            SELECT customer_id, min(first_day) AS first_day FROM spans GROUP BY customer_id, value
+            SELECT customer_id, min(first_day) AS first_day,
+                   min(first_day) > min(min(first_day)) OVER (PARTITION BY customer_id) AS added
+            FROM spans GROUP BY customer_id, value
         ), events AS (
-            SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all, 0 AS d_new FROM spans
-            UNION ALL SELECT customer_id, last_day + 366, -1, 0, 0 FROM spans
-            UNION ALL SELECT customer_id, first_day + 1, 0, 1, 1 FROM firsts
-            UNION ALL SELECT customer_id, first_day + 91, 0, 0, -1 FROM firsts
+            SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all{named_zeros} FROM spans
+            UNION ALL SELECT customer_id, last_day + 366, -1, 0{zeros} FROM spans
+            UNION ALL SELECT customer_id, first_day + 1, 0, 1{zeros} FROM firsts{first_events}
         )
-        SELECT k.customer, e.day, CAST(sum(d365) AS BIGINT) AS d365, CAST(sum(d_all) AS BIGINT) AS d_all,
-               CAST(sum(d_new) AS BIGINT) AS d_new
+        SELECT k.customer, e.day, CAST(sum(d365) AS BIGINT) AS d365, CAST(sum(d_all) AS BIGINT) AS d_all
+               {''.join(f', CAST(sum(e."{n}") AS BIGINT) AS "{n}"' for n in windows)}
         FROM events e JOIN customer_keys k USING (customer_id)
         GROUP BY ALL ORDER BY k.customer, e.day
     """).fetchnumpy()
     events = probes.windows(_DayRows(dict(counts)))
     # events on the cutoff day itself already apply (they are dated the day after the purchase)
-    return tuple(events.sum(measure, None, -1) for measure in ("d365", "d_all", "d_new"))
+    return {"distinct_365d": events.sum("d365", None, -1), "distinct_all": events.sum("d_all", None, -1),
+            **{n: events.sum(n, None, -1) for n in windows}}
 
 
 def _sizes_at(con: duckdb.DuckDBPyConnection, attributes: pd.DataFrame, cutoff_days: np.ndarray,

@@ -14,6 +14,7 @@ PERCENTILE_WINDOWS_DAYS = (90, 365)
 SLOPE_MONTHS = 12  # monthly spend slope over 12 buckets of 30 days
 LATE_PAYMENT_DAYS = 30  # an invoice paid after more days than this counts as paid late
 PEER_SIZE_BANDS = (10, 50, 250)  # employees: micro, small, medium, large firms (the EU's SME size classes)
+ADDED_WINDOWS_DAYS = (180, 365)  # breadth added beyond the opening basket: how far into an expansion a customer is
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,14 @@ class FeatureDef:
     kind: Literal["numeric", "categorical"] = "numeric"
     unit: Literal["count", "money", "days", "years", "share", "ratio", "text", "score"] = "count"
     compare_to: str | None = None  # feature holding the earlier value, shown as "up from ..."
+
+
+def _breadth_added(family: str, noun: str) -> list[FeatureDef]:
+    """`<family>_added_<w>d`: values (categories, products) first bought in the window, beyond the opening basket."""
+    return [FeatureDef(f"{family}_added_{w}d", family, f"{w}d",
+                       f"{noun.capitalize()} bought for the first time in the {w} days before the cutoff, not "
+                       f"counting those of the customer's first purchase day (breadth added beyond its opening "
+                       f"basket).", f"{noun} added in last {w} days") for w in ADDED_WINDOWS_DAYS]
 
 
 def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] | None = None) -> list[FeatureDef]:
@@ -126,6 +135,7 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
         FeatureDef("categories_new_90d", "categories", "90d",
                    "Categories bought for the first time in the 90 days before the cutoff.",
                    "new product categories in last 90 days"),
+        *_breadth_added("categories", "product categories"),
         FeatureDef("products_distinct_365d", "products", "365d",
                    "Distinct products bought in the 365 days before the cutoff.",
                    "products bought in last 365 days"),
@@ -134,6 +144,7 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
         FeatureDef("products_new_90d", "products", "90d",
                    "Products bought for the first time in the 90 days before the cutoff.",
                    "new products in last 90 days"),
+        *_breadth_added("products", "products"),
         FeatureDef("returns_share_365d", "returns", "365d",
                    "Credit notes / gross invoiced value in the 365 days before the cutoff (NaN without sales).",
                    "share of purchases returned (last 365 days)", unit="share"),

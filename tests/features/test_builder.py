@@ -41,6 +41,18 @@ def test_known_answers_for_customer_a(known_history):
     assert a["firm_industry"] == "Retail"
 
 
+def test_breadth_added_leaves_out_the_opening_basket(known_history):
+    a, b = features_at(known_history).loc["A"], features_at(known_history).loc["B"]
+    assert a["categories_added_180d"] == 2  # Paint (113 days before), Safety (11 days); Tools opened the account
+    assert a["categories_added_365d"] == 2
+    assert b["categories_new_90d"] == 0 and b["categories_added_365d"] == 0  # Paint is B's opening basket
+    early = features_at(known_history, cutoff=pd.Timestamp("2023-03-10"), customers=["A"]).loc["A"]
+    assert early["categories_added_365d"] == 0  # Paint is bought on the cutoff day itself: not yet known
+    later = features_at(known_history, cutoff=pd.Timestamp("2023-12-01"), customers=["A"]).loc["A"]
+    assert later["categories_added_180d"] == 1  # Safety 164 days before; Paint 266 days
+    assert later["categories_added_365d"] == 2
+
+
 def test_spend_percentile_is_relative_to_all_buying_customers_whatever_the_spine(known_history):
     both = features_at(known_history)
     assert both.loc["A", "spend_percentile_365d"] == 1.0 and both.loc["B", "spend_percentile_365d"] == 0.5
