@@ -493,15 +493,24 @@ class _FeatureValues:
         beyond the opening basket in the last ADDED_WINDOWS_DAYS."""
         column = self.lines.distinct_column(family)
         if column in self.lines.mask_columns:
-            w.prefetch(None, 0, 90, *ADDED_WINDOWS_DAYS, 365)
+            # one reduction over all history up to the earliest boundary, then the short segments between them
+            # (a reduction from the customer's first row costs that row range again at every cutoff)
+            bounds = sorted({90, 365, *ADDED_WINDOWS_DAYS}, reverse=True)
+            w.prefetch(None, 0, *bounds)
             mask = f"{column}_mask"
-            in_year, ever = w.reduce(np.bitwise_or, mask, 365), w.reduce(np.bitwise_or, mask, None)
-            first_bought = {d: ever & ~w.reduce(np.bitwise_or, mask, None, d) for d in (90, *ADDED_WINDOWS_DAYS)}
+            before = {bounds[0]: w.reduce(np.bitwise_or, mask, None, bounds[0])}
+            in_year = np.zeros_like(before[bounds[0]])
+            for start, end in itertools.pairwise([*bounds, 0]):
+                bought = w.reduce(np.bitwise_or, mask, start, end)
+                before[end] = before[start] | bought
+                if start <= 365:
+                    in_year |= bought
+            ever = before[0]
             beyond_opening = ~_opening_basket(w.rows, mask, self.probes)
-            added = {d: first_bought[d] & beyond_opening for d in ADDED_WINDOWS_DAYS}
             counts = {"distinct_365d": np.bitwise_count(in_year), "distinct_all": np.bitwise_count(ever),
-                      "new_90d": np.bitwise_count(first_bought[90]),
-                      **{f"added_{d}d": np.bitwise_count(added[d]) for d in ADDED_WINDOWS_DAYS}}
+                      "new_90d": np.bitwise_count(ever & ~before[90]),
+                      **{f"added_{d}d": np.bitwise_count(ever & ~before[d] & beyond_opening)
+                         for d in ADDED_WINDOWS_DAYS}}
         else:
             counts = _distinct_by_events(self.con, column, self.probes)
         for measure, count in counts.items():
@@ -744,9 +753,11 @@ def _opening_basket(rows: _DayRows, mask: str, probes: _Probes) -> np.ndarray:
     after the cutoff does no harm: nothing bought then is counted)."""
     values = rows.columns[mask]
     bought = np.flatnonzero(values != 0)
+    customer = rows.key[bought] >> 32  # rows are sorted by customer, then day
+    first = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]]) if len(bought) else bought
+    customers = customer[first]
     opening = np.zeros(len(probes.customer), values.dtype)
-    if len(bought):
-        customers, first = np.unique(rows.key[bought] >> 32, return_index=True)
+    if len(customers):
         at = np.minimum(np.searchsorted(customers, probes.customer), len(customers) - 1)
         found = customers[at] == probes.customer
         opening[found] = values[bought[first[at[found]]]]
@@ -761,16 +772,15 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
     Each (customer, value) is active for cutoffs in (first purchase day, last purchase day + 365] of each run
     of purchases no more than 365 days apart; +1/-1 events at those days, summed up to the cutoff, count the
     active values without joining every cutoff to every value."""
-    windows = {"new_90d": ("TRUE", 90)} | {f"added_{d}d": ("added", d) for d in ADDED_WINDOWS_DAYS}
-    first_events = "".join(
-        f"""
-            UNION ALL SELECT customer_id, first_day + 1, 0, 0, {', '.join('1' if m == n else '0' for m in windows)}
-            FROM firsts WHERE {condition}
-            UNION ALL SELECT customer_id, first_day + {days + 1}, 0, 0,
-                             {', '.join('-1' if m == n else '0' for m in windows)}
-            FROM firsts WHERE {condition}""" for n, (condition, days) in windows.items())
-    zeros = ", 0" * len(windows)
-    named_zeros = "".join(f', 0 AS "{n}"' for n in windows)
+    windows = {"new_90d": 90} | {f"added_{d}d": d for d in ADDED_WINDOWS_DAYS}
+    counted = {"new_90d": "1"} | {n: "CAST(added AS INTEGER)" for n in windows if n != "new_90d"}
+
+    def window_columns(values: dict[str, str]) -> str:
+        return "".join(f', {values.get(n, "0")} AS "{n}"' for n in windows)
+
+    window_ends = "".join(f"""
+            UNION ALL SELECT customer_id, first_day + {days + 1}, 0, 0{window_columns({n: "-" + counted[n]})}
+            FROM firsts""" for n, days in windows.items())
     counts = con.execute(f"""
         WITH purchase_days AS (
             SELECT DISTINCT customer_id, {column} AS value, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day
@@ -789,9 +799,9 @@ def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Pr
                    min(first_day) > min(min(first_day)) OVER (PARTITION BY customer_id) AS added
             FROM spans GROUP BY customer_id, value
         ), events AS (
-            SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all{named_zeros} FROM spans
-            UNION ALL SELECT customer_id, last_day + 366, -1, 0{zeros} FROM spans
-            UNION ALL SELECT customer_id, first_day + 1, 0, 1{zeros} FROM firsts{first_events}
+            SELECT customer_id, first_day + 1 AS day, 1 AS d365, 0 AS d_all{window_columns({})} FROM spans
+            UNION ALL SELECT customer_id, last_day + 366, -1, 0{window_columns({})} FROM spans
+            UNION ALL SELECT customer_id, first_day + 1, 0, 1{window_columns(counted)} FROM firsts{window_ends}
         )
         SELECT k.customer, e.day, CAST(sum(d365) AS BIGINT) AS d365, CAST(sum(d_all) AS BIGINT) AS d_all
                {''.join(f', CAST(sum(e."{n}") AS BIGINT) AS "{n}"' for n in windows)}
