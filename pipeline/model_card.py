@@ -74,14 +74,14 @@ def _rankings_table(metrics: dict, ks: tuple[int, ...], confidence: float) -> li
 
 def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
     limits = []
-    backtest = metrics["backtest"]
+    model, backtest = metrics[MODEL], metrics["backtest"]
     ratio, ratio_low = backtest["pr_auc_ratio_to_best_baseline"], backtest["pr_auc_ratio_to_best_baseline_ci_low"]
     if not ratio_low > 1:
         limits.append(f"Over the backtest the model is not clearly better than the best baseline "
                       f"({backtest['best_baseline']}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
                       f"{_number(ratio_low, 2)}. Treat its list as a second opinion next to that baseline's.")
-    if metrics[MODEL]["n_positive"] < 100:
-        limits.append(f"Only {metrics[MODEL]['n_positive']} positives on the test cutoff: intervals are wide.")
+    if model["n_positive"] < 100:
+        limits.append(f"Only {model['n_positive']} positives on the test cutoff: intervals are wide.")
     if params.evaluate.backtest_every_months < params.labels.horizon_months:
         limits.append("Backtest folds are closer together than the horizon, so their outcome windows overlap and "
                       "the folds are not independent; the spread understates the uncertainty.")
@@ -91,6 +91,13 @@ def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
                       "after it shifts them."
                       + (" The calibrator was fitted on the early-stopped trees' scores and is applied to the "
                          "refitted trees (see the calibration metrics above)." if summary["refit_cutoffs"] else ""))
+        if model["ece"] > model["ece_uncalibrated"]:
+            limits.append(f"On the test cutoff the calibrated probabilities are further off than the raw scores "
+                          f"(expected calibration error {_number(model['ece'])} against "
+                          f"{_number(model['ece_uncalibrated'])}): {summary['validation_positive_rate']:.1%} of the "
+                          f"eligible customers became key accounts after the validation cutoff, "
+                          f"{model['positive_rate']:.1%} after the test cutoff. Read them as a ranking, not as "
+                          "rates, until the calibration has seen a similar period.")
     if params.tuning.enabled:
         limits.append("Hyperparameters were searched on the last fold's validation cutoff, which lies after the "
                       "test cutoffs of earlier folds: their scores are slightly optimistic.")

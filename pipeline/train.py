@@ -146,6 +146,7 @@ def run(params: Params) -> dict:
             "train_positive_rate": float(train[TARGET].mean()),
         })
         model_uri = tracking.log_model(model, example)
+        validation = panel[panel["cutoff"] == split.validation]
         summary = {
             "run_id": run_.info.run_id,
             "model_uri": model_uri,
@@ -156,7 +157,8 @@ def run(params: Params) -> dict:
             "validation_cutoff": str(split.validation.date()),
             "test_cutoff": str(split.test.date()),
             "train_rows": len(train),
-            "validation_rows": int((panel["cutoff"] == split.validation).sum()),
+            "validation_rows": len(validation),
+            "validation_positive_rate": float(validation[TARGET].mean()),
         }
         with atomic_dir(params.data.model_dir) as tmp:
             tracking.save_model(model, example, str(tmp / MLFLOW_MODEL_DIR))

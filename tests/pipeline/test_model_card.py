@@ -1,0 +1,29 @@
+from pipeline.config import params_from_dict
+from pipeline.model_card import _known_limits
+from tests.conftest import small_params
+
+
+def _metrics(ece: float, ece_uncalibrated: float) -> dict:
+    backtest = {"pr_auc_ratio_to_best_baseline": 1.2, "pr_auc_ratio_to_best_baseline_ci_low": 1.1,
+                "best_baseline": "spend_rank_baseline"}
+    model = {"n_positive": 241, "positive_rate": 0.1303, "ece": ece, "ece_uncalibrated": ece_uncalibrated}
+    return {"model": model, "backtest": backtest}
+
+
+SUMMARY = {"validation_cutoff": "2010-12-01", "refit_cutoffs": ["2010-06-01"], "validation_positive_rate": 0.0613}
+
+
+def test_calibration_worse_than_raw_is_stated_with_both_base_rates():
+    limits = _known_limits(params_from_dict(small_params()), _metrics(0.0973, 0.0216), SUMMARY)
+    stated = [limit for limit in limits if limit.startswith("On the test cutoff the calibrated probabilities")]
+    assert stated == [
+        "On the test cutoff the calibrated probabilities are further off than the raw scores (expected calibration "
+        "error 0.097 against 0.022): 6.1% of the eligible customers became key accounts after the validation "
+        "cutoff, 13.0% after the test cutoff. Read them as a ranking, not as rates, until the calibration has seen "
+        "a similar period."]
+
+
+def test_calibration_that_helps_adds_no_such_limit():
+    limits = _known_limits(params_from_dict(small_params()), _metrics(0.003, 0.020), SUMMARY)
+    assert not any("further off than the raw scores" in limit for limit in limits)
+    assert not any("clearly better" in limit for limit in limits)  # ratio interval above 1
