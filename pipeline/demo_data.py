@@ -476,6 +476,22 @@ def expected_spend_known_at(ground_truth: pd.DataFrame, cutoff: pd.Timestamp, en
     )
 
 
+def noise_free_history(ground_truth: pd.DataFrame, cutoff: pd.Timestamp,
+                       windows_days: tuple[int, ...] = (30, 90, 365)) -> pd.DataFrame:
+    """What infinitely many orders before the cutoff would show of each customer (index customer_id): expected
+    net spend in each window before the cutoff, and pilot intensity, adoption progress and pre-churn decline
+    factor at the cutoff. Nothing about the future (an adoption or decline that has not begun reads 0, 0, 1): a
+    diagnostic of how much of the gap to the oracle is the noise of orders."""
+    latent = _Latent.from_frame(ground_truth)
+    day = _day(cutoff)
+    columns = {f"noise_free_spend_{w}d": _net_spend(latent, day - np.timedelta64(w, "D"), day) for w in windows_days}
+    at_cutoff = np.array([day])
+    columns |= {"noise_free_pilot": latent.pilot(at_cutoff)[:, 0],
+                "noise_free_progress": latent.progress(at_cutoff)[:, 0],
+                "noise_free_decline": latent.decline(at_cutoff)[:, 0]}
+    return pd.DataFrame(columns, index=pd.Index(ground_truth["customer_id"], name="customer_id"))
+
+
 def _net_spend(latent: _Latent, lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
     """Expected net spend per customer in [lo, hi) (days)."""
     if hi <= lo:

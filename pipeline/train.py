@@ -47,10 +47,11 @@ def split_of(params: Params, panel: pd.DataFrame) -> TimeSplit:
                       cfg.validation_gap_months)
 
 
-def feature_spec_from(params: Params, train: pd.DataFrame) -> FeatureSpec:
+def feature_spec_from(params: Params, train: pd.DataFrame, extra_features: tuple[str, ...] = ()) -> FeatureSpec:
+    """The catalogue's features of the configured families, plus `extra_features` (numeric panel columns)."""
     catalogue = feature_catalogue(params.features.windows_days, params.features.families)
     categorical = [f.name for f in catalogue if f.kind == "categorical"]
-    return FeatureSpec.fit(train, [f.name for f in catalogue], categorical)
+    return FeatureSpec.fit(train, [f.name for f in catalogue] + list(extra_features), categorical)
 
 
 def hyperparameters(params: Params) -> dict:
@@ -59,23 +60,25 @@ def hyperparameters(params: Params) -> dict:
     return values
 
 
-def _design(params: Params, panel: pd.DataFrame, split: TimeSplit) -> tuple[FeatureSpec, pd.DataFrame, pd.Series,
-                                                                           pd.DataFrame, pd.Series]:
+def _design(params: Params, panel: pd.DataFrame, split: TimeSplit, extra_features: tuple[str, ...] = ()
+            ) -> tuple[FeatureSpec, pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:
     """The feature spec fitted on the rows the final model learns from, and the conformed training and
     validation data of early stopping."""
     train = panel[panel["cutoff"].isin(split.train)]
     valid = panel[panel["cutoff"] == split.validation]
-    spec = feature_spec_from(params, fitting_rows(params, panel, split))  # category levels the final model knows
+    # category levels the final model knows
+    spec = feature_spec_from(params, fitting_rows(params, panel, split), extra_features)
     log.info("training on %s rows (%s cutoffs), validating on %s rows", len(train), len(split.train), len(valid))
     return spec, spec.conform(train), train[TARGET], spec.conform(valid), valid[TARGET]
 
 
 def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters_: dict,
-              ) -> tuple[tracking.KeyAccountModel, TrainingResult]:
+              extra_features: tuple[str, ...] = ()) -> tuple[tracking.KeyAccountModel, TrainingResult]:
     """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff; with
     split.refit the trees are then refitted with the rounds found on every cutoff through validation (the
-    calibrator stays the one fitted on out-of-sample validation scores)."""
-    spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
+    calibrator stays the one fitted on out-of-sample validation scores). `extra_features`: numeric panel
+    columns to learn from besides the catalogue's, for trying candidate features before they join the library."""
+    spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split, extra_features)
     result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters_,
                               params.model.early_stopping_rounds, params.seed)
     calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid).to_numpy(),

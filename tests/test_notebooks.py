@@ -25,7 +25,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "python3"
 # Notebooks that read pipeline outputs, and the stages that make them (on a small demo in a temporary folder).
-READS_PIPELINE_OUTPUTS = {"02-model-report.ipynb"}
+READS_PIPELINE_OUTPUTS = {"02-model-report.ipynb", "03-oracle-gap.ipynb"}
 REPORT_STAGES = ("demo-data", "validate", "features", "labels", "train", "evaluate", "explain", "model-card")
 # Kernelspec commands jupyter_client itself replaces with sys.executable (KernelManager.format_kernel_cmd).
 _SELF_PYTHON = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import DemoConfig
-from pipeline.demo_data import DemoTables, expected_spend, expected_spend_known_at, generate_demo
+from pipeline.demo_data import DemoTables, expected_spend, expected_spend_known_at, generate_demo, noise_free_history
 
 SMALL = DemoConfig(n_customers=1500, years=2)
 MEDIUM = DemoConfig(n_customers=3000, years=2)
@@ -377,3 +377,21 @@ def test_seasonality_year_end_peak(medium: DemoTables) -> None:
     gross = tx[tx["amount"] > 0]
     by_month = gross.groupby(gross["timestamp"].dt.month)["amount"].sum()
     assert by_month[12] > by_month[8]
+
+
+def test_noise_free_history_knows_nothing_of_the_future(long: DemoTables) -> None:
+    gt = long.ground_truth
+    cutoff = LONG.start + pd.DateOffset(years=3)
+    history = noise_free_history(gt, cutoff)
+    pd.testing.assert_series_equal(history["noise_free_spend_90d"],
+                                   expected_spend(gt, cutoff - pd.Timedelta(days=90), cutoff), check_names=False)
+    shown = (_first_signs(gt) < cutoff).to_numpy()
+    assert (history.loc[~shown, ["noise_free_pilot", "noise_free_progress"]] == 0).all().all()
+    assert ((history.loc[shown, "noise_free_pilot"] > 0) | (history.loc[shown, "noise_free_progress"] > 0)).all()
+    future = gt.copy()
+    future.loc[~shown, "adoption_onset"] += pd.Timedelta(days=200)  # another future
+    unseen_churn = gt["decline_from"].notna() & (gt["decline_from"] >= cutoff)
+    assert (~shown).sum() > 50 and unseen_churn.sum() > 20
+    future.loc[unseen_churn, ["decline_from", "churn_date"]] = pd.NaT
+    future.loc[unseen_churn, "active_until"] = pd.Timestamp(LONG.end)
+    pd.testing.assert_frame_equal(noise_free_history(future, cutoff), history)
