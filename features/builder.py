@@ -753,15 +753,11 @@ def _opening_basket(rows: _DayRows, mask: str, probes: _Probes) -> np.ndarray:
     after the cutoff does no harm: nothing bought then is counted)."""
     values = rows.columns[mask]
     bought = np.flatnonzero(values != 0)
-    customer = rows.key[bought] >> 32  # rows are sorted by customer, then day
-    first = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]]) if len(bought) else bought
-    customers = customer[first]
-    opening = np.zeros(len(probes.customer), values.dtype)
-    if len(customers):
-        at = np.minimum(np.searchsorted(customers, probes.customer), len(customers) - 1)
-        found = customers[at] == probes.customer
-        opening[found] = values[bought[first[at[found]]]]
-    return opening
+    customer = rows.key[bought] >> 32
+    first = bought[np.diff(customer, prepend=-1) != 0]  # rows are sorted by customer, then day
+    opening = np.zeros(max(customer.max(initial=-1), probes.customer.max(initial=-1)) + 1, values.dtype)
+    opening[rows.key[first] >> 32] = values[first]  # customer keys are positions 0, 1, ...
+    return opening[probes.customer]
 
 
 def _distinct_by_events(con: duckdb.DuckDBPyConnection, column: str, probes: _Probes) -> dict[str, np.ndarray]:

@@ -306,6 +306,14 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
     return params
 
 
+def find_project_root(start: Path) -> Path:
+    """The first folder at or above `start` that holds params.yaml (notebooks run from notebooks/)."""
+    for folder in [start, *start.parents]:
+        if (folder / "params.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"no params.yaml in {start} or any parent folder")
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and type-check params.yaml."""
     path = Path(path)
