@@ -8,14 +8,22 @@ import pandas as pd
 import shap
 
 from features.catalogue import FeatureDef
+from models.estimator import LogisticPrior
 
 
-def shap_explanation(model: lgb.Booster, X: pd.DataFrame) -> shap.Explanation:
-    """SHAP values (log-odds contributions) of every feature for every row of X."""
+def shap_explanation(model: lgb.Booster, X: pd.DataFrame, prior: LogisticPrior | None = None) -> shap.Explanation:
+    """SHAP values (log-odds contributions) of every feature for every row of X; with the `prior` the trees
+    were boosted from, its exact contributions are added to its features' (SHAP values are additive over the
+    sum of two models)."""
     explanation = shap.TreeExplainer(model)(X)
     if explanation.values.ndim == 3:  # some shap versions return one slice per class
         explanation = explanation[:, :, 1]
-    return explanation
+    if prior is None:
+        return explanation
+    values = np.array(explanation.values, dtype="float64")
+    values[:, [X.columns.get_loc(c) for c in prior.columns]] += prior.contributions(X)
+    return shap.Explanation(values, base_values=np.asarray(explanation.base_values) + prior.reference_log_odds(),
+                            data=explanation.data, feature_names=explanation.feature_names)
 
 
 def mean_abs_shap(explanation: shap.Explanation) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import optuna
 import pandas as pd
 
-from models.estimator import train_classifier
+from models.estimator import LogisticPrior, train_classifier
 
 # name -> (low, high, log scale). Integers are sampled as integers. subsample only takes effect when the base
 # hyperparameters set subsample_freq > 0; n_estimators (cut by early stopping) and n_jobs always come from the base.
@@ -51,13 +51,15 @@ def search_hyperparameters(
     seed: int,
     early_stopping_rounds: int,
     on_trial: Callable[[TrialResult], None] | None = None,
+    prior: LogisticPrior | None = None,
 ) -> tuple[dict, list[TrialResult]]:
     """Maximise validation average precision over SEARCH_SPACE with a TPE sampler seeded by `seed`.
 
     Trial 0 scores `base_hyperparameters` as they are, so the search never returns a setting that validates
     worse than the configured one; the others sample SEARCH_SPACE. Each trial fits `train_classifier` (early
-    stopping on the validation set) and is passed to `on_trial` once done. Returns the best trial's
-    hyperparameters (the first on ties) and every trial in order; deterministic for the same seed and data.
+    stopping on the validation set, boosting from `prior` when given) and is passed to `on_trial` once done.
+    Returns the best trial's hyperparameters (the first on ties) and every trial in order; deterministic for the
+    same seed and data.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}")
@@ -65,7 +67,8 @@ def search_hyperparameters(
 
     def objective(trial: optuna.Trial) -> float:
         hyperparameters = {**base_hyperparameters, **({} if trial.number == 0 else _sample(trial))}
-        result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters, early_stopping_rounds, seed)
+        result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters, early_stopping_rounds, seed,
+                                  prior)
         trial_result = TrialResult(trial.number, hyperparameters, result.validation_average_precision,
                                    result.best_iteration)
         trials.append(trial_result)

@@ -29,7 +29,7 @@ def run(params: Params) -> pd.DataFrame:
     panel = load_panel(params)
     test = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])]
     sample = test.sample(n=min(params.evaluate.shap_sample, len(test)), random_state=params.seed)
-    explanation = shap_explanation(model.booster, model.spec.conform(sample))
+    explanation = shap_explanation(model.booster, model.spec.conform(sample), model.prior)
     importance = mean_abs_shap(explanation)
     with atomic_dir(params.data.explain_dir) as tmp:
         importance.to_csv(tmp / IMPORTANCE_TABLE, index=False)

@@ -105,6 +105,15 @@ def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
     return limits
 
 
+def _prior_lines(prior: dict | None) -> list[str]:
+    if prior is None:
+        return []
+    terms = ", ".join(f"{c} ({w:+.2f})" for c, w in zip(prior["columns"], prior["coefficients"], strict=True))
+    return [f"- The trees start from a logistic prior instead of the base rate (`model.prior_features`): "
+            f"log-odds {prior['intercept']:+.2f} plus weights on log(1 + x) of {terms}; the trees learn "
+            "corrections to it, and the reasons include its share."]
+
+
 def model_card(params: Params, summary: dict, metrics: dict, importance: pd.DataFrame, per_fold: pd.DataFrame,
                segments: pd.DataFrame, quality: dict) -> str:
     """The model card as Markdown."""
@@ -127,6 +136,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         + (f"refitted with the early-stopped number of rounds ({summary['best_iteration']}) on the cutoffs "
            f"{_cutoff_range(summary['refit_cutoffs'])}, validation included." if summary["refit_cutoffs"]
            else "the training cutoffs."),
+        *_prior_lines(summary.get("prior")),
         f"- Backtest test cutoffs: {', '.join(metrics['backtest']['test_cutoffs'])}; each fold trained only on "
         "cutoffs whose outcome window ends by its test cutoff.",
         "",

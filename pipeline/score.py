@@ -61,7 +61,7 @@ def run(params: Params) -> pd.DataFrame:
         raise DataError("feature snapshot at " + str(as_of.date()), None, f"{exc}; retrain the model") from exc
     raw_score = model.raw_score(features)
     probability = model.probability(raw_score)
-    explanation = shap_explanation(model.booster, X)
+    explanation = shap_explanation(model.booster, X, model.prior)
     shap_values = pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index)
     catalogue = feature_catalogue(params.features.windows_days, params.features.families)
     reasons = reason_codes(shap_values, features, catalogue, params.score.top_reasons)

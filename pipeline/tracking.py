@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from models.calibration import Calibrator
-from models.estimator import predict_probability
+from models.estimator import LogisticPrior, predict_probability
 from models.spec import FeatureSpec
 from pipeline.config import TRACKING_URI_VARIABLE, MlflowConfig
 from pipeline.errors import PipelineError
@@ -34,6 +34,7 @@ MODEL_REQUIREMENTS = [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm",
 BOOSTER_ARTIFACT = "booster"
 SPEC_ARTIFACT = "feature_spec"
 CALIBRATOR_ARTIFACT = "calibrator"
+PRIOR_ARTIFACT = "prior"
 
 
 def configure(config: MlflowConfig) -> str:
@@ -52,28 +53,33 @@ def configure(config: MlflowConfig) -> str:
 
 
 class KeyAccountModel(mlflow.pyfunc.PythonModel):
-    """The LightGBM trees with their feature spec and probability calibrator as an MLflow pyfunc: takes a
+    """The LightGBM trees (with the logistic prior they boost from, if any), their feature spec and probability
+    calibrator as an MLflow pyfunc: takes a
     feature snapshot frame (as the feature builder returns it), conforms it to the spec and returns calibrated
     probabilities, so the logged model also serves as it is (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
 
-    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec and
-    calibrator as JSON: loading a registry model never unpickles arbitrary objects.
+    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec,
+    calibrator and prior as JSON: loading a registry model never unpickles arbitrary objects.
     """
 
     def __init__(self, booster: lgb.Booster | None = None, spec: FeatureSpec | None = None,
-                 calibrator: Calibrator | None = None):
+                 calibrator: Calibrator | None = None, prior: LogisticPrior | None = None):
         self.booster = booster
         self.spec = spec
         self.calibrator = calibrator
+        self.prior = prior
 
     def load_context(self, context) -> None:
         self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
         self.spec = FeatureSpec.from_dict(read_json(context.artifacts[SPEC_ARTIFACT]))
         self.calibrator = Calibrator.from_dict(read_json(context.artifacts[CALIBRATOR_ARTIFACT]))
+        # models logged before priors existed have no prior artifact and need none
+        prior = read_json(context.artifacts[PRIOR_ARTIFACT]) if PRIOR_ARTIFACT in context.artifacts else None
+        self.prior = None if prior is None else LogisticPrior.from_dict(prior)
 
     def raw_score(self, features: pd.DataFrame) -> pd.Series:
-        """The trees' uncalibrated probability: the ranking score (calibration may tie neighbours)."""
-        return predict_probability(self.booster, self.spec.conform(features))
+        """The model's uncalibrated probability: the ranking score (calibration may tie neighbours)."""
+        return predict_probability(self.booster, self.spec.conform(features), self.prior)
 
     def probability(self, raw_score: pd.Series) -> pd.Series:
         """Calibrated probability for raw scores (monotone, so the ranking by raw score is kept)."""
@@ -85,14 +91,16 @@ class KeyAccountModel(mlflow.pyfunc.PythonModel):
 
 def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path) -> dict:
     booster_file, spec_file = folder / "booster.txt", folder / "feature_spec.json"
-    calibrator_file = folder / "calibrator.json"
+    calibrator_file, prior_file = folder / "calibrator.json", folder / "prior.json"
     model.booster.save_model(str(booster_file))
     spec_file.write_text(json.dumps(model.spec.to_dict(), indent=2), encoding="utf-8")
     calibrator_file.write_text(json.dumps(model.calibrator.to_dict(), indent=2), encoding="utf-8")
+    prior = None if model.prior is None else model.prior.to_dict()
+    prior_file.write_text(json.dumps(prior, indent=2), encoding="utf-8")
     return {
         "python_model": str(Path(__file__).with_name("mlflow_model.py")),
         "artifacts": {BOOSTER_ARTIFACT: str(booster_file), SPEC_ARTIFACT: str(spec_file),
-                      CALIBRATOR_ARTIFACT: str(calibrator_file)},
+                      CALIBRATOR_ARTIFACT: str(calibrator_file), PRIOR_ARTIFACT: str(prior_file)},
         "signature": infer_signature(example, model.predict(None, example)),
         "input_example": example.head(5),
         "pip_requirements": MODEL_REQUIREMENTS,
@@ -113,7 +121,7 @@ def log_model(model: KeyAccountModel, example: pd.DataFrame) -> str:
 
 
 def load_model(model_uri: str) -> KeyAccountModel:
-    """The model (trees, feature spec, calibrator) behind a path, run or registry URI."""
+    """The model (trees, feature spec, calibrator, prior) behind a path, run or registry URI."""
     try:
         model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.catalogue import feature_catalogue
 from models.calibration import fit_calibrator
-from models.estimator import TrainingResult, predict_probability, refit_classifier, train_classifier
+from models.estimator import LogisticPrior, TrainingResult, predict_probability, refit_classifier, train_classifier
 from models.spec import FeatureSpec
 from models.split import TimeSplit, time_split
 from models.tuning import TrialResult, search_hyperparameters
@@ -23,6 +23,7 @@ from pipeline import tracking
 from pipeline.build_features import load_features
 from pipeline.build_labels import load_labels
 from pipeline.config import Params
+from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,23 @@ def feature_spec_from(params: Params, train: pd.DataFrame, extra_features: tuple
 
 
 def hyperparameters(params: Params) -> dict:
+    """The LightGBM hyperparameters of params.model (without the keys that are not LightGBM's)."""
     values = dataclasses.asdict(params.model)
-    values.pop("early_stopping_rounds")
+    for key in ("early_stopping_rounds", "prior_features"):
+        values.pop(key)
     return values
+
+
+def fit_prior(params: Params, spec: FeatureSpec, X: pd.DataFrame, y: pd.Series) -> LogisticPrior | None:
+    """The logistic prior on model.prior_features fitted on these rows; None when none is configured."""
+    columns = params.model.prior_features
+    if not columns:
+        return None
+    unusable = [c for c in columns if c not in spec.columns or c in spec.categorical]
+    if unusable:
+        raise ConfigError(f"params: model.prior_features {unusable} are not numeric features of the model "
+                          f"(e.g. {', '.join(c for c in spec.columns if c.startswith('spend_sum'))})")
+    return LogisticPrior.fit(X, y, columns)
 
 
 def _design(params: Params, panel: pd.DataFrame, split: TimeSplit, extra_features: tuple[str, ...] = ()
@@ -79,16 +94,18 @@ def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparame
     calibrator stays the one fitted on out-of-sample validation scores). `extra_features`: numeric panel
     columns to learn from besides the catalogue's, for trying candidate features before they join the library."""
     spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split, extra_features)
+    prior = fit_prior(params, spec, X_train, y_train)
     result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters_,
-                              params.model.early_stopping_rounds, params.seed)
-    calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid).to_numpy(),
+                              params.model.early_stopping_rounds, params.seed, prior)
+    calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid, prior).to_numpy(),
                                 params.calibration.method)
     booster = result.booster
     if params.split.refit:
         rows = fitting_rows(params, panel, split)
-        booster = refit_classifier(spec.conform(rows), rows[TARGET], hyperparameters_, result.best_iteration,
-                                   params.seed)
-    return tracking.KeyAccountModel(booster, spec, calibrator), result
+        X_rows = spec.conform(rows)
+        prior = fit_prior(params, spec, X_rows, rows[TARGET])
+        booster = refit_classifier(X_rows, rows[TARGET], hyperparameters_, result.best_iteration, params.seed, prior)
+    return tracking.KeyAccountModel(booster, spec, calibrator, prior), result
 
 
 def fitting_rows(params: Params, panel: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
@@ -109,10 +126,11 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
             mlflow.log_metrics({"validation_average_precision": trial.validation_average_precision,
                                 "best_iteration": trial.best_iteration})
 
-    _, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
+    spec, X_train, y_train, X_valid, y_valid = _design(params, panel, split)
     best, trials = search_hyperparameters(
         X_train, y_train, X_valid, y_valid, hyperparameters(params),
         params.tuning.n_trials, params.seed, params.model.early_stopping_rounds, on_trial=log_trial,
+        prior=fit_prior(params, spec, X_train, y_train),
     )
     log.info("tuning: best validation average precision %.4f over %s trials",
              max(t.validation_average_precision for t in trials), len(trials))
@@ -132,6 +150,7 @@ def run(params: Params) -> dict:
         mlflow.log_params({
             "seed": params.seed,
             "model.early_stopping_rounds": params.model.early_stopping_rounds,
+            "model.prior_features": list(params.model.prior_features),
             "calibration.method": params.calibration.method,
             "tuning.enabled": params.tuning.enabled,
             "labels.horizon_months": params.labels.horizon_months,
@@ -155,6 +174,7 @@ def run(params: Params) -> dict:
             "model_uri": model_uri,
             "best_iteration": result.best_iteration,
             "hyperparameters": chosen,
+            "prior": None if model.prior is None else model.prior.to_dict(),
             "train_cutoffs": [str(c.date()) for c in split.train],
             "refit_cutoffs": [str(c.date()) for c in split.refit] if params.split.refit else [],
             "validation_cutoff": str(split.validation.date()),

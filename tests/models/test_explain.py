@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import feature_catalogue
-from models.estimator import train_classifier
+from models.estimator import LogisticPrior, train_classifier
 from models.explain import mean_abs_shap, reason_codes, shap_explanation
 
 CATALOGUE = feature_catalogue((90, 180, 365))
@@ -38,3 +38,17 @@ def test_shap_values_add_up_to_the_model_output():
     log_odds = booster.predict(frame, raw_score=True)
     np.testing.assert_allclose(explanation.values.sum(axis=1) + explanation.base_values, log_odds, atol=1e-6)
     assert mean_abs_shap(explanation)["feature"].iloc[0] == "a"
+
+
+def test_shap_values_with_a_prior_add_up_to_trees_plus_prior():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"spend": rng.gamma(1.0, 500.0, 600), "b": rng.normal(size=600)})
+    label = pd.Series(np.log1p(frame["spend"]) + frame["b"] + rng.normal(size=600) > 6.5)
+    prior = LogisticPrior.fit(frame, label, ("spend",))
+    booster = train_classifier(frame, label, frame, label, {"n_estimators": 30}, 5, seed=0, prior=prior).booster
+    explanation = shap_explanation(booster, frame, prior)
+    log_odds = booster.predict(frame, raw_score=True) + prior.log_odds(frame)
+    np.testing.assert_allclose(explanation.values.sum(axis=1) + explanation.base_values, log_odds, atol=1e-6)
+    trees_only = shap_explanation(booster, frame)
+    np.testing.assert_allclose(explanation.values[:, 0] - trees_only.values[:, 0], prior.contributions(frame)[:, 0])
+    np.testing.assert_allclose(explanation.values[:, 1], trees_only.values[:, 1])

@@ -1,5 +1,5 @@
 from pipeline.config import params_from_dict
-from pipeline.model_card import _known_limits
+from pipeline.model_card import _known_limits, _prior_lines
 from tests.conftest import small_params
 
 
@@ -27,3 +27,10 @@ def test_calibration_that_helps_adds_no_such_limit():
     limits = _known_limits(params_from_dict(small_params()), _metrics(0.003, 0.020), SUMMARY)
     assert not any("further off than the raw scores" in limit for limit in limits)
     assert not any("clearly better" in limit for limit in limits)  # ratio interval above 1
+
+
+def test_prior_is_described_with_its_weights():
+    assert _prior_lines(None) == []
+    [line] = _prior_lines({"columns": ["spend_sum_180d", "spend_sum_365d"], "coefficients": [0.29, 0.9],
+                           "intercept": -9.36, "reference": [5.0, 6.0]})
+    assert "log-odds -9.36 plus weights on log(1 + x) of spend_sum_180d (+0.29), spend_sum_365d (+0.90)" in line

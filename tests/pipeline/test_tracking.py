@@ -4,9 +4,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit
 
 from models.calibration import fit_calibrator
-from models.estimator import predict_probability, train_classifier
+from models.estimator import LogisticPrior, predict_probability, train_classifier
 from models.spec import FeatureSpec, SpecMismatchError
 from pipeline import tracking
 from pipeline.config import GateConfig, MlflowConfig
@@ -74,3 +75,25 @@ def test_each_project_folder_keeps_its_own_store_in_one_process(tmp_path, monkey
         tracking.configure(MlflowConfig(experiment=f"only-in-{name}"))
         assert {e.name for e in mlflow.search_experiments()} == {"Default", f"only-in-{name}"}
         assert (tmp_path / name / "mlflow.db").exists()
+
+
+def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(project, tiny_model, tmp_path):
+    project()
+    plain, frame = tiny_model
+    label = pd.Series(np.random.default_rng(2).random(len(frame)) < frame["spend"] / frame["spend"].max())
+    prior = LogisticPrior.fit(plain.spec.conform(frame), label, ("spend",))
+    model = tracking.KeyAccountModel(plain.booster, plain.spec, plain.calibrator, prior)
+    X = model.spec.conform(frame.head(50))
+    expected = model.calibrator.transform(expit(model.booster.predict(X, raw_score=True) + prior.log_odds(X)))
+    tracking.configure(MlflowConfig())
+    with mlflow.start_run():
+        uri = tracking.log_model(model, frame.head(10))
+    np.testing.assert_allclose(np.asarray(mlflow.pyfunc.load_model(uri).predict(frame.head(50))).ravel(), expected)
+    assert tracking.load_model(uri).prior == prior
+    # a model logged before priors existed: no prior artifact
+    arguments = tracking._model_arguments(plain, frame.head(10), tmp_path)
+    del arguments["artifacts"][tracking.PRIOR_ARTIFACT]
+    mlflow.pyfunc.save_model(str(tmp_path / "older"), **arguments)
+    older = tracking.load_model(str(tmp_path / "older"))
+    assert older.prior is None
+    pd.testing.assert_series_equal(older.raw_score(frame), plain.raw_score(frame))
