@@ -54,9 +54,9 @@ def configure(config: MlflowConfig) -> str:
 
 class KeyAccountModel(mlflow.pyfunc.PythonModel):
     """The LightGBM trees (with the logistic prior they boost from, if any), their feature spec and probability
-    calibrator as an MLflow pyfunc: takes a
-    feature snapshot frame (as the feature builder returns it), conforms it to the spec and returns calibrated
-    probabilities, so the logged model also serves as it is (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
+    calibrator as an MLflow pyfunc: takes a feature snapshot frame (as the feature builder returns it), conforms
+    it to the spec and returns calibrated probabilities, so the logged model also serves as it is
+    (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
 
     Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec,
     calibrator and prior as JSON: loading a registry model never unpickles arbitrary objects.

@@ -70,6 +70,8 @@ def test_profile_produces_metrics_and_a_ranked_list(online_retail_run):
     backtest = metrics["backtest"]
     assert backtest["test_cutoffs"] == ["2011-03-01", "2011-04-01", "2011-05-01", "2011-06-01"]
     assert backtest["model"]["pr_auc_mean_ci_low"] < backtest["model"]["pr_auc_mean"]
-    assert "## Known limits" in (folder / params["data"]["model_card_file"]).read_text(encoding="utf-8")
+    card = (folder / params["data"]["model_card_file"]).read_text(encoding="utf-8")
+    assert "## Known limits" in card
+    assert "The trees start from a logistic prior" in card and "spend_sum_365d (+" in card  # the profile's prior
     prospects = pd.read_csv(folder / params["data"]["scores_dir"] / "prospects.csv", encoding="utf-8-sig")
     assert len(prospects) > 1_000 and prospects["probability"].is_monotonic_decreasing
