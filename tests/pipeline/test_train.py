@@ -15,8 +15,8 @@ LABEL = pd.Series([False, False, True, True])
 SPEC = FeatureSpec.fit(FRAME, ["spend_sum_365d", "firm_industry"], ["firm_industry"])
 
 
-def test_no_prior_unless_configured_and_never_a_lightgbm_argument():
-    params = params_from_dict(small_params())
+def test_no_prior_when_the_list_is_empty_and_never_a_lightgbm_argument():
+    params = params_from_dict(small_params(model={"prior_features": []}))
     assert fit_prior(params, SPEC, SPEC.conform(FRAME), LABEL) is None
     configured = params_from_dict(small_params(model={"prior_features": ["spend_sum_365d"]}))
     assert "prior_features" not in hyperparameters(configured)
