@@ -76,11 +76,13 @@ class Calibrator:
         )
 
 
-def fit_calibrator(y_true, raw_probability, method: str) -> Calibrator:
+def fit_calibrator(y_true, raw_probability, method: str, isotonic_pseudo_rows: float = 0.0) -> Calibrator:
     """Fit a calibrator of `method` ("isotonic", "platt" or "none") on held-out labels and raw probabilities.
 
-    A Platt fit that would decrease (negative slope) is replaced by the constant base rate, so every
-    calibrator is non-decreasing.
+    Isotonic: each step's rate is shrunk toward the base rate as if the step had `isotonic_pseudo_rows` more
+    rows at the base rate, so a step of a few rows that were all positive (or all negative) does not read
+    100% (0%); 0 is plain isotonic regression. A Platt fit that would decrease (negative slope) is replaced
+    by the constant base rate, so every calibrator is non-decreasing.
     """
     _check_method(method)
     y = np.asarray(y_true, dtype=bool)
@@ -91,12 +93,15 @@ def fit_calibrator(y_true, raw_probability, method: str) -> Calibrator:
         raise ValueError("raw probabilities must be finite and lie in [0, 1]")
     if y.all() or not y.any():
         raise ValueError("calibration needs both positive and negative labels")
+    if isotonic_pseudo_rows < 0:
+        raise ValueError(f"isotonic_pseudo_rows must be >= 0, got {isotonic_pseudo_rows}")
     if method == "isotonic":
         isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p, y)
+        steps = _shrunk_steps(isotonic, p, y, isotonic_pseudo_rows)
         return Calibrator(
             method,
             x_thresholds=tuple(float(x) for x in isotonic.X_thresholds_),
-            y_thresholds=tuple(float(v) for v in isotonic.y_thresholds_),
+            y_thresholds=tuple(float(v) for v in np.interp(isotonic.y_thresholds_, *steps)),
         )
     if method == "platt":
         logistic = LogisticRegression(C=PLATT_C).fit(_logit(p).reshape(-1, 1), y)
@@ -106,3 +111,13 @@ def fit_calibrator(y_true, raw_probability, method: str) -> Calibrator:
             slope, intercept = 0.0, float(np.log(base_rate / (1 - base_rate)))
         return Calibrator(method, slope=slope, intercept=intercept)
     return Calibrator(method)
+
+
+def _shrunk_steps(isotonic: IsotonicRegression, p: np.ndarray, y: np.ndarray,
+                  pseudo_rows: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted steps' rates and the same rates shrunk toward the base rate by `pseudo_rows` rows each."""
+    rates, step_of_row = np.unique(isotonic.predict(p), return_inverse=True)
+    rows = np.bincount(step_of_row).astype("float64")
+    shrunk = (np.bincount(step_of_row, weights=y) + pseudo_rows * y.mean()) / (rows + pseudo_rows)
+    # a small step is pulled further than a large neighbour and may overtake it: pool such steps again
+    return rates, IsotonicRegression().fit_transform(rates, shrunk, sample_weight=rows + pseudo_rows)

@@ -157,6 +157,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class CalibrationConfig:
     method: Literal["isotonic", "platt", "none"] = "isotonic"
+    isotonic_pseudo_rows: float = 1.0  # each isotonic step's rate is shrunk toward the base rate by this many rows
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,9 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
     if 365 not in features.windows_days or (features.families is not None and "spend" not in features.families):
         raise ConfigError("params: features need the 'spend' family and the 365-day window (the spend-rank "
                           "baseline and the prospect list's 12-month spend use spend_sum_365d)")
+    if params.calibration.isotonic_pseudo_rows < 0:
+        raise ConfigError(f"params: calibration.isotonic_pseudo_rows must be >= 0, got "
+                          f"{params.calibration.isotonic_pseudo_rows}")
     if params.data.source == "demo" and params.demo.output_dir.resolve() != params.data.raw_dir.resolve():
         raise ConfigError("params: with data.source 'demo', demo.output_dir must be data.raw_dir")
     if params.data.source == "files":

@@ -98,7 +98,7 @@ def fit_model(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparame
     result = train_classifier(X_train, y_train, X_valid, y_valid, hyperparameters_,
                               params.model.early_stopping_rounds, params.seed, prior)
     calibrator = fit_calibrator(y_valid, predict_probability(result.booster, X_valid, prior).to_numpy(),
-                                params.calibration.method)
+                                params.calibration.method, params.calibration.isotonic_pseudo_rows)
     booster = result.booster
     if params.split.refit:
         rows = fitting_rows(params, panel, split)
@@ -152,6 +152,7 @@ def run(params: Params) -> dict:
             "model.early_stopping_rounds": params.model.early_stopping_rounds,
             "model.prior_features": list(params.model.prior_features),
             "calibration.method": params.calibration.method,
+            "calibration.isotonic_pseudo_rows": params.calibration.isotonic_pseudo_rows,
             "tuning.enabled": params.tuning.enabled,
             "labels.horizon_months": params.labels.horizon_months,
             "labels.key_account.rule": params.labels.key_account.rule,

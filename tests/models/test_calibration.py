@@ -76,6 +76,28 @@ def test_to_dict_round_trips_through_json(method):
     np.testing.assert_array_equal(restored.transform(grid), calibrator.transform(grid))
 
 
+def test_isotonic_steps_are_shrunk_toward_the_base_rate_by_the_pseudo_rows():
+    raw = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    y = [0, 0, 0, 0, 1, 0, 1, 1, 1, 1]  # steps: 4 rows at 0, 2 rows at 1/2, 4 rows at 1; base rate 1/2
+    at = [0.1, 0.65, 0.99]
+    np.testing.assert_allclose(fit_calibrator(y, raw, "isotonic").transform(at), [0.0, 0.5, 1.0])
+    shrunk = fit_calibrator(y, raw, "isotonic", isotonic_pseudo_rows=1).transform(at)
+    np.testing.assert_allclose(shrunk, [0.5 / 5, 1.5 / 3, 4.5 / 5])
+
+
+def test_shrinking_pools_a_small_step_that_would_fall_below_a_larger_one():
+    # 400 negatives at 0.1; 100 rows at 0.8, 90 positive; one positive at 0.9: steps 0, 0.9 and 1
+    raw = np.array([0.1] * 400 + [0.8] * 100 + [0.9])
+    y = np.array([0] * 400 + [1] * 90 + [0] * 10 + [1])
+    base_rate = 91 / 501
+    calibrator = fit_calibrator(y, raw, "isotonic", isotonic_pseudo_rows=1)
+    # alone, the one-row step would shrink to (1 + base) / 2 < (90 + base) / 101: the two are pooled
+    np.testing.assert_allclose(calibrator.transform([0.8, 0.9]), (91 + 2 * base_rate) / 103)
+    assert (np.diff(calibrator.transform(np.linspace(0, 1, 1001))) >= 0).all()
+    with pytest.raises(ValueError, match="isotonic_pseudo_rows"):
+        fit_calibrator(y, raw, "isotonic", isotonic_pseudo_rows=-1)
+
+
 def test_fit_rejects_unknown_methods_one_class_and_bad_probabilities():
     with pytest.raises(ValueError, match="isotonic, platt, none"):
         fit_calibrator([0, 1], [0.2, 0.8], "beta")

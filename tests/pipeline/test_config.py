@@ -1,6 +1,8 @@
 import pytest
 
-from pipeline.config import find_project_root
+from pipeline.config import find_project_root, params_from_dict
+from pipeline.errors import ConfigError
+from tests.conftest import small_params
 
 
 def test_project_root_is_the_nearest_folder_with_params(tmp_path):
@@ -14,3 +16,8 @@ def test_project_root_is_the_nearest_folder_with_params(tmp_path):
 def test_no_params_anywhere_up_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no params\.yaml"):
         find_project_root(tmp_path / "nowhere")
+
+
+def test_negative_isotonic_pseudo_rows_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"calibration.isotonic_pseudo_rows must be >= 0, got -1"):
+        params_from_dict(small_params(calibration={"isotonic_pseudo_rows": -1}))
