@@ -6,6 +6,7 @@ the builder, the reason codes and the documentation can never disagree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,12 @@ class FeatureDef:
     kind: Literal["numeric", "categorical"] = "numeric"
     unit: Literal["count", "money", "days", "years", "share", "ratio", "text", "score"] = "count"
     compare_to: str | None = None  # feature holding the earlier value, shown as "up from ..."
+
+    @property
+    def measure(self) -> str:
+        """The name without its trailing window length: `spend_sum_90d` and `spend_sum_all` are both
+        `spend_sum` (one reason for sales), `spend_sum_prev_90d` is `spend_sum_prev`."""
+        return re.sub(r"_(\d+d|all)$", "", self.name)
 
 
 def _breadth_added(family: str, noun: str) -> list[FeatureDef]:

@@ -66,16 +66,27 @@ def _phrases(feature: FeatureDef, features: pd.DataFrame) -> pd.Series:
 def reason_codes(
     shap_values: pd.DataFrame, features: pd.DataFrame, catalogue: list[FeatureDef], top_n: int = 3
 ) -> pd.DataFrame:
-    """The `top_n` features with the largest |SHAP| per row, as phrases such as
-    "orders in last 90 days: 14, up from 5 — raises". Columns reason_1..reason_n, index of `features`."""
+    """The `top_n` strongest reasons per row as phrases such as "orders in last 90 days: 14, up from 5 — raises",
+    one per measure: the windows of a measure (spend in the last 90 and 365 days) are one reason, ranked by
+    their summed SHAP value and shown by the window contributing most in that direction.
+    Columns reason_1..reason_n, index of `features`."""
     defs = {d.name: d for d in catalogue}
     contributions = shap_values.to_numpy(dtype="float64")
-    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_n]
+    measure_of = pd.Index([defs[name].measure for name in shap_values.columns])
+    measures = measure_of.unique()
+    members = [np.flatnonzero(measure_of == m) for m in measures]
+    totals = np.column_stack([contributions[:, cols].sum(axis=1) for cols in members])
+    direction = np.where(totals >= 0, 1.0, -1.0)
+    shown = np.column_stack([cols[np.argmax(contributions[:, cols] * direction[:, [g]], axis=1)]
+                             for g, cols in enumerate(members)])  # per row and measure: the column to phrase
+    rows = np.arange(len(features))[:, None]
+    top = np.argsort(-np.abs(totals), axis=1, kind="stable")[:, :top_n]
+    top_columns = shown[rows, top]
     chosen = np.empty(top.shape, dtype=object)
     for j, name in enumerate(shap_values.columns):  # format only the cells that were chosen
-        rows, slots = np.nonzero(top == j)
-        if len(rows):
-            chosen[rows, slots] = _phrases(defs[name], features.iloc[rows]).to_numpy()
-    effect = np.where(contributions[np.arange(len(features))[:, None], top] >= 0, " — raises", " — lowers")
+        hit_rows, slots = np.nonzero(top_columns == j)
+        if len(hit_rows):
+            chosen[hit_rows, slots] = _phrases(defs[name], features.iloc[hit_rows]).to_numpy()
+    effect = np.where(totals[rows, top] >= 0, " — raises", " — lowers")
     text = chosen.astype(str) + effect
     return pd.DataFrame(text, index=features.index, columns=[f"reason_{i + 1}" for i in range(top.shape[1])])

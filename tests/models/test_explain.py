@@ -52,3 +52,31 @@ def test_shap_values_with_a_prior_add_up_to_trees_plus_prior():
     trees_only = shap_explanation(booster, frame)
     np.testing.assert_allclose(explanation.values[:, 0] - trees_only.values[:, 0], prior.contributions(frame)[:, 0])
     np.testing.assert_allclose(explanation.values[:, 1], trees_only.values[:, 1])
+
+
+def test_reasons_give_one_measure_once_ranked_by_its_windows_summed():
+    features = pd.DataFrame({
+        "spend_sum_365d": [4000.0, 2500.0],
+        "spend_sum_all": [9000.0, 30000.0],
+        "orders_count_365d": [30.0, 12.0],
+        "firm_industry": ["Retail", "Logistics"],
+    })
+    shap_values = pd.DataFrame({
+        "spend_sum_365d": [0.5, 0.5],
+        "spend_sum_all": [0.3, -0.7],
+        "orders_count_365d": [0.6, 0.1],
+        "firm_industry": [-0.2, -0.15],
+    })
+    reasons = reason_codes(shap_values, features, CATALOGUE, top_n=2)
+    # row 0: spend's two windows (0.5 + 0.3) outrank the single largest feature (orders, 0.6)
+    assert reasons.loc[0].tolist() == ["spend in last 365 days: 4,000 — raises", "orders in last 365 days: 30 — raises"]
+    # row 1: spend nets to -0.2, shown by the window that lowers; the spend measure is not repeated
+    assert reasons.loc[1].tolist() == ["spend to date: 30,000 — lowers", "industry: Logistics — lowers"]
+
+
+def test_every_window_of_a_measure_shares_its_measure():
+    measures = {d.name: d.measure for d in CATALOGUE}
+    assert measures["spend_sum_90d"] == measures["spend_sum_all"] == "spend_sum"
+    assert measures["spend_sum_prev_90d"] == "spend_sum_prev"
+    assert measures["categories_added_180d"] == measures["categories_added_365d"] == "categories_added"
+    assert measures["firm_employees"] == "firm_employees"
