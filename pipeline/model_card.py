@@ -22,6 +22,7 @@ from pipeline.validate import QUALITY_JSON
 log = logging.getLogger(__name__)
 
 TOP_FEATURES = 10
+SPEND_RANK = "spend_rank_baseline"  # what sales do without the model: rank by trailing 365-day spend
 CHARTS = ("backtest.png", "pr_curve.png", "precision_at_k.png", "gains.png", "calibration.png")
 
 
@@ -70,6 +71,32 @@ def _rankings_table(metrics: dict, ks: tuple[int, ...], confidence: float) -> li
             f"| {_number(m.get(f'revenue_captured_at_{k}'))} | {_number(m.get('normalized_gini'))} |"
         )
     return rows
+
+
+def _plain_words(params: Params, metrics: dict, test_cutoff: str) -> list[str]:
+    """For sales leads: how many future key accounts a team calling the top k would have reached on the test
+    cutoff, with the model, with today's spend ranking and with the best baseline."""
+    model = metrics[MODEL]
+    compared = list(dict.fromkeys([SPEND_RANK, metrics["best_baseline"]]))
+
+    def reached(name: str, k: int) -> int:
+        return round(metrics[name][f"recall_at_{k}"] * model["n_positive"])
+
+    k = params.evaluate.k[len(params.evaluate.k) // 2]
+    lines = [
+        f"On the test cutoff {test_cutoff}, {model['n_positive']:,} of the {model['n_rows']:,} eligible customers "
+        f"became key accounts within {params.labels.horizon_months} months. A team calling the model's top {k} "
+        f"would have reached {reached(MODEL, k)} of them; ranking by spend over the last 365 days, as without the "
+        f"model, {reached(SPEND_RANK, k)}.",
+        "",
+        "| customers called | future key accounts reached: model | " + " | ".join(f"`{n}`" for n in compared)
+        + " | share of all future key accounts (model) |",
+        "| --- | --- | " + "--- | " * len(compared) + "--- |",
+    ]
+    for k in params.evaluate.k:
+        others = " | ".join(str(reached(name, k)) for name in compared)
+        lines.append(f"| {k:,} | {reached(MODEL, k)} | {others} | {model[f'recall_at_{k}']:.0%} |")
+    return lines
 
 
 def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
@@ -147,6 +174,9 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         f"{model['n_rows']:,} eligible customers, {model['n_positive']:,} became key accounts "
         f"({model['positive_rate']:.2%}).",
         "",
+        "## In plain words",
+        *_plain_words(params, metrics, summary["test_cutoff"]),
+        "",
         "## Metrics against baselines",
         *_rankings_table(metrics, cfg.k, cfg.confidence),
         "",
@@ -176,7 +206,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         pr_auc = rows.set_index("ranking")["pr_auc"]
         first = rows.iloc[0]
         lines.append(f"| {segment} | {value} | {first['n_rows']:,} | {first['n_positive']:,} "
-                     f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get('spend_rank_baseline'))} |")
+                     f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get(SPEND_RANK))} |")
     lines += ["", "## Top features (mean |SHAP| on the test cutoff)", "| feature | mean abs SHAP | definition |",
               "| --- | --- | --- |"]
     for row in importance.head(TOP_FEATURES).itertuples(index=False):

@@ -99,8 +99,8 @@ def test_backtest_has_every_fold_with_intervals_and_all_plots(demo_project):
 
 def test_model_card_states_data_label_metrics_features_and_limits(demo_project):
     card = (demo_project / "reports/model_card.md").read_text(encoding="utf-8")
-    for section in ("## Data and period", "## Label", "## Eligible population", "## Metrics against baselines",
-                    "## Top features", "## Known limits"):
+    for section in ("## Data and period", "## Label", "## Eligible population", "## In plain words",
+                    "## Metrics against baselines", "## Top features", "## Known limits"):
         assert section in card
     assert "bgnbd_gamma_gamma_baseline" in card and "2024-01-01" in card
     prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")

@@ -1,5 +1,5 @@
 from pipeline.config import params_from_dict
-from pipeline.model_card import _known_limits, _prior_lines
+from pipeline.model_card import _known_limits, _plain_words, _prior_lines
 from tests.conftest import small_params
 
 
@@ -34,3 +34,28 @@ def test_prior_is_described_with_its_weights():
     [line] = _prior_lines({"columns": ["spend_sum_180d", "spend_sum_365d"], "coefficients": [0.29, 0.9],
                            "intercept": -9.36, "reference": [5.0, 6.0]})
     assert "log-odds -9.36 plus weights on log(1 + x) of spend_sum_180d (+0.29), spend_sum_365d (+0.90)" in line
+
+
+def test_plain_words_count_the_key_accounts_each_ranking_reaches_per_capacity():
+    params = params_from_dict(small_params(evaluate={"k": [10, 50]}, labels={"horizon_months": 6}))
+    metrics = {
+        "model": {"n_positive": 40, "n_rows": 900, "recall_at_10": 0.2, "recall_at_50": 0.55},
+        "spend_rank_baseline": {"recall_at_10": 0.05, "recall_at_50": 0.3},
+        "rfm_baseline": {"recall_at_10": 0.1, "recall_at_50": 0.35},
+        "best_baseline": "rfm_baseline",
+    }
+    lines = _plain_words(params, metrics, "2011-06-01")
+    assert lines[0] == (
+        "On the test cutoff 2011-06-01, 40 of the 900 eligible customers became key accounts within 6 months. "
+        "A team calling the model's top 50 would have reached 22 of them; ranking by spend over the last 365 days, "
+        "as without the model, 12.")
+    assert lines[-2:] == ["| 10 | 8 | 2 | 4 | 20% |", "| 50 | 22 | 12 | 14 | 55% |"]
+    assert "`spend_rank_baseline` | `rfm_baseline`" in lines[2]
+
+
+def test_plain_words_name_spend_rank_once_when_it_is_the_best_baseline():
+    metrics = {"model": {"n_positive": 10, "n_rows": 100, **{f"recall_at_{k}": 0.5 for k in (50, 100, 500)}},
+               "spend_rank_baseline": {f"recall_at_{k}": 0.4 for k in (50, 100, 500)},
+               "best_baseline": "spend_rank_baseline"}
+    table_header = _plain_words(params_from_dict(small_params()), metrics, "2024-01-01")[2]
+    assert table_header.count("spend_rank_baseline") == 1
