@@ -179,6 +179,11 @@ class EvaluateConfig:
     tenure_band_years: tuple[int, ...] = (1, 2, 3)
     shap_sample: int = 5000
 
+    @property
+    def headline_k(self) -> int:
+        """The sales capacity quoted in plain words (model card, sales report): the middle of `k`."""
+        return self.k[len(self.k) // 2]
+
 
 @dataclass(frozen=True)
 class GateConfig:

@@ -49,6 +49,7 @@ from pipeline.config import Params
 from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
+from pipeline.report import track_record
 from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained
 from pipeline.validate import load_validated
 
@@ -62,6 +63,7 @@ RECALL_GRID = np.linspace(0, 1, 101)
 MODEL = "model"
 ORACLE = "oracle"
 BASELINE_SUFFIX = "_baseline"
+SPEND_RANK = "spend_rank" + BASELINE_SUFFIX  # what sales do without the model: rank by trailing 365-day spend
 SEGMENT_COLUMNS = {"industry": "firm_industry", "region": "firm_region", "size_band": "firm_employees",
                    "tenure_band": "tenure_days_since_first_order"}
 
@@ -130,7 +132,7 @@ def fold_predictions(params: Params, panel: pd.DataFrame, transactions: pd.DataF
     raw = model.raw_score(test)
     scores = {
         MODEL: raw,
-        "spend_rank" + BASELINE_SUFFIX: spend_rank_score(test),
+        SPEND_RANK: spend_rank_score(test),
         "growth_rank" + BASELINE_SUFFIX: growth_rank_score(test),
         "rfm" + BASELINE_SUFFIX: rfm_score(test),
         "logistic_regression" + BASELINE_SUFFIX: logistic_regression_score(logistic, X_test, model.spec),
@@ -296,6 +298,9 @@ def run(params: Params) -> dict:
             mlflow.log_metrics({f"test_{ranking}_{k}": v for k, v in metrics[ranking].items()})
             mlflow.log_metrics({f"backtest_{ranking}_{k}": v for k, v in metrics["backtest"][ranking].items()})
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        mlflow.set_tag(tracking.TRACK_RECORD_TAG, track_record(
+            summary["test_cutoff"], params.labels.horizon_months, params.evaluate.headline_k, metrics[MODEL],
+            metrics[SPEND_RANK]))
         for path in (params.data.pr_curve_file, params.data.gains_file, params.data.precision_at_k_file,
                      params.data.calibration_file, params.data.backtest_file):
             mlflow.log_artifact(str(path), "evaluation/plots")

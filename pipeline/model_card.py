@@ -13,16 +13,16 @@ import pandas as pd
 from features.catalogue import feature_catalogue
 from pipeline import tracking
 from pipeline.config import Params
-from pipeline.evaluate import FOLD_METRICS_FILE, MODEL, ORACLE, SEGMENTS_FILE
+from pipeline.evaluate import FOLD_METRICS_FILE, MODEL, ORACLE, SEGMENTS_FILE, SPEND_RANK
 from pipeline.explain import IMPORTANCE_TABLE
 from pipeline.io import read_json, write_text
+from pipeline.report import key_accounts_reached, track_record
 from pipeline.train import SUMMARY_FILE
 from pipeline.validate import QUALITY_JSON
 
 log = logging.getLogger(__name__)
 
 TOP_FEATURES = 10
-SPEND_RANK = "spend_rank_baseline"  # what sales do without the model: rank by trailing 365-day spend
 CHARTS = ("backtest.png", "pr_curve.png", "precision_at_k.png", "gains.png", "calibration.png")
 
 
@@ -55,9 +55,8 @@ def _rankings(metrics: dict) -> list[str]:
     return [MODEL, *sorted(others, key=lambda name: -metrics["backtest"][name]["pr_auc_mean"])]
 
 
-def _rankings_table(metrics: dict, ks: tuple[int, ...], confidence: float) -> list[str]:
+def _rankings_table(metrics: dict, k: int, confidence: float) -> list[str]:
     backtest = metrics["backtest"]
-    k = ks[len(ks) // 2]
     rows = [f"| ranking | test PR-AUC [{confidence:.0%} CI] | backtest mean PR-AUC ± sd [CI of the mean] "
             f"| ROC-AUC | precision@{k} | revenue captured@{k} | normalized Gini |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -74,28 +73,21 @@ def _rankings_table(metrics: dict, ks: tuple[int, ...], confidence: float) -> li
 
 
 def _plain_words(params: Params, metrics: dict, test_cutoff: str) -> list[str]:
-    """For sales leads: how many future key accounts a team calling the top k would have reached on the test
-    cutoff, with the model, with today's spend ranking and with the best baseline."""
+    """For sales leads: the future key accounts a team calling the top k would have reached on the test cutoff,
+    with the model, with today's spend ranking and with the best baseline."""
     model = metrics[MODEL]
     compared = list(dict.fromkeys([SPEND_RANK, metrics["best_baseline"]]))
-
-    def reached(name: str, k: int) -> int:
-        return round(metrics[name][f"recall_at_{k}"] * model["n_positive"])
-
-    k = params.evaluate.k[len(params.evaluate.k) // 2]
     lines = [
-        f"On the test cutoff {test_cutoff}, {model['n_positive']:,} of the {model['n_rows']:,} eligible customers "
-        f"became key accounts within {params.labels.horizon_months} months. A team calling the model's top {k} "
-        f"would have reached {reached(MODEL, k)} of them; ranking by spend over the last 365 days, as without the "
-        f"model, {reached(SPEND_RANK, k)}.",
+        track_record(test_cutoff, params.labels.horizon_months, params.evaluate.headline_k, model,
+                     metrics[SPEND_RANK]),
         "",
         "| customers called | future key accounts reached: model | " + " | ".join(f"`{n}`" for n in compared)
         + " | share of all future key accounts (model) |",
         "| --- | --- | " + "--- | " * len(compared) + "--- |",
     ]
     for k in params.evaluate.k:
-        others = " | ".join(str(reached(name, k)) for name in compared)
-        lines.append(f"| {k:,} | {reached(MODEL, k)} | {others} | {model[f'recall_at_{k}']:.0%} |")
+        reached = [key_accounts_reached(metrics[name], k, model["n_positive"]) for name in (MODEL, *compared)]
+        lines.append(f"| {k:,} | {' | '.join(map(str, reached))} | {model[f'recall_at_{k}']:.0%} |")
     return lines
 
 
@@ -178,7 +170,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         *_plain_words(params, metrics, summary["test_cutoff"]),
         "",
         "## Metrics against baselines",
-        *_rankings_table(metrics, cfg.k, cfg.confidence),
+        *_rankings_table(metrics, cfg.headline_k, cfg.confidence),
         "",
         f"Best baseline on the test cutoff: `{metrics['best_baseline']}`; model PR-AUC ratio to it "
         f"{_number(metrics['pr_auc_ratio_to_best_baseline'], 2)} (backtest mean "

@@ -14,8 +14,25 @@ th { background: #f3f3f3; }
 """
 
 
-def sales_report_html(prospects: pd.DataFrame, as_of: str, model_version: str, top_n: int) -> str:
-    """A self-contained HTML page of the top `top_n` prospects."""
+def key_accounts_reached(metrics: dict, k: int, n_positive: float) -> int:
+    """Future key accounts among a ranking's top `k`, from its recall_at_<k>."""
+    return round(metrics[f"recall_at_{k}"] * n_positive)
+
+
+def track_record(test_cutoff: str, horizon_months: int, k: int, model: dict, spend_rank: dict) -> str:
+    """Plain words for sales leads: how many future key accounts the model's top `k` held on its test cutoff,
+    against ranking by spend. `model` holds n_positive, n_rows and recall_at_<k>; `spend_rank` recall_at_<k>."""
+    positives = model["n_positive"]
+    return (f"On the test cutoff {test_cutoff}, {positives:,.0f} of the {model['n_rows']:,.0f} eligible customers "
+            f"became key accounts within {horizon_months} months. A team calling the model's top {k} would have "
+            f"reached {key_accounts_reached(model, k, positives)} of them; ranking by spend over the last 365 days, "
+            f"as without the model, {key_accounts_reached(spend_rank, k, positives)}.")
+
+
+def sales_report_html(prospects: pd.DataFrame, as_of: str, model_version: str, top_n: int,
+                      record: str | None = None) -> str:
+    """A self-contained HTML page of the top `top_n` prospects; `record` (the model's `track_record`) says how far
+    to trust the list."""
     shown = prospects.head(top_n).copy()
     shown["probability"] = shown["probability"].map(lambda p: f"{p:.1%}")
     shown["spend_12m"] = shown["spend_12m"].map(lambda v: f"{v:,.0f}")
@@ -27,5 +44,6 @@ def sales_report_html(prospects: pd.DataFrame, as_of: str, model_version: str, t
         f"<p>{len(prospects):,} eligible customers ranked by their probability of reaching the key-account bar "
         f"within the horizon; top {len(shown):,} shown. Model version {html.escape(model_version)}. "
         "Reasons name the facts that moved each customer's score most.</p>\n"
-        f"{table}\n</body></html>\n"
+        + ("" if record is None else f"<p>How far to trust this list: {html.escape(record)}</p>\n")
+        + f"{table}\n</body></html>\n"
     )

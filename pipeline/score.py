@@ -50,6 +50,7 @@ def run(params: Params) -> pd.DataFrame:
     version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)
     model_uri = tracking.version_uri(params.mlflow.registered_model, version)
     model = tracking.load_model(model_uri)
+    record = tracking.version_run_tag(params.mlflow.registered_model, version, tracking.TRACK_RECORD_TAG)
 
     spine = customers_seen_before(tables.transactions, [as_of])
     eligible = eligibility_for(params, tables.transactions, spine)
@@ -84,7 +85,8 @@ def run(params: Params) -> pd.DataFrame:
     with atomic_dir(params.data.scores_dir) as tmp:
         prospects.to_parquet(tmp / f"{PROSPECTS_STEM}.parquet", index=False)
         write_csv_export(prospects, tmp / f"{PROSPECTS_STEM}.csv")
-        write_text(sales_report_html(prospects, str(as_of.date()), version, params.report.top_n), tmp / REPORT_FILE)
+        write_text(sales_report_html(prospects, str(as_of.date()), version, params.report.top_n, record),
+                   tmp / REPORT_FILE)
         write_json({"as_of": str(as_of.date()), "model_uri": model_uri, "model_version": version,
                     "eligible_customers": len(prospects)}, tmp / RUN_FILE)
     log.info("scored %s eligible customers as of %s with %s (version %s)", len(prospects), as_of.date(),

@@ -35,6 +35,7 @@ BOOSTER_ARTIFACT = "booster"
 SPEC_ARTIFACT = "feature_spec"
 CALIBRATOR_ARTIFACT = "calibrator"
 PRIOR_ARTIFACT = "prior"
+TRACK_RECORD_TAG = "track_record"  # evaluate's plain-words result on the test cutoff, shown in the sales report
 
 
 def configure(config: MlflowConfig) -> str:
@@ -159,6 +160,12 @@ def alias_version(name: str, alias: str) -> str:
             f"no model version of '{name}' has the alias '{alias}' in {mlflow.get_tracking_uri()}: "
             "run the pipeline (`dvc repro`) so a model passes the gate, or set score.model_alias"
         ) from exc
+
+
+def version_run_tag(name: str, version: str, tag: str) -> str | None:
+    """A tag of the run that logged a registered model version (None if the run has no such tag)."""
+    client = MlflowClient()
+    return client.get_run(client.get_model_version(name, version).run_id).data.tags.get(tag)
 
 
 def version_uri(name: str, version: str) -> str:

@@ -63,6 +63,7 @@ def test_untrusted_names_are_neutralised_in_exports(demo_project):
     assert names.str.match(r"^'[=+\-@]").any()  # the demo has such names; they are quoted
     html = (demo_project / "data/scores/sales_report.html").read_text(encoding="utf-8")
     assert "<script>" not in html
+    assert "How far to trust this list: On the test cutoff 2024-01-01" in html  # evaluate's tag on the run
 
 
 def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):

@@ -57,6 +57,18 @@ def test_champion_moves_only_through_the_gate(project, tiny_model):
         tracking.alias_version("kap-test", "no-alias")
 
 
+def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
+    project()
+    model, frame = tiny_model
+    tracking.configure(MlflowConfig())
+    with mlflow.start_run() as run:
+        uri = tracking.log_model(model, frame.head(10))
+        mlflow.set_tag(tracking.TRACK_RECORD_TAG, "98 of 100")
+    version = tracking.register(uri, "kap-test", promote=True, run_id=run.info.run_id).version
+    assert tracking.version_run_tag("kap-test", version, tracking.TRACK_RECORD_TAG) == "98 of 100"
+    assert tracking.version_run_tag("kap-test", version, "no-such-tag") is None
+
+
 def test_gate_decision_names_each_failed_threshold():
     gate = GateConfig(min_pr_auc=0.2, min_lift_over_baseline=1.1)
     assert gate_decision({"model": {"pr_auc": 0.3}, "pr_auc_ratio_to_baseline": 1.5}, gate) == (True, [])
