@@ -40,6 +40,8 @@ import pandas as pd
 
 from features.catalogue import (
     ADDED_WINDOWS_DAYS,
+    EXPANSION_LOOKBACK_DAYS,
+    EXPANSION_WINDOWS_DAYS,
     GROWTH_WINDOWS_DAYS,
     LATE_PAYMENT_DAYS,
     PEER_SIZE_BANDS,
@@ -360,6 +362,8 @@ class _FeatureValues:
 
     def compute(self) -> dict[str, np.ndarray]:
         wanted, v = self.wanted, self.values
+        if "expansion" in wanted:
+            v |= _expansion_shares(self.con, self.probes)
         if not wanted & ROLLUP_FAMILIES:
             return v
         distinct_columns = {self.lines.distinct_column(f) for f in ("categories", "products") if f in wanted}
@@ -864,3 +868,56 @@ def _column(values: np.ndarray, feature: FeatureDef) -> np.ndarray | pd.Series:
         series = pd.Series(values)
         return series.astype("str").where(series.notna(), np.nan)
     return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(dtype="float64")
+
+
+def _expansion_shares(con: duckdb.DuckDBPyConnection, probes: _Probes) -> dict[str, np.ndarray]:
+    """Share of the purchase lines, and of their value, in the last EXPANSION_WINDOWS_DAYS that went to categories
+    first bought in the last EXPANSION_LOOKBACK_DAYS, after the customer's first purchase day.
+
+    A purchase line of day d counts for the cutoffs in (d, d + w]; if its category was added on day a, also in
+    the numerator for those up to a + lookback. +/- events at those days, summed up to the cutoff, count the
+    lines without joining every cutoff to every line (as `_distinct_by_events`)."""
+    window_columns = [f"{measure}_{w}" for w in EXPANSION_WINDOWS_DAYS
+                      for measure in ("lines", "units", "added_lines", "added_units")]
+
+    def event(day: str, values: dict[str, str], where: str = "") -> str:
+        columns = "".join(f', {values.get(c, "0")} AS "{c}"' for c in window_columns)
+        return f"SELECT customer_id, {day} AS day{columns} FROM purchase_days {where}"
+
+    starts = event("day + 1", {f"{m}_{w}": v for w in EXPANSION_WINDOWS_DAYS for m, v in (
+        ("lines", "lines"), ("units", "units"), ("added_lines", "added * lines"), ("added_units", "added * units"))})
+    ends = [event(f"day + {w} + 1", {f"lines_{w}": "-lines", f"units_{w}": "-units"}) for w in EXPANSION_WINDOWS_DAYS]
+    ends += [event(f"least(day + {w}, added_until) + 1", {f"added_lines_{w}": "-lines", f"added_units_{w}": "-units"},
+                   "WHERE added = 1") for w in EXPANSION_WINDOWS_DAYS]
+    counts = con.execute(f"""
+        WITH purchases AS (
+            SELECT customer_id, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
+                   CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units,
+                   min(CAST(timestamp AS DATE) - DATE '1970-01-01') OVER (PARTITION BY customer_id, category)
+                       AS category_first_day,
+                   min(CAST(timestamp AS DATE) - DATE '1970-01-01') OVER (PARTITION BY customer_id)
+                       AS customer_first_day
+            FROM lines WHERE amount > 0
+        ), purchase_days AS (
+            -- the numerator's window ends early once the category is no longer newly added (a + lookback)
+            SELECT customer_id, day, CAST(count(*) AS BIGINT) AS lines, CAST(sum(units) AS BIGINT) AS units,
+                   category_first_day + {EXPANSION_LOOKBACK_DAYS} AS added_until,
+                   CAST(category_first_day > customer_first_day
+                        AND category_first_day + {EXPANSION_LOOKBACK_DAYS} > day AS INTEGER) AS added
+            FROM purchases GROUP BY ALL
+        ), events AS ({" UNION ALL ".join([starts, *ends])})
+        SELECT k.customer, CAST(e.day AS INTEGER) AS day
+               {"".join(f', CAST(sum(e."{c}") AS BIGINT) AS "{c}"' for c in window_columns)}
+        FROM events e JOIN customer_keys k USING (customer_id)
+        GROUP BY ALL ORDER BY k.customer, day
+    """).fetchnumpy()
+    events = probes.windows(_DayRows(dict(counts)))
+    shares = {}
+    for w in EXPANSION_WINDOWS_DAYS:
+        # events on the cutoff day itself already apply (they are dated the day after the purchase)
+        lines, units = events.sum(f"lines_{w}", None, -1), events.sum(f"units_{w}", None, -1)
+        shares[f"expansion_line_share_{w}d"] = events.sum(f"added_lines_{w}", None, -1) / np.where(
+            lines > 0, lines, np.nan)
+        shares[f"expansion_spend_share_{w}d"] = events.sum(f"added_units_{w}", None, -1) / np.where(
+            units > 0, units, np.nan)
+    return shares

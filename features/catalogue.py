@@ -16,6 +16,8 @@ SLOPE_MONTHS = 12  # monthly spend slope over 12 buckets of 30 days
 LATE_PAYMENT_DAYS = 30  # an invoice paid after more days than this counts as paid late
 PEER_SIZE_BANDS = (10, 50, 250)  # employees: micro, small, medium, large firms (the EU's SME size classes)
 ADDED_WINDOWS_DAYS = (180, 365)  # breadth added beyond the opening basket: how far into an expansion a customer is
+EXPANSION_WINDOWS_DAYS = (90, 180)  # recent buying whose share in newly added categories shows a trial
+EXPANSION_LOOKBACK_DAYS = 365  # a category is newly added if first bought this many days before the cutoff or later
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,19 @@ def _breadth_added(family: str, noun: str) -> list[FeatureDef]:
                        f"{noun.capitalize()} bought for the first time in the {w} days before the cutoff, not "
                        f"counting those of the customer's first purchase day (breadth added beyond its opening "
                        f"basket).", f"{noun} added in last {w} days") for w in ADDED_WINDOWS_DAYS]
+
+
+def _expansion_shares() -> list[FeatureDef]:
+    """`expansion_{line,spend}_share_<w>d`: how much of the recent buying tries categories added this year."""
+    added = (f"categories the customer first bought in the {EXPANSION_LOOKBACK_DAYS} days before the cutoff, after "
+             "its first purchase day")
+    return [FeatureDef(f"expansion_{measure}_share_{w}d", "expansion", f"{w}d",
+                       f"Share of the {what} in the {w} days before the cutoff that went to {added} (a customer "
+                       f"trying new ranges: a pilot); NaN without purchases.",
+                       f"{noun} in newly added categories (last {w} days)", unit="share")
+            for w in EXPANSION_WINDOWS_DAYS
+            for measure, what, noun in (("line", "purchase lines (amount > 0)", "purchase lines"),
+                                        ("spend", "purchase value (lines with amount > 0)", "purchases"))]
 
 
 def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] | None = None) -> list[FeatureDef]:
@@ -152,6 +167,7 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
                    "Products bought for the first time in the 90 days before the cutoff.",
                    "new products in last 90 days"),
         *_breadth_added("products", "products"),
+        *_expansion_shares(),
         FeatureDef("returns_share_365d", "returns", "365d",
                    "Credit notes / gross invoiced value in the 365 days before the cutoff (NaN without sales).",
                    "share of purchases returned (last 365 days)", unit="share"),

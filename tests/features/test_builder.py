@@ -53,6 +53,41 @@ def test_breadth_added_leaves_out_the_opening_basket(known_history):
     assert later["categories_added_365d"] == 2
 
 
+def test_known_answers_for_expansion_shares():
+    history = transactions_frame([
+        ("A", "1", "2022-01-03 10:00", "Tools", 100.0, None),  # opening basket
+        ("A", "2", "2022-06-01 10:00", "Paint", 50.0, None),  # Paint added: newly added until 2023-06-01
+        ("A", "3", "2022-11-01 10:00", "Paint", 150.0, None),
+        ("A", "3", "2022-11-01 10:00", "Paint", -40.0, None),  # not a purchase line
+        ("A", "4", "2022-12-01 10:00", "Tools", 200.0, None),
+        ("A", "5", "2023-02-01 10:00", "Safety", 30.0, None),
+    ])
+    cutoffs = pd.to_datetime(["2022-12-15", "2023-02-01", "2023-06-01", "2023-06-02", "2023-07-30"])
+    spine = pd.DataFrame({"customer_id": "A", "cutoff": cutoffs})
+    shares = build_features(history, customers_frame(["A"]), spine, families=("expansion",)).set_index("cutoff")
+    expected = pd.DataFrame({
+        # 2022-12-15: Paint 150 and Tools 200 in both windows; 2023-02-01: Safety is on the cutoff day, not before
+        "expansion_line_share_90d": [0.5, 0.0, np.nan, np.nan, np.nan],
+        "expansion_spend_share_90d": [150 / 350, 0.0, np.nan, np.nan, np.nan],
+        # from 2023-06-01 on, only Safety (2023-02-01) is in the last 180 days
+        "expansion_line_share_180d": [0.5, 0.5, 1.0, 1.0, 1.0],
+        "expansion_spend_share_180d": [150 / 350, 150 / 350, 1.0, 1.0, 1.0],
+    }, index=pd.Index(cutoffs, name="cutoff"))
+    pd.testing.assert_frame_equal(shares.drop(columns="customer_id"), expected, check_dtype=False)
+
+
+def test_expansion_ends_a_year_after_the_category_was_added():
+    history = transactions_frame([
+        ("A", "1", "2022-01-03 10:00", "Tools", 100.0, None),
+        ("A", "2", "2022-02-01 10:00", "Paint", 50.0, None),  # newly added until 2023-02-01
+        ("A", "3", "2023-01-20 10:00", "Paint", 80.0, None),
+        ("A", "4", "2023-01-25 10:00", "Tools", 20.0, None),
+    ])
+    spine = pd.DataFrame({"customer_id": "A", "cutoff": pd.to_datetime(["2023-02-01", "2023-02-02"])})
+    shares = build_features(history, customers_frame(["A"]), spine, families=("expansion",))
+    assert shares["expansion_spend_share_90d"].tolist() == [0.8, 0.0]  # the same lines, Paint no longer new
+
+
 def test_spend_percentile_is_relative_to_all_buying_customers_whatever_the_spine(known_history):
     both = features_at(known_history)
     assert both.loc["A", "spend_percentile_365d"] == 1.0 and both.loc["B", "spend_percentile_365d"] == 0.5
@@ -216,6 +251,7 @@ def test_switched_off_families_are_not_computed(known_history, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(builder, "_category_segments", refuse)
     monkeypatch.setattr(builder, "_distinct_by_events", refuse)
+    monkeypatch.setattr(builder, "_expansion_shares", refuse)
     monkeypatch.setattr(builder, "_firmographics", refuse)
     frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("spend", "payment"))
     assert {c.split("_")[0] for c in frame.columns[2:]} == {"spend", "payment"}
