@@ -874,50 +874,62 @@ def _expansion_shares(con: duckdb.DuckDBPyConnection, probes: _Probes) -> dict[s
     """Share of the purchase lines, and of their value, in the last EXPANSION_WINDOWS_DAYS that went to categories
     first bought in the last EXPANSION_LOOKBACK_DAYS, after the customer's first purchase day.
 
-    A purchase line of day d counts for the cutoffs in (d, d + w]; if its category was added on day a, also in
-    the numerator for those up to a + lookback. +/- events at those days, summed up to the cutoff, count the
-    lines without joining every cutoff to every line (as `_distinct_by_events`)."""
-    window_columns = [f"{measure}_{w}" for w in EXPANSION_WINDOWS_DAYS
-                      for measure in ("lines", "units", "added_lines", "added_units")]
+    The denominators are window sums over purchase days. A line in a category added on day a counts in the
+    numerator only while the category is newly added: a line of day d counts for the cutoffs in
+    (d, min(d + w, a + lookback)], so +/- events at those days, summed up to the cutoff, count these lines
+    without joining every cutoff to every line (as `_distinct_by_events`). Customers are taken a bucket at a
+    time, about LINES_PER_CHUNK lines each (every bucket holds whole histories; small tables that need not spill)."""
+    numerators = [f"added_{measure}_{w}" for w in EXPANSION_WINDOWS_DAYS for measure in ("lines", "units")]
 
-    def event(day: str, values: dict[str, str], where: str = "") -> str:
-        columns = "".join(f', {values.get(c, "0")} AS "{c}"' for c in window_columns)
-        return f"SELECT customer_id, {day} AS day{columns} FROM purchase_days {where}"
+    def event(day: str, sign: str, windows: tuple[int, ...]) -> str:
+        columns = "".join(f', {sign + measure if w in windows else "0"} AS "added_{measure}_{w}"'
+                          for w in EXPANSION_WINDOWS_DAYS for measure in ("lines", "units"))
+        return f"SELECT customer, {day} AS day{columns} FROM added_days"
 
-    starts = event("day + 1", {f"{m}_{w}": v for w in EXPANSION_WINDOWS_DAYS for m, v in (
-        ("lines", "lines"), ("units", "units"), ("added_lines", "added * lines"), ("added_units", "added * units"))})
-    ends = [event(f"day + {w} + 1", {f"lines_{w}": "-lines", f"units_{w}": "-units"}) for w in EXPANSION_WINDOWS_DAYS]
-    ends += [event(f"least(day + {w}, added_until) + 1", {f"added_lines_{w}": "-lines", f"added_units_{w}": "-units"},
-                   "WHERE added = 1") for w in EXPANSION_WINDOWS_DAYS]
-    counts = con.execute(f"""
-        WITH purchases AS (
-            SELECT customer_id, CAST(timestamp AS DATE) - DATE '1970-01-01' AS day,
-                   CAST(CAST(amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT) AS units,
-                   min(CAST(timestamp AS DATE) - DATE '1970-01-01') OVER (PARTITION BY customer_id, category)
-                       AS category_first_day,
-                   min(CAST(timestamp AS DATE) - DATE '1970-01-01') OVER (PARTITION BY customer_id)
-                       AS customer_first_day
-            FROM lines WHERE amount > 0
-        ), purchase_days AS (
-            -- the numerator's window ends early once the category is no longer newly added (a + lookback)
-            SELECT customer_id, day, CAST(count(*) AS BIGINT) AS lines, CAST(sum(units) AS BIGINT) AS units,
-                   category_first_day + {EXPANSION_LOOKBACK_DAYS} AS added_until,
-                   CAST(category_first_day > customer_first_day
-                        AND category_first_day + {EXPANSION_LOOKBACK_DAYS} > day AS INTEGER) AS added
-            FROM purchases GROUP BY ALL
-        ), events AS ({" UNION ALL ".join([starts, *ends])})
-        SELECT k.customer, CAST(e.day AS INTEGER) AS day
-               {"".join(f', CAST(sum(e."{c}") AS BIGINT) AS "{c}"' for c in window_columns)}
-        FROM events e JOIN customer_keys k USING (customer_id)
-        GROUP BY ALL ORDER BY k.customer, day
-    """).fetchnumpy()
-    events = probes.windows(_DayRows(dict(counts)))
+    events = " UNION ALL ".join([event("day + 1", "", EXPANSION_WINDOWS_DAYS), *(
+        event(f"least(day + {w}, added_until) + 1", "-", (w,)) for w in EXPANSION_WINDOWS_DAYS)])
+    n_buckets = max(1, -(-con.execute("SELECT count(*) FROM lines").fetchone()[0] // LINES_PER_CHUNK))
+    parts: dict[str, list[dict]] = {"purchases": [], "added": []}
+    for bucket in range(n_buckets):
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE category_days AS
+            SELECT k.customer, l.category, CAST(CAST(l.timestamp AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
+                   CAST(count(*) AS BIGINT) AS lines,
+                   CAST(sum(CAST(CAST(l.amount AS DECIMAL(18, 4)) * {MONEY_SCALE} AS BIGINT)) AS BIGINT) AS units
+            FROM lines l JOIN customer_keys k USING (customer_id)
+            WHERE l.amount > 0 AND k.customer % {n_buckets} = {bucket}
+            GROUP BY ALL
+        """)
+        parts["purchases"].append(con.execute("""
+            SELECT customer, day, CAST(sum(lines) AS BIGINT) AS lines, CAST(sum(units) AS BIGINT) AS units
+            FROM category_days GROUP BY customer, day ORDER BY customer, day
+        """).fetchnumpy())
+        parts["added"].append(con.execute(f"""
+            WITH firsts AS (
+                SELECT customer, category, min(day) AS first_day FROM category_days GROUP BY ALL
+            ), newly_added AS (
+                SELECT customer, category, first_day + {EXPANSION_LOOKBACK_DAYS} AS added_until
+                FROM (SELECT *, min(first_day) OVER (PARTITION BY customer) AS customer_first_day FROM firsts)
+                WHERE first_day > customer_first_day
+            ), added_days AS (
+                SELECT c.customer, c.day, n.added_until, c.lines, c.units
+                FROM category_days c JOIN newly_added n
+                    ON c.customer = n.customer AND c.category IS NOT DISTINCT FROM n.category
+                WHERE c.day < n.added_until
+            ), events AS ({events})
+            SELECT customer, CAST(day AS INTEGER) AS day
+                   {"".join(f', CAST(sum("{c}") AS BIGINT) AS "{c}"' for c in numerators)}
+            FROM events GROUP BY customer, day ORDER BY customer, day
+        """).fetchnumpy())
+    con.execute("DROP TABLE IF EXISTS category_days")
+    in_window = probes.windows(_DayRows(_concatenate(parts["purchases"], ["lines", "units"])))
+    newly = probes.windows(_DayRows(_concatenate(parts["added"], numerators)))
     shares = {}
     for w in EXPANSION_WINDOWS_DAYS:
+        lines, units = in_window.sum("lines", w), in_window.sum("units", w)
         # events on the cutoff day itself already apply (they are dated the day after the purchase)
-        lines, units = events.sum(f"lines_{w}", None, -1), events.sum(f"units_{w}", None, -1)
-        shares[f"expansion_line_share_{w}d"] = events.sum(f"added_lines_{w}", None, -1) / np.where(
+        shares[f"expansion_line_share_{w}d"] = newly.sum(f"added_lines_{w}", None, -1) / np.where(
             lines > 0, lines, np.nan)
-        shares[f"expansion_spend_share_{w}d"] = events.sum(f"added_units_{w}", None, -1) / np.where(
+        shares[f"expansion_spend_share_{w}d"] = newly.sum(f"added_units_{w}", None, -1) / np.where(
             units > 0, units, np.nan)
     return shares

@@ -272,11 +272,12 @@ def test_distinct_counts_by_events_equal_those_by_bit_masks(known_history, monke
     assert by_masks["products_distinct_all"].tolist() == [1, 3, 3, 4]  # B: Tools-x, Paint-x, Safety-x, Paint-y
 
 
-def test_rolling_up_chunk_by_chunk_changes_nothing(known_history, monkeypatch):
+def test_rolling_up_chunk_by_chunk_and_customers_by_bucket_changes_nothing(known_history, monkeypatch):
     spine = pd.DataFrame({"customer_id": ["A", "B", "A", "B"],
                           "cutoff": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-07-01", "2024-01-01"])})
     whole = build_features(known_history, customers_frame(["A", "B"]), spine)
-    monkeypatch.setattr(builder, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days of this history
+    assert whole["expansion_spend_share_180d"].gt(0).any()  # customer A added Paint and Safety
+    monkeypatch.setattr(builder, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days, the customers in 4 buckets
     pd.testing.assert_frame_equal(build_features(known_history, customers_frame(["A", "B"]), spine), whole)
 
 
