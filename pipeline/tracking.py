@@ -163,9 +163,11 @@ def alias_version(name: str, alias: str) -> str:
 
 
 def version_run_tag(name: str, version: str, tag: str) -> str | None:
-    """A tag of the run that logged a registered model version (None if the run has no such tag)."""
+    """A tag of the run that logged a registered model version (None if the run has no such tag, or the version
+    was registered without a run)."""
     client = MlflowClient()
-    return client.get_run(client.get_model_version(name, version).run_id).data.tags.get(tag)
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id).data.tags.get(tag) if run_id else None
 
 
 def version_uri(name: str, version: str) -> str:

@@ -1,9 +1,12 @@
 """MLflow: the logged model serves probabilities from raw feature frames; aliases follow the gate."""
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 from scipy.special import expit
 
 from models.calibration import fit_calibrator
@@ -67,6 +70,9 @@ def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
     version = tracking.register(uri, "kap-test", promote=True, run_id=run.info.run_id).version
     assert tracking.version_run_tag("kap-test", version, tracking.TRACK_RECORD_TAG) == "98 of 100"
     assert tracking.version_run_tag("kap-test", version, "no-such-tag") is None
+    tracking.save_model(model, frame.head(10), "saved-model")  # a model folder, registered outside any run
+    without_run = MlflowClient().create_model_version("kap-test", source=str(Path("saved-model").resolve()))
+    assert tracking.version_run_tag("kap-test", without_run.version, tracking.TRACK_RECORD_TAG) is None
 
 
 def test_gate_decision_names_each_failed_threshold():
