@@ -29,12 +29,17 @@ def tiny_model():
     return tracking.KeyAccountModel(result.booster, spec, calibrator), frame
 
 
+def _logged_in_a_run(model: tracking.KeyAccountModel, frame: pd.DataFrame) -> tuple[str, str]:
+    """Log `model` in a new run of the project's store: its model URI and run id."""
+    tracking.configure(MlflowConfig())
+    with mlflow.start_run() as run:
+        return tracking.log_model(model, frame.head(10)), run.info.run_id
+
+
 def test_logged_model_predicts_calibrated_probabilities_from_raw_features(project, tiny_model):
     project()
     model, frame = tiny_model
-    tracking.configure(MlflowConfig())
-    with mlflow.start_run():
-        uri = tracking.log_model(model, frame.head(10))
+    uri, _ = _logged_in_a_run(model, frame)
     served = mlflow.pyfunc.load_model(uri).predict(frame.head(50))
     raw = model.booster.predict(model.spec.conform(frame.head(50)))
     expected = model.calibrator.transform(raw)
@@ -49,11 +54,9 @@ def test_logged_model_predicts_calibrated_probabilities_from_raw_features(projec
 def test_champion_moves_only_through_the_gate(project, tiny_model):
     project()
     model, frame = tiny_model
-    tracking.configure(MlflowConfig())
-    with mlflow.start_run() as run:
-        uri = tracking.log_model(model, frame.head(10))
-    first = tracking.register(uri, "kap-test", promote=True, run_id=run.info.run_id)
-    second = tracking.register(uri, "kap-test", promote=False, run_id=run.info.run_id)
+    uri, run_id = _logged_in_a_run(model, frame)
+    first = tracking.register(uri, "kap-test", promote=True, run_id=run_id)
+    second = tracking.register(uri, "kap-test", promote=False, run_id=run_id)
     assert tracking.alias_version("kap-test", "champion") == first.version
     assert tracking.alias_version("kap-test", "challenger") == second.version
     with pytest.raises(tracking.PipelineError, match="no-alias"):
@@ -63,11 +66,9 @@ def test_champion_moves_only_through_the_gate(project, tiny_model):
 def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
     project()
     model, frame = tiny_model
-    tracking.configure(MlflowConfig())
-    with mlflow.start_run() as run:
-        uri = tracking.log_model(model, frame.head(10))
-        mlflow.set_tag(tracking.TRACK_RECORD_TAG, "98 of 100")
-    version = tracking.register(uri, "kap-test", promote=True, run_id=run.info.run_id).version
+    uri, run_id = _logged_in_a_run(model, frame)
+    MlflowClient().set_tag(run_id, tracking.TRACK_RECORD_TAG, "98 of 100")
+    version = tracking.register(uri, "kap-test", promote=True, run_id=run_id).version
     assert tracking.version_run_tag("kap-test", version, tracking.TRACK_RECORD_TAG) == "98 of 100"
     assert tracking.version_run_tag("kap-test", version, "no-such-tag") is None
     tracking.save_model(model, frame.head(10), "saved-model")  # a model folder, registered outside any run
@@ -103,9 +104,7 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     model = tracking.KeyAccountModel(plain.booster, plain.spec, plain.calibrator, prior)
     X = model.spec.conform(frame.head(50))
     expected = model.calibrator.transform(expit(model.booster.predict(X, raw_score=True) + prior.log_odds(X)))
-    tracking.configure(MlflowConfig())
-    with mlflow.start_run():
-        uri = tracking.log_model(model, frame.head(10))
+    uri, _ = _logged_in_a_run(model, frame)
     np.testing.assert_allclose(np.asarray(mlflow.pyfunc.load_model(uri).predict(frame.head(50))).ravel(), expected)
     assert tracking.load_model(uri).prior == prior
     # a model logged before priors existed: no prior artifact
