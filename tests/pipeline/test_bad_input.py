@@ -113,6 +113,14 @@ def test_infinite_amount_is_fatal(project):
                  "inf_amounts.csv", "column 'amount'", "not finite numbers", "inf")
 
 
+def test_a_bad_new_export_keeps_the_last_good_tables(project):
+    good = validated(validate(project, ["transactions.csv"]), "transactions")
+    shutil.copy(CORPUS / "unparsable_dates.csv", RAW / "transactions.csv")  # the next export is broken
+    result, params = validate(project, ["transactions.csv"])
+    assert result.exit_code == 2 and "transactions.csv" in result.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(params.data.validated_dir / "transactions.parquet"), good)
+
+
 # --- documented repairs: exit code 0, counted in quality.json ---------------------------------------------------
 
 def test_wrong_delimiter_is_fixed_by_the_csv_options(project):
