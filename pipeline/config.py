@@ -196,6 +196,7 @@ class ScoreConfig:
     as_of: str | None = None
     model_alias: str = "champion"
     top_reasons: int = 3
+    max_data_age_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,9 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
     if 365 not in features.windows_days or (features.families is not None and "spend" not in features.families):
         raise ConfigError("params: features need the 'spend' family and the 365-day window (the spend-rank "
                           "baseline and the prospect list's 12-month spend use spend_sum_365d)")
+    if params.score.max_data_age_days is not None and params.score.max_data_age_days < 0:
+        raise ConfigError(f"params: score.max_data_age_days must be >= 0 or null, got "
+                          f"{params.score.max_data_age_days}")
     if params.calibration.isotonic_pseudo_rows < 0:
         raise ConfigError(f"params: calibration.isotonic_pseudo_rows must be >= 0, got "
                           f"{params.calibration.isotonic_pseudo_rows}")

@@ -21,7 +21,7 @@ from pipeline.errors import ConfigError, DataError
 from pipeline.io import atomic_dir, write_csv_export, write_json, write_text
 from pipeline.report import sales_report_html
 from pipeline.timeline import data_end
-from pipeline.validate import load_validated
+from pipeline.validate import load_validated, validated_file
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,24 @@ def as_of_date(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:
     return as_of
 
 
+def refuse_stale_data(params: Params, transactions: pd.DataFrame, today: pd.Timestamp) -> None:
+    """Raise a DataError when the newest transaction is more than score.max_data_age_days before the as-of
+    date (today when score.as_of is null): a stalled export must fail a scheduled run, not pass as fresh."""
+    max_age = params.score.max_data_age_days
+    if max_age is None:
+        return
+    reference = today.normalize() if params.score.as_of is None else as_of_date(params, transactions)
+    newest = data_end(transactions) - pd.Timedelta(days=1)
+    age = (reference - newest).days
+    if age > max_age:
+        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), "timestamp",
+                        f"the newest transaction is from {newest.date()}, {age} days before {reference.date()}, "
+                        f"more than score.max_data_age_days ({max_age}): are the exports up to date (and validated)?")
+
+
 def run(params: Params) -> pd.DataFrame:
     tables = load_validated(params)
+    refuse_stale_data(params, tables.transactions, pd.Timestamp.today())
     as_of = as_of_date(params, tables.transactions)
     tracking.configure(params.mlflow)
     version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -271,7 +272,7 @@ def run(params: Params) -> ValidatedTables:
         for table in TABLES:
             frame = getattr(tables, table)
             if frame is not None:
-                frame.to_parquet(tmp / f"{table}.parquet", index=False)
+                frame.to_parquet(validated_file(tmp, table), index=False)
         write_json(tables.quality, tmp / QUALITY_JSON)
     with atomic_dir(params.data.quality_dir) as tmp:
         write_json(tables.quality, tmp / QUALITY_JSON)
@@ -281,13 +282,18 @@ def run(params: Params) -> ValidatedTables:
     return tables
 
 
+def validated_file(folder: Path, table: str) -> Path:
+    """The Parquet file of a validated table in `folder` (params.data.validated_dir)."""
+    return folder / f"{table}.parquet"
+
+
 def load_validated(params: Params) -> ValidatedTables:
     """Read the validate stage's outputs (for the later stages)."""
     folder = params.data.validated_dir
-    snapshots = folder / "firmographics.parquet"
+    snapshots = validated_file(folder, "firmographics")
     return ValidatedTables(
-        customers=read_parquet(folder / "customers.parquet"),
-        transactions=read_parquet(folder / "transactions.parquet"),
+        customers=read_parquet(validated_file(folder, "customers")),
+        transactions=read_parquet(validated_file(folder, "transactions")),
         firmographics=read_parquet(snapshots) if snapshots.is_file() else None,
         quality=read_json(folder / QUALITY_JSON),
     )

@@ -133,6 +133,13 @@ def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_
     assert "no-such-alias" in result.stderr
     pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
 
+    params["score"] |= {"model_alias": "champion", "max_data_age_days": 0}  # the demo's history ended before today
+    (demo_project / "stale.yaml").write_text(yaml.safe_dump(params))
+    result = runner.invoke(app, ["score", "--params", "stale.yaml"])
+    assert result.exit_code == 2
+    assert "score.max_data_age_days (0)" in result.stderr and "column 'timestamp'" in result.stderr
+    pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
+
 
 def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     """dvc.yaml runs end to end; a scoring param dirties only the score stage; `dvc exp run -S` works."""

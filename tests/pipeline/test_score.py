@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from pipeline.config import params_from_dict
+from pipeline.errors import ConfigError, DataError
+from pipeline.score import refuse_stale_data
+from tests.conftest import small_params, transactions_frame
+
+# the newest transaction is from 2023-07-01
+HISTORY = transactions_frame([("A", "I1", "2023-06-01 10:00", "Tools", 100.0, 10),
+                              ("B", "I2", "2023-07-01 17:30", "Paint", 50.0, 20)])
+
+
+def params_with(**score):
+    return params_from_dict(small_params(score=score))
+
+
+def test_no_limit_accepts_any_age():
+    refuse_stale_data(params_with(max_data_age_days=None), HISTORY, pd.Timestamp("2030-01-01"))
+
+
+def test_data_older_than_the_limit_before_today_is_refused_naming_the_dates():
+    with pytest.raises(DataError, match=r"transactions.parquet.*timestamp.*2023-07-01, 10 days before 2023-07-11.*"
+                                        r"score.max_data_age_days \(9\)"):
+        refuse_stale_data(params_with(max_data_age_days=9), HISTORY, pd.Timestamp("2023-07-11 08:15"))
+    refuse_stale_data(params_with(max_data_age_days=10), HISTORY, pd.Timestamp("2023-07-11 08:15"))
+
+
+def test_an_explicit_as_of_date_is_the_reference_not_today():
+    today = pd.Timestamp("2030-01-01")
+    refuse_stale_data(params_with(as_of="2023-08-01", max_data_age_days=31), HISTORY, today)
+    with pytest.raises(DataError, match="31 days before 2023-08-01"):
+        refuse_stale_data(params_with(as_of="2023-08-01", max_data_age_days=30), HISTORY, today)
+
+
+def test_a_negative_limit_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"score.max_data_age_days must be >= 0 or null, got -1"):
+        params_with(max_data_age_days=-1)
