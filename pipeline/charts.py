@@ -10,6 +10,9 @@ from matplotlib.figure import Figure
 
 MODEL = "model"
 MIN_BIN_ROWS = 10  # reliability bins with fewer rows are noise and left out of the chart
+BACKTEST_CHART, PR_CURVE_CHART = "backtest.png", "pr_curve.png"
+PRECISION_AT_K_CHART, GAINS_CHART, CALIBRATION_CHART = "precision_at_k.png", "gains.png", "calibration.png"
+CHART_FILES = (BACKTEST_CHART, PR_CURVE_CHART, PRECISION_AT_K_CHART, GAINS_CHART, CALIBRATION_CHART)
 
 
 def _line_chart(table: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: str, diagonal: bool = False,
@@ -73,11 +76,11 @@ def save_evaluation_charts(plot_tables: dict[str, pd.DataFrame], raw_reliability
                            pr_auc_by_cutoff: pd.DataFrame, folder: Path) -> None:
     """Write every evaluation chart as PNG into `folder`."""
     figures = {
-        "pr_curve.png": pr_curve_chart(plot_tables["pr"]),
-        "gains.png": gains_chart(plot_tables["gains"]),
-        "precision_at_k.png": precision_at_k_chart(plot_tables["precision_at_k"]),
-        "calibration.png": calibration_chart(plot_tables["calibration"], raw_reliability),
-        "backtest.png": backtest_chart(pr_auc_by_cutoff),
+        BACKTEST_CHART: backtest_chart(pr_auc_by_cutoff),
+        PR_CURVE_CHART: pr_curve_chart(plot_tables["pr"]),
+        PRECISION_AT_K_CHART: precision_at_k_chart(plot_tables["precision_at_k"]),
+        GAINS_CHART: gains_chart(plot_tables["gains"]),
+        CALIBRATION_CHART: calibration_chart(plot_tables["calibration"], raw_reliability),
     }
     for name, figure in figures.items():
         figure.tight_layout()

@@ -64,8 +64,8 @@ MODEL = "model"
 ORACLE = "oracle"
 BASELINE_SUFFIX = "_baseline"
 SPEND_RANK = "spend_rank" + BASELINE_SUFFIX  # what sales do without the model: rank by trailing 365-day spend
-SEGMENT_COLUMNS = {"industry": "firm_industry", "region": "firm_region", "size_band": "firm_employees",
-                   "tenure_band": "tenure_days_since_first_order"}
+SEGMENT_COLUMNS = {"industry": "firm_industry", "region": "firm_region", "country": "firm_country",
+                   "size_band": "firm_employees", "tenure_band": "tenure_days_since_first_order"}
 
 
 def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.Timestamp) -> list[pd.Timestamp]:
@@ -94,11 +94,12 @@ def oracle_score(params: Params, test: pd.DataFrame) -> pd.Series | None:
 
 
 def segments_of(params: Params, test: pd.DataFrame) -> pd.DataFrame:
-    """Segment labels per test row: industry, region, firm size band and tenure band (missing: unknown)."""
+    """Segment labels per test row: industry, region, country, firm size band and tenure band (missing:
+    unknown), each where the data has it (a column without any value is no segmentation)."""
     cfg = params.evaluate
     segments = pd.DataFrame(index=test.index)
     for name, column in SEGMENT_COLUMNS.items():
-        if column not in test:
+        if column not in test or test[column].isna().all():
             continue
         values = test[column]
         if name == "size_band":
@@ -198,20 +199,22 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def backtest_summary(params: Params, folds: list[pd.DataFrame], per_fold: list[dict],
                      replicates: list[dict[str, np.ndarray]]) -> dict:
-    """Mean and spread over the folds of each ranking's metrics, bootstrap intervals of the mean PR-AUC (rows
-    resampled within every fold) and of the model's ratio to the best baseline, and the ratios of the mean
-    metrics over the best baseline by mean."""
+    """Mean and spread (sd over the folds) of each ranking's metrics, min and max of PR-AUC, bootstrap
+    intervals of the mean PR-AUC (rows resampled within every fold) and of the model's ratio to the best
+    baseline, and the ratios of the mean metrics over the best baseline by mean."""
     confidence = params.evaluate.confidence
     summary: dict = {"test_cutoffs": [str(pd.Timestamp(f["cutoff"].iloc[0]).date()) for f in folds]}
     means, mean_replicates = {}, {}
     for name in rankings_in(folds[0]):
         table = pd.DataFrame([m[name] for m in per_fold]).select_dtypes("number")
-        means[name] = table.drop(columns=["pr_auc_ci_low", "pr_auc_ci_high"]).mean().to_dict()
+        values = table.drop(columns=["pr_auc_ci_low", "pr_auc_ci_high"])
+        means[name] = values.mean().to_dict()
+        spreads = values.std(ddof=1) if len(values) > 1 else values.iloc[0] * 0.0
         mean_replicates[name] = np.mean([r[name] for r in replicates], axis=0)
         low, high = percentile_interval(mean_replicates[name], confidence)
         summary[name] = {
             **{f"{k}_mean": v for k, v in means[name].items()},
-            "pr_auc_std": float(table["pr_auc"].std(ddof=1)) if len(table) > 1 else 0.0,
+            **{f"{k}_std": float(v) for k, v in spreads.items()},
             "pr_auc_min": float(table["pr_auc"].min()),
             "pr_auc_max": float(table["pr_auc"].max()),
             "pr_auc_mean_ci_low": low,

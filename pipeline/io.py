@@ -7,6 +7,7 @@ so a failed run never leaves a half-written output and the last good output stay
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import shutil
@@ -94,20 +95,33 @@ def write_csv_export(frame: pd.DataFrame, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet file, turning a missing or unreadable file into a DataError that names it."""
+def markdown_cell(value: Any) -> str:
+    """Text from input data made safe for a Markdown table cell: HTML escaped, pipes escaped, one line."""
+    text = html.escape(str(value), quote=False)
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def _read_stage_output(path: str | Path, kind: str, read: Callable[[Path], Any]) -> Any:
+    """`read(path)`, a missing or unreadable file of an earlier stage raised as a DataError that names it."""
     path = Path(path)
     if not path.is_file():
         raise DataError(str(path), None, "file not found (did the previous stage run? try `dvc repro`)")
     try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise DataError(str(path), None, f"cannot be read as Parquet: {exc}") from exc
+        return read(path)
+    except Exception as exc:  # the readers raise several types for corrupt files
+        raise DataError(str(path), None, f"cannot be read as {kind}: {exc}") from exc
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file, turning a missing or unreadable file into a DataError that names it."""
+    return _read_stage_output(path, "Parquet", pd.read_parquet)
+
+
+def read_csv(path: str | Path, **options: Any) -> pd.DataFrame:
+    """Read a CSV table written by an earlier stage (pandas options), errors as for read_parquet."""
+    return _read_stage_output(path, "CSV", lambda file: pd.read_csv(file, **options))
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file written by an earlier stage."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(str(path), None, "file not found (did the previous stage run? try `dvc repro`)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Read a JSON file written by an earlier stage, errors as for read_parquet."""
+    return _read_stage_output(path, "JSON", lambda file: json.loads(file.read_text(encoding="utf-8")))

@@ -12,10 +12,11 @@ import pandas as pd
 
 from features.catalogue import feature_catalogue
 from pipeline import tracking
+from pipeline.charts import CHART_FILES
 from pipeline.config import Params
 from pipeline.evaluate import FOLD_METRICS_FILE, MODEL, ORACLE, SEGMENTS_FILE, SPEND_RANK
 from pipeline.explain import IMPORTANCE_TABLE
-from pipeline.io import read_json, write_text
+from pipeline.io import markdown_cell, read_csv, read_json, write_text
 from pipeline.report import key_accounts_reached, track_record
 from pipeline.train import SUMMARY_FILE
 from pipeline.validate import QUALITY_JSON
@@ -23,7 +24,6 @@ from pipeline.validate import QUALITY_JSON
 log = logging.getLogger(__name__)
 
 TOP_FEATURES = 10
-CHARTS = ("backtest.png", "pr_curve.png", "precision_at_k.png", "gains.png", "calibration.png")
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -133,6 +133,18 @@ def _prior_lines(prior: dict | None) -> list[str]:
             "corrections to it, and the reasons include its share."]
 
 
+def _segments_table(segments: pd.DataFrame) -> list[str]:
+    """Model and spend-rank PR-AUC per segment; segment values come from the input data (escaped)."""
+    lines = ["| segment | value | rows | positives | model PR-AUC | spend-rank PR-AUC |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for (segment, value), rows in segments.groupby(["segment", "segment_value"], sort=False):
+        pr_auc = rows.set_index("ranking")["pr_auc"]
+        first = rows.iloc[0]
+        lines.append(f"| {segment} | {markdown_cell(value)} | {first['n_rows']:,} | {first['n_positive']:,} "
+                     f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get(SPEND_RANK))} |")
+    return lines
+
+
 def model_card(params: Params, summary: dict, metrics: dict, importance: pd.DataFrame, per_fold: pd.DataFrame,
                segments: pd.DataFrame, quality: dict) -> str:
     """The model card as Markdown."""
@@ -192,20 +204,14 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
     wide = per_fold.pivot(index="test_cutoff", columns="ranking", values="pr_auc")
     best = metrics["backtest"]["best_baseline"]
     lines += [f"| {cutoff} | {_number(row[MODEL])} | {_number(row[best])} |" for cutoff, row in wide.iterrows()]
-    lines += ["", "### Segments (test cutoff, model vs spend rank)", "| segment | value | rows | positives "
-              "| model PR-AUC | spend-rank PR-AUC |", "| --- | --- | --- | --- | --- | --- |"]
-    for (segment, value), rows in segments.groupby(["segment", "segment_value"], sort=False):
-        pr_auc = rows.set_index("ranking")["pr_auc"]
-        first = rows.iloc[0]
-        lines.append(f"| {segment} | {value} | {first['n_rows']:,} | {first['n_positive']:,} "
-                     f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get(SPEND_RANK))} |")
+    lines += ["", "### Segments (test cutoff, model vs spend rank)", *_segments_table(segments)]
     lines += ["", "## Top features (mean |SHAP| on the test cutoff)", "| feature | mean abs SHAP | definition |",
               "| --- | --- | --- |"]
     for row in importance.head(TOP_FEATURES).itertuples(index=False):
         definition = catalogue[row.feature].definition if row.feature in catalogue else ""
         lines.append(f"| `{row.feature}` | {row.mean_abs_shap:.4f} | {definition} |")
     lines += ["", "## Known limits", *[f"- {limit}" for limit in _known_limits(params, metrics, summary)], "",
-              "## Charts", *[f"![{chart}]({chart_dir}/{chart})" for chart in CHARTS], ""]
+              "## Charts", *[f"![{chart}]({chart_dir}/{chart})" for chart in CHART_FILES], ""]
     return "\n".join(lines)
 
 
@@ -214,9 +220,9 @@ def run(params: Params) -> str:
     metrics = read_json(params.data.metrics_file)
     card = model_card(
         params, summary, metrics,
-        pd.read_csv(params.data.explain_dir / IMPORTANCE_TABLE),
-        pd.read_csv(params.data.evaluation_dir / FOLD_METRICS_FILE),
-        pd.read_csv(params.data.evaluation_dir / SEGMENTS_FILE, keep_default_na=False, na_values=[""]),
+        read_csv(params.data.explain_dir / IMPORTANCE_TABLE),
+        read_csv(params.data.evaluation_dir / FOLD_METRICS_FILE),
+        read_csv(params.data.evaluation_dir / SEGMENTS_FILE, keep_default_na=False, na_values=[""]),
         read_json(params.data.validated_dir / QUALITY_JSON),
     )
     write_text(card, params.data.model_card_file)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import RawPart
+from pipeline.io import markdown_cell
 
 OUTLIER_FACTOR = 10  # a line is an outlier when |amount| exceeds this many times the 99.9th percentile
 
@@ -75,7 +76,7 @@ def quality_markdown(report: dict) -> str:
         "",
         "| file | table | rows read | ids normalised | time-zone aware converted | non-ISO dates inferred |",
         "|---|---|---|---|---|---|",
-        *[f"| `{f['path']}` | {f['table']} | {f['rows_read']:,} | {f['ids_normalised']:,} | "
+        *[f"| {markdown_cell(f['path'])} | {f['table']} | {f['rows_read']:,} | {f['ids_normalised']:,} | "
           f"{f['timezone_aware_converted']:,} | {f['non_iso_dates_inferred']:,} |" for f in report["files"]],
         "",
         f"Kept {report['rows_kept']['transactions']:,} transaction lines and "

@@ -95,7 +95,7 @@ def test_backtest_has_every_fold_with_intervals_and_all_plots(demo_project):
         assert len(pd.read_csv(demo_project / f"reports/plots/{name}.csv")) > 1
         assert (demo_project / f"reports/evaluation/{name}.png").stat().st_size > 1000
     segments = pd.read_csv(demo_project / "reports/evaluation/segment_metrics.csv")
-    assert {"industry", "region", "size_band", "tenure_band"} <= set(segments["segment"])
+    assert {"industry", "region", "country", "size_band", "tenure_band"} <= set(segments["segment"])
 
 
 def test_model_card_states_data_label_metrics_features_and_limits(demo_project):

@@ -188,6 +188,14 @@ def test_bootstrap_is_seeded_paired_and_brackets_the_point_estimate():
     np.testing.assert_array_equal(replicates, bootstrap_average_precision(y, score * 2 + 1, 300, seed=7))
 
 
+def test_percentile_interval_known_values():
+    replicates = np.r_[np.arange(101.0), np.nan]  # 0, 1, ..., 100 and a resample without a positive
+    assert percentile_interval(replicates, 0.9) == pytest.approx((5.0, 95.0))
+    assert percentile_interval(replicates, 0.5) == pytest.approx((25.0, 75.0))
+    with pytest.raises(ValueError, match="confidence"):
+        percentile_interval(replicates, 1.0)
+
+
 def test_bootstrap_resamples_without_positives_are_nan():
     replicates = bootstrap_average_precision([1, 0, 0, 0, 0], np.arange(5.0), n_resamples=300)
     assert np.isnan(replicates).any() and not np.isnan(replicates).all()

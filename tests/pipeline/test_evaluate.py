@@ -39,10 +39,13 @@ def test_segments_band_size_and_tenure_and_name_missing_values():
     test = pd.DataFrame({
         "firm_industry": ["Retail", None, "Retail", "Food", "Food"],
         "firm_region": ["North"] * 5,
+        "firm_country": [None] * 5,  # no data: no segment
         "firm_employees": [5.0, 10.0, 49.0, 50.0, np.nan],
         "tenure_days_since_first_order": [100.0, 365.25, 800.0, 1096.0, np.nan],
     })
     segments = segments_of(params, test)
+    assert list(segments.columns) == ["industry", "region", "size_band", "tenure_band"]
+    assert segments["region"].tolist() == ["North"] * 5
     assert segments["industry"].tolist() == ["Retail", "unknown", "Retail", "Food", "Food"]
     assert segments["size_band"].tolist() == [
         "< 10 employees", "10–50 employees", "10–50 employees", "≥ 50 employees", "unknown"]
@@ -87,6 +90,9 @@ def test_backtest_summary_means_spreads_and_intervals_over_folds():
     model = summary["model"]
     assert model["pr_auc_mean"] == pytest.approx(np.mean(pr_aucs))
     assert model["pr_auc_std"] == pytest.approx(np.std(pr_aucs, ddof=1))
+    for metric in ("roc_auc", "precision_at_100", "brier", "revenue_captured_at_100"):  # every metric's spread
+        assert model[f"{metric}_std"] == pytest.approx(np.std([m["model"][metric] for m in per_fold], ddof=1))
+    assert model["roc_auc_std"] > 0
     assert model["pr_auc_min"] == pytest.approx(min(pr_aucs))
     assert model["pr_auc_mean_ci_low"] < model["pr_auc_mean"] < model["pr_auc_mean_ci_high"]
     for m in per_fold:

@@ -1,7 +1,17 @@
 import pandas as pd
 import pytest
 
-from pipeline.io import atomic_dir, neutralise_formulas, write_csv_export, write_json
+from pipeline.errors import DataError
+from pipeline.io import (
+    atomic_dir,
+    markdown_cell,
+    neutralise_formulas,
+    read_csv,
+    read_json,
+    read_parquet,
+    write_csv_export,
+    write_json,
+)
 
 
 def test_formulas_are_neutralised_and_other_text_kept():
@@ -35,3 +45,20 @@ def test_failed_write_keeps_the_last_good_output(tmp_path):
         raise RuntimeError("stage failed")
     assert (folder / "a.txt").read_text() == "good"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp leftovers
+
+
+def test_markdown_cells_cannot_break_a_table_or_inject_html():
+    assert markdown_cell("Retail | Wholesale\n<img src=x onerror=alert(1)>") == (
+        "Retail \\| Wholesale &lt;img src=x onerror=alert(1)&gt;")
+    assert markdown_cell("Müller & Söhne") == "Müller &amp; Söhne"
+    assert markdown_cell(3) == "3"
+
+
+@pytest.mark.parametrize("read, kind", [(read_csv, "CSV"), (read_json, "JSON"), (read_parquet, "Parquet")])
+def test_missing_or_unreadable_stage_outputs_are_data_errors_naming_the_file(tmp_path, read, kind):
+    with pytest.raises(DataError, match=r"missing\.out.*file not found.*dvc repro"):
+        read(tmp_path / "missing.out")
+    broken = tmp_path / "broken.out"
+    broken.write_bytes(b"\x00\xff{not: [valid")
+    with pytest.raises(DataError, match=f"broken\\.out.*cannot be read as {kind}"):
+        read(broken)

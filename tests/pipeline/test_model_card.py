@@ -1,5 +1,9 @@
+import re
+
+import pandas as pd
+
 from pipeline.config import params_from_dict
-from pipeline.model_card import _known_limits, _plain_words, _prior_lines
+from pipeline.model_card import _known_limits, _plain_words, _prior_lines, _segments_table
 from tests.conftest import small_params
 
 
@@ -59,3 +63,13 @@ def test_plain_words_name_spend_rank_once_when_it_is_the_best_baseline():
                "best_baseline": "spend_rank_baseline"}
     table_header = _plain_words(params_from_dict(small_params()), metrics, "2024-01-01")[2]
     assert table_header.count("spend_rank_baseline") == 1
+
+
+def test_segment_values_from_the_data_are_escaped_in_the_card():
+    segments = pd.DataFrame({
+        "segment": ["industry"] * 2, "segment_value": ["Retail | Wholesale\n<script>x</script>"] * 2,
+        "ranking": ["model", "spend_rank_baseline"], "n_rows": [1200, 1200], "n_positive": [30, 30],
+        "pr_auc": [0.5, 0.25]})
+    header, _, row = _segments_table(segments)
+    assert row == "| industry | Retail \\| Wholesale &lt;script&gt;x&lt;/script&gt; | 1,200 | 30 | 0.500 | 0.250 |"
+    assert len(re.findall(r"(?<!\\)\|", row)) == header.count("|")  # still six cells
