@@ -1,15 +1,20 @@
 """Typed view of params.yaml: the single source of every knob and path.
 
-Loading is explicit (`load_params`); nothing is read at import time. Unknown or missing keys raise
-`ConfigError`, so a typo in params.yaml fails loudly instead of silently using a default.
+Loading is explicit (`load_params`); nothing is read at import time. Unknown keys, values of the wrong type,
+out of range, unparsable dates, unknown time zones, encodings and feature families raise `ConfigError` when
+params are loaded, so a typo fails before any stage runs, not in the middle of a scheduled run. A key left
+out takes its field's default here (required keys, such as the paths, have none).
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
+import itertools
 import os
 import types
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 
+from features.catalogue import feature_families
 from pipeline.errors import ConfigError
 
 
@@ -304,12 +310,9 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
     if 365 not in features.windows_days or (features.families is not None and "spend" not in features.families):
         raise ConfigError("params: features need the 'spend' family and the 365-day window (the spend-rank "
                           "baseline and the prospect list's 12-month spend use spend_sum_365d)")
-    if params.score.max_data_age_days is not None and params.score.max_data_age_days < 0:
-        raise ConfigError(f"params: score.max_data_age_days must be >= 0 or null, got "
-                          f"{params.score.max_data_age_days}")
-    if params.calibration.isotonic_pseudo_rows < 0:
-        raise ConfigError(f"params: calibration.isotonic_pseudo_rows must be >= 0, got "
-                          f"{params.calibration.isotonic_pseudo_rows}")
+    problems = _range_problems(params) + _date_problems(params) + _name_problems(params)
+    if problems:
+        raise ConfigError("params: " + "; ".join(problems))
     if params.data.source == "demo" and params.demo.output_dir.resolve() != params.data.raw_dir.resolve():
         raise ConfigError("params: with data.source 'demo', demo.output_dir must be data.raw_dir")
     if params.data.source == "files":
@@ -318,6 +321,104 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
             # the demo-data stage replaces its output folder: it must never be (or hold) the user's data
             raise ConfigError("params: with data.source 'files', demo.output_dir must lie outside data.raw_dir")
     return params
+
+
+def _range_problems(p: Params) -> list[str]:
+    """'key must be ..., got value' for every number outside its meaningful range."""
+    ev, key_account, model = p.evaluate, p.labels.key_account, p.model
+
+    def increasing(values: tuple) -> bool:
+        return len(values) > 0 and all(a < b for a, b in itertools.pairwise(values))
+
+    checks = [
+        ("demo.n_customers", p.demo.n_customers, p.demo.n_customers >= 1, ">= 1"),
+        ("demo.years", p.demo.years, p.demo.years >= 1, ">= 1"),
+        ("demo.n_categories", p.demo.n_categories, p.demo.n_categories >= 1, ">= 1"),
+        ("demo.n_products", p.demo.n_products, p.demo.n_products >= p.demo.n_categories, ">= demo.n_categories"),
+        ("demo.n_account_owners", p.demo.n_account_owners, p.demo.n_account_owners >= 1, ">= 1"),
+        ("labels.horizon_months", p.labels.horizon_months, p.labels.horizon_months >= 1, ">= 1"),
+        ("labels.active_months", p.labels.active_months, p.labels.active_months >= 1, ">= 1"),
+        ("labels.key_account.trailing_months", key_account.trailing_months, key_account.trailing_months >= 1,
+         ">= 1"),
+        ("labels.key_account.revenue_share", key_account.revenue_share, 0 < key_account.revenue_share < 1,
+         "in (0, 1)"),
+        ("labels.key_account.top_share", key_account.top_share, 0 < key_account.top_share < 1, "in (0, 1)"),
+        ("labels.key_account.absolute_amount", key_account.absolute_amount, key_account.absolute_amount > 0, "> 0"),
+        ("features.cutoff_every_months", p.features.cutoff_every_months, p.features.cutoff_every_months >= 1,
+         ">= 1"),
+        ("features.windows_days", list(p.features.windows_days), increasing(p.features.windows_days)
+         and p.features.windows_days[0] >= 1, "increasing day counts >= 1"),
+        ("split.validation_gap_months", p.split.validation_gap_months,
+         p.split.validation_gap_months is None or p.split.validation_gap_months >= 1, ">= 1 or null"),
+        ("model.n_estimators", model.n_estimators, model.n_estimators >= 1, ">= 1"),
+        ("model.learning_rate", model.learning_rate, model.learning_rate > 0, "> 0"),
+        ("model.num_leaves", model.num_leaves, model.num_leaves >= 2, ">= 2"),
+        ("model.min_child_samples", model.min_child_samples, model.min_child_samples >= 1, ">= 1"),
+        ("model.subsample", model.subsample, 0 < model.subsample <= 1, "in (0, 1]"),
+        ("model.subsample_freq", model.subsample_freq, model.subsample_freq >= 0, ">= 0"),
+        ("model.colsample_bytree", model.colsample_bytree, 0 < model.colsample_bytree <= 1, "in (0, 1]"),
+        ("model.reg_lambda", model.reg_lambda, model.reg_lambda >= 0, ">= 0"),
+        ("model.early_stopping_rounds", model.early_stopping_rounds, model.early_stopping_rounds >= 1, ">= 1"),
+        ("calibration.isotonic_pseudo_rows", p.calibration.isotonic_pseudo_rows,
+         p.calibration.isotonic_pseudo_rows >= 0, ">= 0"),
+        ("tuning.n_trials", p.tuning.n_trials, p.tuning.n_trials >= 1, ">= 1"),
+        ("evaluate.k", list(ev.k), increasing(ev.k) and ev.k[0] >= 1, "increasing counts >= 1"),
+        ("evaluate.capacity_shares", list(ev.capacity_shares), all(0 < c < 1 for c in ev.capacity_shares),
+         "shares in (0, 1)"),
+        ("evaluate.backtest_folds", ev.backtest_folds, ev.backtest_folds >= 1, ">= 1"),
+        ("evaluate.backtest_every_months", ev.backtest_every_months, ev.backtest_every_months >= 1, ">= 1"),
+        ("evaluate.bootstrap_resamples", ev.bootstrap_resamples, ev.bootstrap_resamples >= 1, ">= 1"),
+        ("evaluate.confidence", ev.confidence, 0 < ev.confidence < 1, "in (0, 1)"),
+        ("evaluate.calibration_bins", ev.calibration_bins, ev.calibration_bins >= 1, ">= 1"),
+        ("evaluate.size_band_employees", list(ev.size_band_employees), increasing(ev.size_band_employees),
+         "increasing bounds"),
+        ("evaluate.tenure_band_years", list(ev.tenure_band_years), increasing(ev.tenure_band_years),
+         "increasing bounds"),
+        ("evaluate.shap_sample", ev.shap_sample, ev.shap_sample >= 1, ">= 1"),
+        ("gate.min_pr_auc", p.gate.min_pr_auc, 0 <= p.gate.min_pr_auc <= 1, "in [0, 1]"),
+        ("gate.min_lift_over_baseline", p.gate.min_lift_over_baseline, p.gate.min_lift_over_baseline >= 0, ">= 0"),
+        ("score.top_reasons", p.score.top_reasons, p.score.top_reasons >= 0, ">= 0"),
+        ("score.max_data_age_days", p.score.max_data_age_days,
+         p.score.max_data_age_days is None or p.score.max_data_age_days >= 0, ">= 0 or null"),
+        ("report.top_n", p.report.top_n, p.report.top_n >= 1, ">= 1"),
+    ]
+    return [f"{key} must be {rule}, got {value!r}" for key, value, ok, rule in checks if not ok]
+
+
+def _date_problems(p: Params) -> list[str]:
+    """'key must be a date, got value' for every date knob that is not a calendar date."""
+    dates = {"demo.start_date": p.demo.start_date, "features.first_cutoff": p.features.first_cutoff,
+             "split.test_cutoff": p.split.test_cutoff, "split.validation_cutoff": p.split.validation_cutoff,
+             "data.files.valid_until": p.data.files.valid_until, "score.as_of": p.score.as_of}
+    problems = []
+    for key, value in dates.items():
+        try:
+            ok = value is None or pd.Timestamp(value) == pd.Timestamp(value).normalize()
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            problems.append(f"{key} must be a date such as 2024-01-31, got {value!r}")
+    return problems
+
+
+def _name_problems(p: Params) -> list[str]:
+    """Unknown time zone, text encoding or feature families."""
+    problems = []
+    try:
+        zoneinfo.ZoneInfo(p.data.files.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"data.files.timezone must be a time zone such as Europe/Berlin, got "
+                        f"{p.data.files.timezone!r}")
+    try:
+        codecs.lookup(p.data.files.csv.encoding)
+    except LookupError:
+        problems.append(f"data.files.csv.encoding must be a text encoding such as utf-8, got "
+                        f"{p.data.files.csv.encoding!r}")
+    known = feature_families(p.features.windows_days)
+    unknown = [f for f in p.features.families or () if f not in known]
+    if unknown:
+        problems.append(f"features.families has unknown families {unknown} (known: {', '.join(known)})")
+    return problems
 
 
 def find_project_root(start: Path) -> Path:

@@ -43,14 +43,13 @@ from models.metrics import (
     reliability_curve,
     segment_metrics,
 )
-from models.split import time_split
 from pipeline import charts, tracking
 from pipeline.config import Params
 from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
 from pipeline.report import track_record
-from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained
+from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained, split_of
 from pipeline.validate import load_validated
 
 log = logging.getLogger(__name__)
@@ -121,8 +120,7 @@ def fold_predictions(params: Params, panel: pd.DataFrame, transactions: pd.DataF
                      hyperparameters: dict, trained: tracking.KeyAccountModel | None = None) -> pd.DataFrame:
     """Every ranking's scores on the eligible rows of one test cutoff, plus the model's calibrated probability.
     The model is `trained` when given (the last fold), else fitted on the fold's own training cutoffs."""
-    cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
-    split = time_split(cutoffs, params.labels.horizon_months, test_cutoff, None, params.split.validation_gap_months)
+    split = split_of(params, panel, test_cutoff)
     model = trained or fit_model(params, panel, split, hyperparameters)[0]
     train = fitting_rows(params, panel, split)  # the logistic regression learns from the model's rows
     test = panel[panel["cutoff"] == test_cutoff].reset_index(drop=True)

@@ -40,12 +40,18 @@ def load_panel(params: Params) -> pd.DataFrame:
     return panel[panel["eligible"]].reset_index(drop=True)
 
 
-def split_of(params: Params, panel: pd.DataFrame) -> TimeSplit:
-    """The out-of-time split configured in params over the panel's cutoffs."""
+def split_of(params: Params, panel: pd.DataFrame, fold_test_cutoff: pd.Timestamp | None = None) -> TimeSplit:
+    """The out-of-time split configured in params over the panel's cutoffs; for a backtest fold's test cutoff,
+    the split whose validation cutoff follows from it. A split the params make impossible is a ConfigError."""
     cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
     cfg = params.split
-    return time_split(cutoffs, params.labels.horizon_months, cfg.test_cutoff, cfg.validation_cutoff,
-                      cfg.validation_gap_months)
+    test, validation = (cfg.test_cutoff, cfg.validation_cutoff) if fold_test_cutoff is None else (
+        fold_test_cutoff, None)
+    try:
+        return time_split(cutoffs, params.labels.horizon_months, test, validation, cfg.validation_gap_months)
+    except ValueError as exc:
+        raise ConfigError(f"split: {exc} (check split.test_cutoff, split.validation_cutoff, "
+                          f"split.validation_gap_months and labels.horizon_months)") from exc
 
 
 def feature_spec_from(params: Params, train: pd.DataFrame, extra_features: tuple[str, ...] = ()) -> FeatureSpec:

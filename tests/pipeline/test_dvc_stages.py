@@ -54,3 +54,12 @@ def test_module_walk_follows_imports_across_packages():
     modules = project_modules("pipeline.train")
     assert {"pipeline/train.py", "models/estimator.py", "pipeline/config.py", "features/catalogue.py"} <= modules
     assert "pipeline/cli.py" not in modules
+
+
+def test_outputs_outside_the_dvc_cache_persist_so_a_failed_run_keeps_them():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    uncached = {(name, path): flags for name, stage in stages.items() for kind in ("outs", "metrics", "plots")
+                for entry in stage.get(kind, []) if isinstance(entry, dict) for path, flags in entry.items()
+                if flags.get("cache") is False}
+    assert ("evaluate", "${data.metrics_file}") in uncached
+    assert [output for output, flags in uncached.items() if not flags.get("persist")] == []

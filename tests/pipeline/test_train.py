@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 
 from models.spec import FeatureSpec
+from pipeline import evaluate
 from pipeline.config import params_from_dict
 from pipeline.errors import ConfigError
-from pipeline.train import fit_prior, hyperparameters
+from pipeline.train import fit_prior, hyperparameters, split_of
 from tests.conftest import small_params
 
 FRAME = pd.DataFrame({"spend_sum_365d": [0.0, 10.0, 1000.0, 5000.0], "firm_industry": ["a", "b", "a", "b"]})
@@ -30,3 +31,40 @@ def test_prior_on_a_category_or_an_unknown_column_is_a_config_error(column):
     params = params_from_dict(small_params(model={"prior_features": [column]}))
     with pytest.raises(ConfigError, match=f"model.prior_features \\['{column}'\\].*e.g. spend_sum_365d"):
         fit_prior(params, SPEC, SPEC.conform(FRAME), LABEL)
+
+
+PANEL = pd.DataFrame({"cutoff": pd.date_range("2021-01-01", "2024-01-01", freq="MS")})
+
+
+def test_the_configured_split_and_a_backtest_folds_own_split():
+    params = params_from_dict(small_params(split={"test_cutoff": "2024-01-01", "validation_cutoff": "2022-11-01",
+                                                  "validation_gap_months": None}))
+    configured = split_of(params, PANEL)
+    assert (configured.test, configured.validation) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2022-11-01"))
+    fold = split_of(params, PANEL, pd.Timestamp("2023-07-01"))  # validation follows from the fold, not params
+    assert (fold.test, fold.validation) == (pd.Timestamp("2023-07-01"), pd.Timestamp("2022-07-01"))
+    assert max(fold.train) == pd.Timestamp("2021-07-01")  # every training outcome window ends by validation
+
+
+def test_a_split_the_params_make_impossible_is_a_config_error():
+    params = params_from_dict(small_params(labels={"horizon_months": 36}))
+    with pytest.raises(ConfigError, match=r"split: no training cutoff ends.*check split.test_cutoff"):
+        split_of(params, PANEL)
+
+
+def test_each_backtest_fold_trains_on_the_split_of_its_own_test_cutoff(monkeypatch):
+    fitted = []
+
+    def record_split(params, panel, split, hyperparameters):
+        fitted.append(split)
+        raise RuntimeError("stop after the split")
+
+    monkeypatch.setattr(evaluate, "fit_model", record_split)
+    params = params_from_dict(small_params(split={"validation_gap_months": None}))
+    for test_cutoff in (pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")):
+        with pytest.raises(RuntimeError, match="stop after the split"):
+            evaluate.fold_predictions(params, PANEL, pd.DataFrame(), test_cutoff, {})
+    assert [split.test for split in fitted] == [pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")]
+    for split in fitted:
+        assert split.validation + pd.DateOffset(months=12) <= split.test
+        assert all(c + pd.DateOffset(months=12) <= split.validation for c in split.train)
