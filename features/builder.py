@@ -124,11 +124,6 @@ def build_features(
     return pd.DataFrame(columns, copy=False)
 
 
-def feature_columns(windows_days: tuple[int, ...]) -> list[str]:
-    """Names of the feature columns, in the builder's output order."""
-    return [f.name for f in feature_catalogue(windows_days)]
-
-
 # --------------------------------------------------------------------------------------------- inputs
 
 

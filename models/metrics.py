@@ -27,21 +27,21 @@ def _ranked_labels(y_true: ArrayLike, score: ArrayLike) -> np.ndarray:
     return y[_descending_order(score)]
 
 
-def precision_at_k(y_true, score, k: int) -> float:
+def precision_at_k(y_true: ArrayLike, score: ArrayLike, k: int) -> float:
     """Share of positives among the k highest scores (k capped at the number of rows)."""
     ranked = _ranked_labels(y_true, score)
     k = min(k, len(ranked))
     return float(ranked[:k].mean()) if k else float("nan")
 
 
-def recall_at_k(y_true, score, k: int) -> float:
+def recall_at_k(y_true: ArrayLike, score: ArrayLike, k: int) -> float:
     """Share of all positives found among the k highest scores."""
     ranked = _ranked_labels(y_true, score)
     positives = ranked.sum()
     return float(ranked[: min(k, len(ranked))].sum() / positives) if positives else float("nan")
 
 
-def lift_at_fraction(y_true, score, fraction: float = 0.1) -> float:
+def lift_at_fraction(y_true: ArrayLike, score: ArrayLike, fraction: float = 0.1) -> float:
     """Positive rate in the top `fraction` of scores divided by the overall positive rate."""
     ranked = _ranked_labels(y_true, score)
     base_rate = ranked.mean() if len(ranked) else 0.0
@@ -49,7 +49,7 @@ def lift_at_fraction(y_true, score, fraction: float = 0.1) -> float:
     return float(ranked[:k].mean() / base_rate) if base_rate > 0 else float("nan")
 
 
-def revenue_captured_at_k(future_revenue, y_true, score, k: int) -> float:
+def revenue_captured_at_k(future_revenue: ArrayLike, y_true: ArrayLike, score: ArrayLike, k: int) -> float:
     """Share of the positives' total future revenue held by the positives among the k highest scores.
 
     Missing revenue counts as 0. NaN when the positives have no (positive) revenue in total.
@@ -73,7 +73,7 @@ def _gini(actual: np.ndarray, order: np.ndarray) -> float:
     return float(cumulative_share.sum() / len(ordered) - (len(ordered) + 1) / (2 * len(ordered)))
 
 
-def normalized_gini(actual, score) -> float:
+def normalized_gini(actual: ArrayLike, score: ArrayLike) -> float:
     """Gini of `actual` ordered by descending score over the Gini of `actual` ordered by itself.
 
     1.0 for a perfect ordering, about 0 for a random one, negative for a reversed one (the Kaggle
@@ -89,7 +89,7 @@ def normalized_gini(actual, score) -> float:
     return _gini(values, _descending_order(score)) / best if best != 0 else float("nan")
 
 
-def _probabilities(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
+def _probabilities(y_true: ArrayLike, probability: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Labels and probabilities of the rows that have a probability; ValueError outside [0, 1]."""
     y = np.asarray(y_true, dtype=bool)
     p = np.asarray(probability, dtype="float64")
@@ -101,13 +101,13 @@ def _probabilities(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
     return y[present], p[present]
 
 
-def brier_score(y_true, probability) -> float:
+def brier_score(y_true: ArrayLike, probability: ArrayLike) -> float:
     """Mean squared difference between probability and outcome; rows without a probability are left out."""
     y, p = _probabilities(y_true, probability)
     return float(np.mean((p - y) ** 2)) if len(p) else float("nan")
 
 
-def reliability_curve(y_true, probability, bins: int = 10) -> pd.DataFrame:
+def reliability_curve(y_true: ArrayLike, probability: ArrayLike, bins: int = 10) -> pd.DataFrame:
     """Mean predicted probability against the observed positive rate in equal-width bins on [0, 1].
 
     Bin i holds [i/bins, (i+1)/bins), the last bin also holds 1.0. Only non-empty bins are returned;
@@ -129,7 +129,7 @@ def reliability_curve(y_true, probability, bins: int = 10) -> pd.DataFrame:
     })
 
 
-def expected_calibration_error(y_true, probability, bins: int = 10) -> float:
+def expected_calibration_error(y_true: ArrayLike, probability: ArrayLike, bins: int = 10) -> float:
     """|mean predicted − observed rate| per equal-width bin, averaged with the bins' row counts as weights."""
     curve = reliability_curve(y_true, probability, bins)
     if curve.empty:
@@ -151,7 +151,8 @@ def _weighted_average_precision(y_sorted: np.ndarray, weights: np.ndarray, group
         return np.where(positives > 0, (recall_steps * precision).sum(axis=1) / positives, np.nan)
 
 
-def bootstrap_average_precision(y_true, score, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+def bootstrap_average_precision(y_true: ArrayLike, score: ArrayLike, n_resamples: int = 1000,
+                                seed: int = 0) -> np.ndarray:
     """PR-AUC (average precision) of `n_resamples` bootstrap resamples of the rows (with replacement).
 
     The resampled rows depend only on the seed and the number of rows, not on the score: replicates of two
@@ -203,7 +204,8 @@ def _capacity_size(capacity: int | float, n_rows: int) -> tuple[str, int]:
     return f"{round(capacity * 100, 6):g}pct", math.ceil(round(capacity * n_rows, 9))
 
 
-def capacity_metrics(y_true, score, future_revenue, capacities: tuple[int | float, ...]) -> dict[str, float]:
+def capacity_metrics(y_true: ArrayLike, score: ArrayLike, future_revenue: ArrayLike,
+                     capacities: tuple[int | float, ...]) -> dict[str, float]:
     """Precision, recall, lift and revenue captured when the team can contact each capacity's top rows.
 
     An int capacity is a count k, a float in (0, 1) a share of rows (k = ceil(share × n)); keys are
@@ -224,7 +226,7 @@ def capacity_metrics(y_true, score, future_revenue, capacities: tuple[int | floa
     return metrics
 
 
-def _filled(score) -> np.ndarray:
+def _filled(score: ArrayLike) -> np.ndarray:
     s = np.asarray(score, dtype="float64")
     return np.where(np.isnan(s), np.nanmin(s) - 1 if np.isfinite(s).any() else 0.0, s)
 
@@ -238,7 +240,8 @@ def _area_metrics(y: np.ndarray, filled_score: np.ndarray) -> dict[str, float]:
     }
 
 
-def ranking_metrics(y_true, score, ks: tuple[int, ...], future_revenue=None) -> dict[str, float]:
+def ranking_metrics(y_true: ArrayLike, score: ArrayLike, ks: tuple[int, ...],
+                    future_revenue: ArrayLike | None = None) -> dict[str, float]:
     """PR-AUC, ROC-AUC, precision and recall at each k, lift in the top decile, and the base rate.
 
     With future_revenue also the normalized Gini of the revenue and the revenue captured at each k.
@@ -305,13 +308,13 @@ def segment_metrics(
     return pd.DataFrame(records, columns=columns)
 
 
-def pr_curve(y_true, score) -> pd.DataFrame:
+def pr_curve(y_true: ArrayLike, score: ArrayLike) -> pd.DataFrame:
     """Precision-recall curve points (recall ascending)."""
     precision, recall, _ = precision_recall_curve(np.asarray(y_true, dtype=bool), _filled(score))
     return pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]})
 
 
-def cumulative_gains(y_true, score, points: int = 100) -> pd.DataFrame:
+def cumulative_gains(y_true: ArrayLike, score: ArrayLike, points: int = 100) -> pd.DataFrame:
     """Share of all positives captured when contacting the top x% of customers, at `points` steps."""
     ranked = _ranked_labels(y_true, score)
     n, positives = len(ranked), max(int(ranked.sum()), 1)

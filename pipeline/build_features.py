@@ -47,6 +47,7 @@ def _refuse_categories_without_categories(families: tuple[str, ...] | None, tran
 
 
 def run(params: Params) -> pd.DataFrame:
+    """Stage entry: feature snapshots of the training spine, written atomically to data.features_dir."""
     tables = load_validated(params)
     spine = training_spine(params, tables)
     log.info("building features for %s rows over %s cutoffs", len(spine), spine["cutoff"].nunique())
@@ -57,4 +58,5 @@ def run(params: Params) -> pd.DataFrame:
 
 
 def load_features(params: Params) -> pd.DataFrame:
+    """The features stage's snapshots."""
     return read_parquet(params.data.features_dir / FEATURES_FILE)

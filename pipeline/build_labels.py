@@ -28,6 +28,7 @@ def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) 
 
 
 def run(params: Params) -> pd.DataFrame:
+    """Stage entry: eligibility and label per (customer, cutoff), written atomically to data.labels_dir."""
     tables = load_validated(params)
     labels = labels_for(params, tables.transactions, training_spine(params, tables))
     eligible = labels[labels["eligible"]]
@@ -40,6 +41,7 @@ def run(params: Params) -> pd.DataFrame:
 
 
 def load_labels(params: Params) -> pd.DataFrame:
+    """The labels stage's table."""
     return read_parquet(params.data.labels_dir / LABELS_FILE)
 
 

@@ -248,6 +248,7 @@ def _interpolated_precision(y: pd.Series, score: pd.Series) -> np.ndarray:
 
 
 def run(params: Params) -> dict:
+    """Stage entry: the backtest, metrics.json, DVC plot tables, evaluation folder and MLflow logging."""
     trained, summary = load_trained(params)
     panel = load_panel(params)
     transactions = load_validated(params).transactions
@@ -278,11 +279,6 @@ def run(params: Params) -> dict:
         for name in SEGMENT_COLUMNS if name in last_fold
     ], ignore_index=True)
     plot_tables = curves(params, last_fold)
-    write_csv(plot_tables["pr"], params.data.pr_curve_file)
-    write_csv(plot_tables["gains"], params.data.gains_file)
-    write_csv(plot_tables["precision_at_k"], params.data.precision_at_k_file)
-    write_csv(plot_tables["calibration"], params.data.calibration_file)
-    write_csv(pr_auc_by_cutoff, params.data.backtest_file)
     raw_reliability = reliability_curve(last_fold[TARGET], last_fold[MODEL], params.evaluate.calibration_bins)
     with atomic_dir(params.data.evaluation_dir) as tmp:
         pd.concat(folds, ignore_index=True).to_parquet(tmp / PREDICTIONS_FILE, index=False)
@@ -291,6 +287,12 @@ def run(params: Params) -> dict:
         pd.concat([raw_reliability.assign(probability="raw"), plot_tables["calibration"].assign(
             probability="calibrated")]).to_csv(tmp / RELIABILITY_FILE, index=False)
         charts.save_evaluation_charts(plot_tables, raw_reliability, pr_auc_by_cutoff, tmp)
+    # the DVC plots and metrics last, once everything that can fail has: they never describe a failed run
+    write_csv(plot_tables["pr"], params.data.pr_curve_file)
+    write_csv(plot_tables["gains"], params.data.gains_file)
+    write_csv(plot_tables["precision_at_k"], params.data.precision_at_k_file)
+    write_csv(plot_tables["calibration"], params.data.calibration_file)
+    write_csv(pr_auc_by_cutoff, params.data.backtest_file)
     write_json(metrics, params.data.metrics_file)
 
     tracking.configure(params.mlflow)

@@ -22,6 +22,7 @@ IMPORTANCE_TABLE = "mean_abs_shap.csv"
 
 
 def run(params: Params) -> pd.DataFrame:
+    """Stage entry: SHAP summary plot and mean |SHAP| table on the test cutoff (data.explain_dir, MLflow)."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

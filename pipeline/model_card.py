@@ -216,6 +216,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
 
 
 def run(params: Params) -> str:
+    """Stage entry: write the model card (data.model_card_file) and log it to the training run."""
     summary = read_json(params.data.model_dir / SUMMARY_FILE)
     metrics = read_json(params.data.metrics_file)
     card = model_card(

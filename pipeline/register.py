@@ -27,6 +27,7 @@ def gate_decision(metrics: dict, gate: GateConfig) -> tuple[bool, list[str]]:
 
 
 def run(params: Params) -> dict:
+    """Stage entry: register the model as challenger, promote it to champion if it passes the gate."""
     summary = read_json(params.data.model_dir / SUMMARY_FILE)
     metrics = read_json(params.data.metrics_file)
     promote, failures = gate_decision(metrics, params.gate)

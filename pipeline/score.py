@@ -56,6 +56,7 @@ def refuse_stale_data(params: Params, transactions: pd.DataFrame, today: pd.Time
 
 
 def run(params: Params) -> pd.DataFrame:
+    """Stage entry: the ranked, explained prospect list and sales report (data.scores_dir), atomically."""
     tables = load_validated(params)
     refuse_stale_data(params, tables.transactions, pd.Timestamp.today())
     as_of = as_of_date(params, tables.transactions)

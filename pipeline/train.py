@@ -144,6 +144,7 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
 
 
 def run(params: Params) -> dict:
+    """Stage entry: fit, calibrate and log the model (MLflow run) and write it to data.model_dir."""
     panel = load_panel(params)
     split = split_of(params, panel)
     train = fitting_rows(params, panel, split)

@@ -7,14 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from pipeline import tracking
+from pipeline.build_features import features_for
+from pipeline.charts import CHART_FILES
 from pipeline.cli import app
+from pipeline.config import load_params
 from pipeline.score import PROSPECT_COLUMNS
+from pipeline.validate import load_validated
 
 REPO = Path(__file__).resolve().parents[1]
 # 5,000 customers give ~150 positives on the test cutoff: enough for the model-vs-baseline comparison to
@@ -113,8 +119,32 @@ def test_mlflow_run_and_registered_champion(demo_project):
     registry = json.loads((demo_project / "reports/registry.json").read_text())
     run = client.get_run(registry["run_id"])
     assert "test_model_pr_auc" in run.data.metrics and "model.learning_rate" in run.data.params
+    assert "backtest_model_pr_auc_std" in run.data.metrics and tracking.TRACK_RECORD_TAG in run.data.tags
+
+    def artifacts(folder: str | None = None) -> set[str]:
+        return {a.path for a in client.list_artifacts(run.info.run_id, folder)}
+
+    assert "model_card.md" in artifacts()
+    assert {f"evaluation/{chart}" for chart in CHART_FILES} <= artifacts("evaluation")
+    assert {"evaluation/plots/pr_curve.csv", "evaluation/plots/gains.csv", "evaluation/plots/precision_at_k.csv",
+            "evaluation/plots/calibration.csv", "evaluation/plots/backtest.csv"} <= artifacts("evaluation/plots")
+    assert "explain/shap_summary.png" in artifacts("explain")
     champion = client.get_model_version_by_alias(registry["registered_model"], "champion")
     assert str(champion.version) == registry["version"]
+
+
+def test_the_list_shows_the_champions_calibrated_probabilities(demo_project, monkeypatch):
+    monkeypatch.chdir(demo_project)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    params = load_params("params.yaml")
+    scoring_run = json.loads((demo_project / "data/scores/scoring_run.json").read_text())
+    tracking.configure(params.mlflow)
+    model = tracking.load_model(scoring_run["model_uri"])
+    prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    spine = prospects[["customer_id"]].assign(cutoff=pd.Timestamp(scoring_run["as_of"]))
+    raw = model.raw_score(features_for(params, load_validated(params), spine)).to_numpy()
+    np.testing.assert_allclose(prospects["probability"], np.round(model.calibrator.transform(raw), 4))
+    assert np.abs(prospects["probability"] - raw).max() > 0.01  # calibrated, not the raw scores
 
 
 def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_project, monkeypatch):

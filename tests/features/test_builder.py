@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from features import builder
-from features.builder import build_features, feature_columns
+from features.builder import build_features
+from features.catalogue import feature_catalogue
 from tests.conftest import customers_frame, transactions_frame
 
 CUTOFF = pd.Timestamp("2023-07-01")
@@ -157,7 +158,7 @@ def test_missing_history_is_zero_for_counts_and_nan_for_means(known_history):
 def test_fixed_column_order_and_dtypes(known_history):
     frame = build_features(known_history, customers_frame(["A", "B"]),
                            pd.DataFrame({"customer_id": ["B", "A"], "cutoff": CUTOFF}))
-    assert list(frame.columns) == ["customer_id", "cutoff", *feature_columns((90, 180, 365))]
+    assert list(frame.columns) == ["customer_id", "cutoff", *(f.name for f in feature_catalogue((90, 180, 365)))]
     assert list(frame["customer_id"]) == ["B", "A"]  # spine order is kept
     numeric = frame.drop(columns=["customer_id", "cutoff", "firm_industry", "firm_country", "firm_region",
                                   "firm_channel"])
