@@ -151,7 +151,8 @@ def clean_transactions(
     customer, the latest value of each of data.files.customer_attributes_from_transactions."""
     frames, overlap = supersede_overlaps([_with_amount(p) for p in parts])
     tx = pd.concat(frames, ignore_index=True)
-    counts = {"overlap": overlap}
+    dropped = {"overlap": overlap}  # lines dropped, by reason (the quality report lists them in this order)
+    counts = {"dropped": dropped}
 
     cancelled = _cancellations(tx, files)
     counts["cancellation_lines_netted"] = int(cancelled.sum())
@@ -168,7 +169,7 @@ def clean_transactions(
     }
     keep = pd.Series(True, index=tx.index)
     for reason, mask in drops.items():
-        counts[reason] = int((mask & keep).sum())  # each line counted under its first reason only
+        dropped[reason] = int((mask & keep).sum())  # each line counted under its first reason only
         keep &= ~mask
     tx = tx.loc[keep]
     attributes = list(files.customer_attributes_from_transactions)
