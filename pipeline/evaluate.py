@@ -63,6 +63,7 @@ MODEL = "model"
 ORACLE = "oracle"
 BASELINE_SUFFIX = "_baseline"
 SPEND_RANK = "spend_rank" + BASELINE_SUFFIX  # what sales do without the model: rank by trailing 365-day spend
+LOGISTIC_REGRESSION = "logistic_regression" + BASELINE_SUFFIX  # the one baseline whose scores are probabilities
 SEGMENT_COLUMNS = {"industry": "firm_industry", "region": "firm_region", "country": "firm_country",
                    "size_band": "firm_employees", "tenure_band": "tenure_days_since_first_order"}
 
@@ -134,7 +135,7 @@ def fold_predictions(params: Params, panel: pd.DataFrame, transactions: pd.DataF
         SPEND_RANK: spend_rank_score(test),
         "growth_rank" + BASELINE_SUFFIX: growth_rank_score(test),
         "rfm" + BASELINE_SUFFIX: rfm_score(test),
-        "logistic_regression" + BASELINE_SUFFIX: logistic_regression_score(logistic, X_test, model.spec),
+        LOGISTIC_REGRESSION: logistic_regression_score(logistic, X_test, model.spec),
         "bgnbd_gamma_gamma" + BASELINE_SUFFIX: pd.Series(bgnbd.reindex(test["customer_id"]).to_numpy(), test.index),
     }
     oracle = oracle_score(params, test)
@@ -155,8 +156,9 @@ def rankings_in(predictions: pd.DataFrame) -> list[str]:
 
 def fold_metrics(params: Params, fold: pd.DataFrame, seed: int) -> tuple[dict[str, dict[str, float]],
                                                                        dict[str, np.ndarray]]:
-    """Every ranking's metrics on one fold (the model's also on its calibrated probability) with a bootstrap
-    interval of PR-AUC, and the bootstrap replicates of PR-AUC per ranking (paired: the same resampled rows)."""
+    """Every ranking's metrics on one fold with a bootstrap interval of PR-AUC (Brier score and ECE for the
+    model, calibrated and raw, and for the logistic regression, whose scores are probabilities too), and the
+    bootstrap replicates of PR-AUC per ranking (paired: the same resampled rows)."""
     cfg = params.evaluate
     y, revenue = fold[TARGET].to_numpy(), fold["outcome_spend"].to_numpy()
     metrics, replicates = {}, {}
@@ -167,9 +169,12 @@ def fold_metrics(params: Params, fold: pd.DataFrame, seed: int) -> tuple[dict[st
         replicates[name] = bootstrap_average_precision(y, score, cfg.bootstrap_resamples, seed)
         low, high = percentile_interval(replicates[name], cfg.confidence)
         metrics[name] = values | {"pr_auc_ci_low": low, "pr_auc_ci_high": high}
-    for suffix, probability in (("", fold["model_probability"]), ("_uncalibrated", fold[MODEL])):
-        metrics[MODEL] |= {f"brier{suffix}": brier_score(y, probability),
-                           f"ece{suffix}": expected_calibration_error(y, probability, cfg.calibration_bins)}
+    probabilities = [(MODEL, "", fold["model_probability"]), (MODEL, "_uncalibrated", fold[MODEL])]
+    if LOGISTIC_REGRESSION in fold:
+        probabilities.append((LOGISTIC_REGRESSION, "", fold[LOGISTIC_REGRESSION]))
+    for name, suffix, probability in probabilities:
+        metrics[name] |= {f"brier{suffix}": brier_score(y, probability),
+                          f"ece{suffix}": expected_calibration_error(y, probability, cfg.calibration_bins)}
     return metrics, replicates
 
 

@@ -14,7 +14,7 @@ from features.catalogue import feature_catalogue
 from pipeline import tracking
 from pipeline.charts import CHART_FILES
 from pipeline.config import Params
-from pipeline.evaluate import FOLD_METRICS_FILE, MODEL, ORACLE, SEGMENTS_FILE, SPEND_RANK
+from pipeline.evaluate import FOLD_METRICS_FILE, LOGISTIC_REGRESSION, MODEL, ORACLE, SEGMENTS_FILE, SPEND_RANK
 from pipeline.explain import IMPORTANCE_TABLE
 from pipeline.io import markdown_cell, read_csv, read_json, write_text
 from pipeline.report import key_accounts_reached, track_record
@@ -195,7 +195,9 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
     lines += [
         f"Calibrated probabilities ({params.calibration.method}): Brier {_number(model['brier'], 4)}, expected "
         f"calibration error {_number(model['ece'], 4)} (uncalibrated: {_number(model['brier_uncalibrated'], 4)}, "
-        f"{_number(model['ece_uncalibrated'], 4)}).",
+        f"{_number(model['ece_uncalibrated'], 4)}; logistic regression baseline: "
+        f"{_number(metrics.get(LOGISTIC_REGRESSION, {}).get('brier'), 4)}, "
+        f"{_number(metrics.get(LOGISTIC_REGRESSION, {}).get('ece'), 4)}).",
         "",
         "### Model PR-AUC per backtest cutoff",
         "| test cutoff | model | best baseline by mean |",

@@ -106,3 +106,20 @@ def test_backtest_summary_means_spreads_and_intervals_over_folds():
     assert again == per_fold
     assert rankings_in(folds[0].assign(rfm_baseline=0.0, oracle=0.0)) == [
         "model", "spend_rank_baseline", "rfm_baseline", "oracle"]
+
+
+def test_brier_and_ece_for_the_model_and_the_probability_baseline_on_known_values():
+    params = params_from_dict(small_params(evaluate={"k": [1], "capacity_shares": [0.5], "calibration_bins": 2,
+                                                     "bootstrap_resamples": 10}))
+    fold = pd.DataFrame({
+        "became_key_account": [True, False, False, True], "outcome_spend": [10.0, 0.0, 0.0, 5.0],
+        "model": [0.9, 0.2, 0.4, 0.6], "model_probability": [0.8, 0.1, 0.3, 0.7],
+        "spend_rank_baseline": [3.0, 1.0, 2.0, 4.0], "logistic_regression_baseline": [0.6, 0.4, 0.2, 0.8],
+    })
+    metrics, _ = fold_metrics(params, fold, seed=0)
+    assert metrics["model"]["brier"] == pytest.approx((0.2**2 + 0.1**2 + 0.3**2 + 0.3**2) / 4)
+    assert metrics["model"]["brier_uncalibrated"] == pytest.approx((0.1**2 + 0.2**2 + 0.4**2 + 0.4**2) / 4)
+    assert metrics["logistic_regression_baseline"]["brier"] == pytest.approx((0.4**2 + 0.4**2 + 0.2**2 + 0.2**2) / 4)
+    # two bins: [0, 0.5) holds 0.4 and 0.2 (no positive), [0.5, 1] holds 0.6 and 0.8 (both positive)
+    assert metrics["logistic_regression_baseline"]["ece"] == pytest.approx(0.5 * 0.3 + 0.5 * 0.3)
+    assert "brier" not in metrics["spend_rank_baseline"]  # a rank, not a probability
