@@ -110,6 +110,15 @@ def test_model_card_states_data_label_metrics_features_and_limits(demo_project):
                     "## Metrics against baselines", "## Top features", "## Known limits"):
         assert section in card
     assert "bgnbd_gamma_gamma_baseline" in card and "2024-01-01" in card
+    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
+    model, backtest = metrics["model"], metrics["backtest"]["model"]
+    assert f"{model['n_rows']:,} eligible customers, {model['n_positive']:,} became key accounts" in card
+    assert (f"| model | {model['pr_auc']:.3f} [{model['pr_auc_ci_low']:.3f}, {model['pr_auc_ci_high']:.3f}] "
+            f"| {backtest['pr_auc_mean']:.3f} ± {backtest['pr_auc_std']:.3f} "
+            f"[{backtest['pr_auc_mean_ci_low']:.3f}, {backtest['pr_auc_mean_ci_high']:.3f}] |") in card
+    top_features = card.split("## Top features")[1].split("##")[0]
+    assert top_features.count("\n| `") == 10  # ten features, each with its definition
+    assert "| industry | Manufacturing |" in card and "| tenure_band |" in card
     prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
     assert prospects["probability"].between(0, 1).all()  # calibrated probabilities in the ranked list
 

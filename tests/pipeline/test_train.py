@@ -1,14 +1,17 @@
 """Stage train: the logistic prior the trees boost from is configured by params and checked against the spec."""
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
+from features.catalogue import feature_catalogue
 from models.spec import FeatureSpec
-from pipeline import evaluate
+from pipeline import evaluate, tracking
 from pipeline.config import params_from_dict
 from pipeline.errors import ConfigError
-from pipeline.train import fit_prior, hyperparameters, split_of
+from pipeline.train import fit_prior, hyperparameters, split_of, tuned_hyperparameters
 from tests.conftest import small_params
 
 FRAME = pd.DataFrame({"spend_sum_365d": [0.0, 10.0, 1000.0, 5000.0], "firm_industry": ["a", "b", "a", "b"]})
@@ -68,3 +71,26 @@ def test_each_backtest_fold_trains_on_the_split_of_its_own_test_cutoff(monkeypat
     for split in fitted:
         assert split.validation + pd.DateOffset(months=12) <= split.test
         assert all(c + pd.DateOffset(months=12) <= split.validation for c in split.train)
+
+
+def test_tuning_runs_each_trial_as_a_nested_mlflow_run_and_returns_the_best(project):
+    project()
+    params = params_from_dict(small_params(
+        features={"families": ["spend"]}, tuning={"enabled": True, "n_trials": 3},
+        model={"n_estimators": 30, "early_stopping_rounds": 5, "n_jobs": 1}))
+    columns = [f.name for f in feature_catalogue(params.features.windows_days, params.features.families)]
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(rng.gamma(2.0, 100.0, (len(PANEL) * 200, len(columns))), columns=columns)
+    panel["cutoff"] = np.repeat(PANEL["cutoff"].to_numpy(), 200)
+    panel["became_key_account"] = panel["spend_sum_365d"] * rng.lognormal(0, 0.5, len(panel)) > 400
+    split = split_of(params, panel)
+    tracking.configure(params.mlflow)
+    with mlflow.start_run() as parent:
+        best = tuned_hyperparameters(params, panel, split)
+    trials = MlflowClient().search_runs([parent.info.experiment_id],
+                                        f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(t.info.run_name for t in trials) == ["trial-0", "trial-1", "trial-2"]
+    top = max(trials, key=lambda t: t.data.metrics["validation_average_precision"])
+    assert {k: str(v) for k, v in best.items()} == {k.removeprefix("model."): v for k, v in top.data.params.items()}
+    untuned = params_from_dict(small_params(tuning={"enabled": False}))
+    assert tuned_hyperparameters(untuned, panel, split) == hyperparameters(untuned)
