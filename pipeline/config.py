@@ -157,7 +157,8 @@ class ModelConfig:
     reg_lambda: float = 1.0
     early_stopping_rounds: int = 100
     n_jobs: int = 2
-    prior_features: tuple[str, ...] = ()  # numeric features of the logistic prior the trees boost from; (): none
+    prior_features: tuple[str, ...] = ("spend_sum_365d",)  # numeric features of the logistic prior the trees boost
+                                                           # from; (): none
 
 
 @dataclass(frozen=True)
