@@ -30,7 +30,7 @@ from pipeline.io import read_json
 
 log = logging.getLogger(__name__)
 
-MODEL_REQUIREMENTS = [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "scikit-learn")]
+MODEL_PACKAGES = ("mlflow", "lightgbm", "pandas", "scikit-learn")  # pinned in the logged model's requirements
 BOOSTER_ARTIFACT = "booster"
 SPEC_ARTIFACT = "feature_spec"
 CALIBRATOR_ARTIFACT = "calibrator"
@@ -104,7 +104,7 @@ def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path
                       CALIBRATOR_ARTIFACT: str(calibrator_file), PRIOR_ARTIFACT: str(prior_file)},
         "signature": infer_signature(example, model.predict(None, example)),
         "input_example": example.head(5),
-        "pip_requirements": MODEL_REQUIREMENTS,
+        "pip_requirements": [f"{package}=={version(package)}" for package in MODEL_PACKAGES],
         "metadata": {SPEC_ARTIFACT: model.spec.to_dict()},
     }
 
