@@ -265,13 +265,16 @@ def ranking_metrics(y_true: ArrayLike, score: ArrayLike, ks: tuple[int, ...],
     return metrics
 
 
+MIN_SEGMENT_ROWS, MIN_SEGMENT_POSITIVES = 50, 5  # smaller segments are listed without metrics (noise)
+
+
 def segment_metrics(
     frame: pd.DataFrame,
     segment_column: str,
     y_column: str,
     score_columns: list[str],
-    min_rows: int = 50,
-    min_positives: int = 5,
+    min_rows: int = MIN_SEGMENT_ROWS,
+    min_positives: int = MIN_SEGMENT_POSITIVES,
 ) -> pd.DataFrame:
     """PR-AUC and ROC-AUC of each score column within each segment.
 

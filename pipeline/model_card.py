@@ -11,6 +11,7 @@ import mlflow
 import pandas as pd
 
 from features.catalogue import feature_catalogue
+from models.metrics import MIN_SEGMENT_POSITIVES, MIN_SEGMENT_ROWS
 from pipeline import tracking
 from pipeline.charts import CHART_FILES
 from pipeline.config import Params
@@ -134,14 +135,21 @@ def _prior_lines(prior: dict | None) -> list[str]:
 
 
 def _segments_table(segments: pd.DataFrame) -> list[str]:
-    """Model and spend-rank PR-AUC per segment; segment values come from the input data (escaped)."""
+    """Model and spend-rank PR-AUC per segment with enough data to measure; segment values come from the input
+    data (escaped). The segments too small to measure are counted, not listed."""
     lines = ["| segment | value | rows | positives | model PR-AUC | spend-rank PR-AUC |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for (segment, value), rows in segments.groupby(["segment", "segment_value"], sort=False):
+    measured = segments[segments["enough_data"]]
+    for (segment, value), rows in measured.groupby(["segment", "segment_value"], sort=False):
         pr_auc = rows.set_index("ranking")["pr_auc"]
         first = rows.iloc[0]
         lines.append(f"| {segment} | {markdown_cell(value)} | {first['n_rows']:,} | {first['n_positive']:,} "
                      f"| {_number(pr_auc.get(MODEL))} | {_number(pr_auc.get(SPEND_RANK))} |")
+    small = segments.loc[~segments["enough_data"], ["segment", "segment_value"]].drop_duplicates()
+    if len(small):
+        lines += ["", f"{len(small)} segment(s) with fewer than {MIN_SEGMENT_ROWS} rows or {MIN_SEGMENT_POSITIVES} "
+                      f"positives are not measured ({', '.join(sorted(small['segment'].unique()))}; listed in "
+                      f"`{SEGMENTS_FILE}`)."]
     return lines
 
 

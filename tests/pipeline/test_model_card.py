@@ -69,7 +69,19 @@ def test_segment_values_from_the_data_are_escaped_in_the_card():
     segments = pd.DataFrame({
         "segment": ["industry"] * 2, "segment_value": ["Retail | Wholesale\n<script>x</script>"] * 2,
         "ranking": ["model", "spend_rank_baseline"], "n_rows": [1200, 1200], "n_positive": [30, 30],
-        "pr_auc": [0.5, 0.25]})
+        "pr_auc": [0.5, 0.25], "enough_data": True})
     header, _, row = _segments_table(segments)
     assert row == "| industry | Retail \\| Wholesale &lt;script&gt;x&lt;/script&gt; | 1,200 | 30 | 0.500 | 0.250 |"
     assert len(re.findall(r"(?<!\\)\|", row)) == header.count("|")  # still six cells
+
+
+def test_segments_too_small_to_measure_are_counted_not_listed():
+    segments = pd.DataFrame({
+        "segment": ["country"] * 6, "segment_value": ["UK", "UK", "France", "France", "Malta", "Malta"],
+        "ranking": ["model", "spend_rank_baseline"] * 3, "n_rows": [1700, 1700, 33, 33, 4, 4],
+        "n_positive": [227, 227, 3, 3, 0, 0], "pr_auc": [0.43, 0.42, None, None, None, None],
+        "enough_data": [True, True, False, False, False, False]})
+    lines = _segments_table(segments)
+    assert lines[2] == "| country | UK | 1,700 | 227 | 0.430 | 0.420 |" and len(lines) == 5
+    assert lines[4] == ("2 segment(s) with fewer than 50 rows or 5 positives are not measured (country; listed in "
+                        "`segment_metrics.csv`).")
