@@ -350,7 +350,7 @@ def _range_problems(p: Params) -> list[str]:
         ("features.windows_days", list(p.features.windows_days), increasing(p.features.windows_days)
          and p.features.windows_days[0] >= 1, "increasing day counts >= 1"),
         ("split.validation_gap_months", p.split.validation_gap_months,
-         p.split.validation_gap_months is None or p.split.validation_gap_months >= 1, ">= 1 or null"),
+         p.split.validation_gap_months is None or p.split.validation_gap_months >= 0, ">= 0 or null"),
         ("model.n_estimators", model.n_estimators, model.n_estimators >= 1, ">= 1"),
         ("model.learning_rate", model.learning_rate, model.learning_rate > 0, "> 0"),
         ("model.num_leaves", model.num_leaves, model.num_leaves >= 2, ">= 2"),
