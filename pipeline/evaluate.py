@@ -129,7 +129,7 @@ def fold_predictions(params: Params, panel: pd.DataFrame, transactions: pd.DataF
     logistic = fit_logistic_regression(model.spec.conform(train), train[TARGET], model.spec, params.seed)
     horizon_days = ((test_cutoff + pd.DateOffset(months=params.labels.horizon_months)) - test_cutoff).days
     bgnbd = bgnbd_expected_spend(transactions, test_cutoff, horizon_days, pd.Index(test["customer_id"]))
-    raw = model.raw_score(test)
+    raw = model.raw_score_conformed(X_test)
     scores = {
         MODEL: raw,
         SPEND_RANK: spend_rank_score(test),

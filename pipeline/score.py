@@ -74,7 +74,7 @@ def run(params: Params) -> pd.DataFrame:
         X = model.spec.conform(features)
     except SpecMismatchError as exc:
         raise DataError("feature snapshot at " + str(as_of.date()), None, f"{exc}; retrain the model") from exc
-    raw_score = model.raw_score(features)
+    raw_score = model.raw_score_conformed(X)
     probability = model.probability(raw_score)
     explanation = shap_explanation(model.booster, X, model.prior)
     shap_values = pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index)

@@ -80,7 +80,11 @@ class KeyAccountModel(mlflow.pyfunc.PythonModel):
 
     def raw_score(self, features: pd.DataFrame) -> pd.Series:
         """The model's uncalibrated probability: the ranking score (calibration may tie neighbours)."""
-        return predict_probability(self.booster, self.spec.conform(features), self.prior)
+        return self.raw_score_conformed(self.spec.conform(features))
+
+    def raw_score_conformed(self, X: pd.DataFrame) -> pd.Series:
+        """`raw_score` of input already conformed to the spec (for callers that need the conformed frame too)."""
+        return predict_probability(self.booster, X, self.prior)
 
     def probability(self, raw_score: pd.Series) -> pd.Series:
         """Calibrated probability for raw scores (monotone, so the ranking by raw score is kept)."""
