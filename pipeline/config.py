@@ -31,17 +31,17 @@ class SourceFile:
     """One input file (or glob) of a table, relative to data.raw_dir, with its column mapping."""
 
     path: str
-    columns: dict[str, str] = field(default_factory=dict)  # the file's column name -> our column name
+    columns: dict[str, str | list[str]] = field(default_factory=dict)  # the file's column -> our column(s)
 
 
 @dataclass(frozen=True)
 class CsvOptions:
-    delimiter: str = ","
-    decimal: str = "."
-    thousands: str | None = None
-    encoding: str = "utf-8"
-    date_format: str | None = None  # e.g. "%d/%m/%Y %H:%M"; null: ISO 8601 or inferred per value
-    dayfirst: bool = False  # for inferred dates like 05/01/2023
+    delimiter: str = ","  # one character, or "whitespace" (runs of spaces and tabs)
+    decimal: str = "auto"  # auto | "." | ",": auto decides per column from its values, refuses when they do not
+    thousands: str = "auto"  # auto | none | "," | "." | " " | "'": as decimal
+    encoding: str = "utf-8"  # a byte-order mark (UTF-8, UTF-16) wins over it
+    date_format: str | None = None  # e.g. "%d/%m/%Y %H:%M"; null: one format inferred per column from all values
+    dayfirst: bool | None = None  # null: decided by the values (ambiguous columns are refused); true/false: forced
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,14 @@ class FilesConfig:
     customer_attributes_from_transactions: tuple[str, ...] = ()  # e.g. ["country"]: latest value per customer
     max_abs_line_amount: float = 1.0e8  # lines beyond this are dropped as absurd (counted in the report)
     valid_until: str | None = None  # lines at or after this date are dropped as future-dated; null: today
+    min_date: str = "1990-01-01"  # lines before this date are dropped as implausibly old (counted)
+    stray_gap_days: int = 90  # lines cut off from the bulk of the data by an empty gap this long are stray
+    stray_max_share: float = 0.01  # ... when they are at most this share of the lines (dropped, counted, listed)
+    derive_invoice_id: bool = False  # true: exports without an invoice number get one per customer and day
+    band_value: Literal["midpoint", "lower"] = "midpoint"  # size bands ("10-49", "1000+") as numbers: a closed
+                                                           # band's midpoint or lower bound; an open one's bound
+    max_unknown_customer_share: float = 0.5  # with a customer file: stop when more transaction customers than
+                                             # this share are missing from it (ids that do not match)
 
 
 @dataclass(frozen=True)
@@ -382,6 +390,11 @@ def _range_problems(p: Params) -> list[str]:
         ("score.max_data_age_days", p.score.max_data_age_days,
          p.score.max_data_age_days is None or p.score.max_data_age_days >= 0, ">= 0 or null"),
         ("report.top_n", p.report.top_n, p.report.top_n >= 1, ">= 1"),
+        ("data.files.stray_gap_days", p.data.files.stray_gap_days, p.data.files.stray_gap_days >= 1, ">= 1"),
+        ("data.files.stray_max_share", p.data.files.stray_max_share, 0 <= p.data.files.stray_max_share < 0.5,
+         "in [0, 0.5)"),
+        ("data.files.max_unknown_customer_share", p.data.files.max_unknown_customer_share,
+         0 <= p.data.files.max_unknown_customer_share <= 1, "in [0, 1]"),
     ]
     return [f"{key} must be {rule}, got {value!r}" for key, value, ok, rule in checks if not ok]
 
@@ -390,7 +403,8 @@ def _date_problems(p: Params) -> list[str]:
     """'key must be a date, got value' for every date knob that is not a calendar date."""
     dates = {"demo.start_date": p.demo.start_date, "features.first_cutoff": p.features.first_cutoff,
              "split.test_cutoff": p.split.test_cutoff, "split.validation_cutoff": p.split.validation_cutoff,
-             "data.files.valid_until": p.data.files.valid_until, "score.as_of": p.score.as_of}
+             "data.files.valid_until": p.data.files.valid_until, "data.files.min_date": p.data.files.min_date,
+             "score.as_of": p.score.as_of}
     problems = []
     for key, value in dates.items():
         try:

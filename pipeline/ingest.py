@@ -138,13 +138,13 @@ def parse_numbers(frame: pd.DataFrame, column: str, file: str, csv: CsvOptions) 
         bad = np.isinf(parsed)
     else:
         text = values.astype("str").str.strip()
-        if csv.thousands:
+        if csv.thousands not in ("auto", "none"):
             text = text.str.replace(csv.thousands, "", regex=False)
-        if csv.decimal != ".":
+        if csv.decimal not in ("auto", "."):
             text = text.str.replace(csv.decimal, ".", regex=False)
         parsed = pd.to_numeric(text.where(values.notna()), errors="coerce").astype("float64")
         bad = (parsed.isna() & values.notna()) | np.isinf(parsed)
-        if text[bad].str.contains(r"\d[,.]\d{3}", regex=True).any() and not csv.thousands:
+        if text[bad].str.contains(r"\d[,.]\d{3}", regex=True).any() and csv.thousands in ("auto", "none"):
             hint = " (thousands separators? set data.files.csv.thousands)"
     if bad.any():
         raise DataError(file, column, f"{int(bad.sum())} value(s) are not finite numbers{hint}",
@@ -182,10 +182,10 @@ def parse_dates(
     naive_part = text[~aware & text.notna()]
     inferred = 0
     if len(naive_part):
-        naive, inferred = _to_datetime(naive_part, csv.date_format, csv.dayfirst, utc=False)
+        naive, inferred = _to_datetime(naive_part, csv.date_format, bool(csv.dayfirst), utc=False)
         parsed.loc[naive_part.index] = naive.astype("datetime64[us]")
     if aware.any():
-        converted, aware_inferred = _to_datetime(text[aware], None, csv.dayfirst, utc=True)
+        converted, aware_inferred = _to_datetime(text[aware], None, bool(csv.dayfirst), utc=True)
         parsed.loc[aware] = converted.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
         inferred += aware_inferred
     bad = parsed.isna() & values.notna()
