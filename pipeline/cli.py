@@ -87,3 +87,16 @@ def features_list(params: ParamsOption = Path("params.yaml")) -> None:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     typer.echo(catalogue_markdown(cfg.windows_days, cfg.families), nl=False)
+
+
+@app.command("params-schema")
+def params_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the schema to this file.")] = None,
+) -> None:
+    """Print the JSON schema of params files (for editors; `extends` allowed; keys optional for profiles)."""
+    from pipeline.config import params_json_schema_text
+
+    if output is None:
+        typer.echo(params_json_schema_text(), nl=False)
+    else:
+        output.write_text(params_json_schema_text(), encoding="utf-8")
