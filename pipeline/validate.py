@@ -17,8 +17,21 @@ example rows: exit code 2. Everything else is a documented repair, counted in th
 - lines without customer id ("no_customer_id"), without amount ("missing_amount"), at or after
   data.files.valid_until or after today ("future_dated"), or beyond data.files.max_abs_line_amount
   ("absurd_amount") are dropped;
-- customers only seen in transactions get a minimal row ("unknown_customers_added"); duplicated customer rows
-  keep the last one ("conflicting_duplicate_customers_kept_last" counts ids whose rows differ).
+- customers only seen in transactions get a minimal row ("unknown_customers_added", examples listed); with a
+  customer file, more than data.files.max_unknown_customer_share of them is fatal (leading-zero hint);
+  duplicated customer rows keep the last one ("conflicting_duplicate_customers_kept_last" counts ids whose rows
+  differ);
+- files are read by their bytes (gzip, UTF-16/UTF-8 byte-order marks, XLSX; zip, xls, pdf and binary files are
+  fatal saying what to do); a header naming a column twice is fatal; lines repeating the header are dropped
+  ("repeated_headers_dropped"); decimal mark and thousands separator, and day-first or month-first dates, are
+  decided per column by the values (pipeline/sniff.py): undecidable or contradicting the settings is fatal;
+- size bands in employees / annual_revenue become numbers by data.files.band_value ("bands_converted");
+  data.files.derive_invoice_id makes one invoice per customer and day ("invoice_ids_derived");
+  days_to_pay beyond 3650 days is blanked ("implausible_days_to_pay_blanked");
+- lines before data.files.min_date ("before_min_date") and stray lines cut off from the bulk by
+  data.files.stray_gap_days empty days, at most data.files.stray_max_share of them ("stray_lines", examples
+  listed) are dropped before files supersede each other; exports of only cancellations or of one customer
+  are fatal.
 """
 
 from __future__ import annotations
