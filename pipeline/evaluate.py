@@ -46,9 +46,9 @@ from models.metrics import (
 from pipeline import charts, tracking
 from pipeline.config import Params
 from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
-from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
 from pipeline.report import track_record
+from pipeline.timeline import backtest_test_cutoffs
 from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained, split_of
 from pipeline.validate import load_validated
 
@@ -66,17 +66,6 @@ SPEND_RANK = "spend_rank" + BASELINE_SUFFIX  # what sales do without the model: 
 LOGISTIC_REGRESSION = "logistic_regression" + BASELINE_SUFFIX  # the one baseline whose scores are probabilities
 SEGMENT_COLUMNS = {"industry": "firm_industry", "region": "firm_region", "country": "firm_country",
                    "size_band": "firm_employees", "tenure_band": "tenure_days_since_first_order"}
-
-
-def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.Timestamp) -> list[pd.Timestamp]:
-    """The folds' test cutoffs: `backtest_folds` cutoffs `backtest_every_months` apart, ending at `last`."""
-    cfg = params.evaluate
-    wanted = [last - pd.DateOffset(months=cfg.backtest_every_months * i) for i in reversed(range(cfg.backtest_folds))]
-    missing = [str(c.date()) for c in wanted if c not in set(cutoffs)]
-    if missing:
-        raise ConfigError(f"evaluate: backtest test cutoffs {', '.join(missing)} are not labelled cutoffs "
-                          f"(first {min(cutoffs).date()}): lower evaluate.backtest_folds or backtest_every_months")
-    return wanted
 
 
 def oracle_score(params: Params, test: pd.DataFrame) -> pd.Series | None:

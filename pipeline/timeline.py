@@ -50,3 +50,14 @@ def key_account_rule(params: Params) -> KeyAccountRule:
     """The key-account rule from params.labels.key_account."""
     ka = params.labels.key_account
     return KeyAccountRule(ka.rule, ka.revenue_share, ka.top_share, ka.absolute_amount)
+
+
+def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.Timestamp) -> list[pd.Timestamp]:
+    """The folds' test cutoffs: `backtest_folds` cutoffs `backtest_every_months` apart, ending at `last`."""
+    cfg = params.evaluate
+    wanted = [last - pd.DateOffset(months=cfg.backtest_every_months * i) for i in reversed(range(cfg.backtest_folds))]
+    missing = [str(c.date()) for c in wanted if c not in set(cutoffs)]
+    if missing:
+        raise ConfigError(f"evaluate: backtest test cutoffs {', '.join(missing)} are not labelled cutoffs "
+                          f"(first {min(cutoffs).date()}): lower evaluate.backtest_folds or backtest_every_months")
+    return wanted

@@ -25,7 +25,7 @@ from models.calibration import Calibrator
 from models.estimator import LogisticPrior, predict_probability
 from models.spec import FeatureSpec
 from pipeline.config import TRACKING_URI_VARIABLE, MlflowConfig
-from pipeline.errors import PipelineError
+from pipeline.errors import DataError, PipelineError
 from pipeline.io import read_json
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ TRACK_RECORD_TAG = "track_record"  # evaluate's plain-words result on the test c
 def configure(config: MlflowConfig) -> str:
     """Point MLflow at the configured store and experiment; returns the tracking URI in use."""
     uri = config.resolved_tracking_uri()
+    refuse_corrupt_store(uri)
     user_override = os.environ.get(TRACKING_URI_VARIABLE)
     mlflow.set_tracking_uri(uri)
     # MLflow also exports the URI to the environment; in a process that configures several projects
@@ -51,6 +52,22 @@ def configure(config: MlflowConfig) -> str:
         os.environ[TRACKING_URI_VARIABLE] = user_override
     mlflow.set_experiment(config.experiment)
     return uri
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def refuse_corrupt_store(uri: str) -> None:
+    """A DataError naming the file when a local SQLite store exists but is not an SQLite database."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as fh:
+            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise DataError(str(path), None, "the MLflow store is not an SQLite database (damaged or overwritten): "
+                                "restore it from a backup, or move it aside to start a new store (its runs and "
+                                "registered models are then lost), or set mlflow.tracking_uri")
 
 
 class KeyAccountModel(mlflow.pyfunc.PythonModel):

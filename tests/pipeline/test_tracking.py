@@ -114,3 +114,10 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     older = tracking.load_model(str(tmp_path / "older"))
     assert older.prior is None
     pd.testing.assert_series_equal(older.raw_score(frame), plain.raw_score(frame))
+
+
+def test_a_corrupt_store_is_refused_naming_the_file(project):
+    project()
+    Path("mlflow.db").write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(tracking.DataError, match=r"mlflow.db.*not an SQLite database.*move it aside"):
+        tracking.configure(MlflowConfig())
