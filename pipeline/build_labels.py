@@ -6,25 +6,16 @@ import logging
 
 import pandas as pd
 
-from features.labels import build_labels
 from pipeline.build_features import training_spine
 from pipeline.config import Params
 from pipeline.io import atomic_dir, read_parquet
-from pipeline.timeline import key_account_rule
+from pipeline.timeline import labels_for
 from pipeline.validate import load_validated
 
 log = logging.getLogger(__name__)
 
 LABELS_FILE = "labels.parquet"
 
-
-def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
-    """Labels configured from params (the scoring stage uses the eligibility part)."""
-    cfg = params.labels
-    return build_labels(
-        transactions, spine, key_account_rule(params), cfg.horizon_months, cfg.active_months,
-        cfg.key_account.trailing_months,
-    )
 
 
 def run(params: Params) -> pd.DataFrame:
@@ -43,12 +34,3 @@ def run(params: Params) -> pd.DataFrame:
 def load_labels(params: Params) -> pd.DataFrame:
     """The labels stage's table."""
     return read_parquet(params.data.labels_dir / LABELS_FILE)
-
-
-def eligibility_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
-    """Who is eligible at each spine cutoff (no outcome window needed: scoring uses this)."""
-    cfg = params.labels
-    labels = build_labels(
-        transactions, spine, key_account_rule(params), 0, cfg.active_months, cfg.key_account.trailing_months
-    )
-    return labels[["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -38,23 +39,32 @@ STAGES = {
 }
 
 
-def run_stage(module_name: str, params_path: Path, verbose: bool) -> None:
-    """Run one stage's `run(params)`, turning known errors into messages and exit codes."""
+def _guarded(action: Callable[[], None], verbose: bool) -> None:
+    """Run `action`, turning known errors into messages and exit codes (a traceback only with --verbose)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     try:
-        params = load_params(params_path)
-        importlib.import_module(module_name).run(params)
-    except UserInputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except PipelineError as exc:
+        action()
+    except (UserInputError, PipelineError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except Exception as exc:
-        log.error("unexpected failure", exc_info=True)
+        log.error("unexpected failure", exc_info=verbose)
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def run_stage(module_name: str, params_path: Path, verbose: bool) -> None:
+    """Run one stage's `run(params)`, turning known errors into messages and exit codes."""
+    _guarded(lambda: importlib.import_module(module_name).run(load_params(params_path)), verbose)
+
+
+def _print_check(params_path: Path) -> None:
+    from pipeline.check import check
+
+    for line in check(load_params(params_path)):
+        typer.echo(line)
+    typer.echo("ok: the params, the data and the time plan fit")
 
 
 def _register_stage(name: str, module_name: str, help_text: str) -> None:
@@ -69,9 +79,16 @@ for _name, (_module, _help) in STAGES.items():
     _register_stage(_name, _module, _help)
 
 
+@app.command("check")
+def check_command(params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False) -> None:
+    """In seconds, before any heavy work: params, files, the data's span, writable outputs and the time plan."""
+    _guarded(lambda: _print_check(params), verbose)
+
+
 @app.command("run-all")
 def run_all(params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False) -> None:
-    """Run every stage in order without DVC (DVC's `dvc repro` skips the stages that are up to date)."""
+    """`check`, then every stage in order without DVC (`dvc repro` skips the stages that are up to date)."""
+    _guarded(lambda: _print_check(params), verbose)
     for module_name, _ in STAGES.values():
         run_stage(module_name, params, verbose)
 

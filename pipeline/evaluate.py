@@ -48,8 +48,8 @@ from pipeline.config import Params
 from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
 from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
 from pipeline.report import track_record
-from pipeline.timeline import backtest_test_cutoffs
-from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained, split_of
+from pipeline.timeline import backtest_test_cutoffs, split_of
+from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained
 from pipeline.validate import load_validated
 
 log = logging.getLogger(__name__)

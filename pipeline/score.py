@@ -15,12 +15,11 @@ from models.explain import reason_codes, shap_explanation
 from models.spec import SpecMismatchError
 from pipeline import tracking
 from pipeline.build_features import features_for
-from pipeline.build_labels import eligibility_for
 from pipeline.config import Params
 from pipeline.errors import DataError
 from pipeline.io import atomic_dir, write_csv_export, write_json, write_text
 from pipeline.report import sales_report_html
-from pipeline.timeline import data_end
+from pipeline.timeline import data_end, eligibility_for
 from pipeline.validate import load_validated, validated_file
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,9 @@ import logging
 
 import pandas as pd
 
-from features.labels import KeyAccountRule
+from features.labels import KeyAccountRule, build_labels
 from features.spine import monthly_cutoffs
+from models.split import TimeSplit, time_split
 from pipeline.config import Params
 from pipeline.errors import ConfigError
 
@@ -61,3 +62,34 @@ def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.
         raise ConfigError(f"evaluate: backtest test cutoffs {', '.join(missing)} are not labelled cutoffs "
                           f"(first {min(cutoffs).date()}): lower evaluate.backtest_folds or backtest_every_months")
     return wanted
+
+def split_of(params: Params, panel: pd.DataFrame, fold_test_cutoff: pd.Timestamp | None = None) -> TimeSplit:
+    """The out-of-time split configured in params over the panel's cutoffs; for a backtest fold's test cutoff,
+    the split whose validation cutoff follows from it. A split the params make impossible is a ConfigError."""
+    cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
+    cfg = params.split
+    test, validation = (cfg.test_cutoff, cfg.validation_cutoff) if fold_test_cutoff is None else (
+        fold_test_cutoff, None)
+    try:
+        return time_split(cutoffs, params.labels.horizon_months, test, validation, cfg.validation_gap_months)
+    except ValueError as exc:
+        raise ConfigError(f"split: {exc} (check split.test_cutoff, split.validation_cutoff, "
+                          f"split.validation_gap_months and labels.horizon_months)") from exc
+
+
+def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
+    """Eligibility and label per spine row, configured from params."""
+    cfg = params.labels
+    return build_labels(
+        transactions, spine, key_account_rule(params), cfg.horizon_months, cfg.active_months,
+        cfg.key_account.trailing_months,
+    )
+
+
+def eligibility_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
+    """Who is eligible at each spine cutoff (no outcome window needed: scoring uses this)."""
+    cfg = params.labels
+    labels = build_labels(
+        transactions, spine, key_account_rule(params), 0, cfg.active_months, cfg.key_account.trailing_months
+    )
+    return labels[["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]]

@@ -16,7 +16,7 @@ from features.catalogue import feature_catalogue
 from models.calibration import fit_calibrator
 from models.estimator import LogisticPrior, TrainingResult, predict_probability, refit_classifier, train_classifier
 from models.spec import FeatureSpec
-from models.split import TimeSplit, time_split
+from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
 from pipeline import tracking
 from pipeline.build_features import load_features
@@ -24,6 +24,7 @@ from pipeline.build_labels import load_labels
 from pipeline.config import Params
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_json, write_json
+from pipeline.timeline import split_of
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +39,6 @@ def load_panel(params: Params) -> pd.DataFrame:
     panel = load_features(params).merge(labels, on=["customer_id", "cutoff"], how="inner", validate="1:1")
     return panel[panel["eligible"]].reset_index(drop=True)
 
-
-def split_of(params: Params, panel: pd.DataFrame, fold_test_cutoff: pd.Timestamp | None = None) -> TimeSplit:
-    """The out-of-time split configured in params over the panel's cutoffs; for a backtest fold's test cutoff,
-    the split whose validation cutoff follows from it. A split the params make impossible is a ConfigError."""
-    cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
-    cfg = params.split
-    test, validation = (cfg.test_cutoff, cfg.validation_cutoff) if fold_test_cutoff is None else (
-        fold_test_cutoff, None)
-    try:
-        return time_split(cutoffs, params.labels.horizon_months, test, validation, cfg.validation_gap_months)
-    except ValueError as exc:
-        raise ConfigError(f"split: {exc} (check split.test_cutoff, split.validation_cutoff, "
-                          f"split.validation_gap_months and labels.horizon_months)") from exc
 
 
 def feature_spec_from(params: Params, train: pd.DataFrame, extra_features: tuple[str, ...] = ()) -> FeatureSpec:

@@ -11,7 +11,8 @@ from models.spec import FeatureSpec
 from pipeline import evaluate, tracking
 from pipeline.config import params_from_dict
 from pipeline.errors import ConfigError
-from pipeline.train import fit_prior, hyperparameters, split_of, tuned_hyperparameters
+from pipeline.timeline import split_of
+from pipeline.train import fit_prior, hyperparameters, tuned_hyperparameters
 from tests.conftest import small_params
 
 FRAME = pd.DataFrame({"spend_sum_365d": [0.0, 10.0, 1000.0, 5000.0], "firm_industry": ["a", "b", "a", "b"]})
