@@ -51,7 +51,7 @@ import pandas as pd
 import yaml
 
 from features.catalogue import feature_families
-from pipeline.config import CsvOptions, DataConfig, params_from_dict
+from pipeline.config import CsvOptions, DataConfig, Params, params_from_dict
 from pipeline.errors import ConfigError, DataError
 from pipeline.ingest import DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
 from pipeline.sniff import (
@@ -517,12 +517,11 @@ def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def families_for(base: dict[str, Any], tables: list[TableFile]) -> list[str]:
+def families_for(base: Params, tables: list[TableFile]) -> list[str]:
     """The base's feature families without those fed only by a transaction column no file has."""
-    features = base.get("features", {})
-    families = features.get("families") or feature_families(tuple(features.get("windows_days", (30, 90, 180, 365))))
+    families = base.features.families or feature_families(base.features.windows_days)
     mapped = {ours for f in tables if f.table == "transactions" for ours in f.proposal.mapping.values()}
-    return [family for family in families if FAMILY_COLUMNS.get(family, "amount") in mapped | {"amount"}]
+    return [family for family in families if family not in FAMILY_COLUMNS or FAMILY_COLUMNS[family] in mapped]
 
 
 def files_settings(tables: list[TableFile], csv: dict[str, Any], raw_dir: Path) -> dict[str, Any]:
@@ -547,6 +546,7 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
     if output.exists() and not request.force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
     base = load_base(request.extends)
+    base_params = params_from_dict(base)
     exports = [read_export(path, request.choice.encoding) for path in request.files]
     tables = classify(exports, request.overrides or {})
     csv, format_lines = csv_settings(tables, request.choice)
@@ -561,16 +561,16 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
             "data": {"source": "files", "raw_dir": write(raw_dir), **{k: write(v) for k, v in outputs.items()},
                      "files": files},
             "demo": {"output_dir": write(project / "data" / name / "demo")},  # never the default demo folder
-            "features": {"families": families_for(base, tables)},
-            "mlflow": {key: base.get("mlflow", {}).get(key, "key-account-potential") + suffix
-                       for key in ("experiment", "registered_model")},
+            "features": {"families": families_for(base_params, tables)},
+            "mlflow": {"experiment": base_params.mlflow.experiment + suffix,
+                       "registered_model": base_params.mlflow.registered_model + suffix},
         }
 
     reading = params_from_dict(merged(base, settings(str)))
     parts = read_sources(reading)
     validated = validate_tables(parts, reading.data.files, today or pd.Timestamp.now().normalize())
     timestamps = validated.transactions["timestamp"]
-    plan = plan_for_history(history_months(timestamps.min(), timestamps.max()), reading.evaluate.backtest_folds)
+    plan = plan_for_history(history_months(timestamps.min(), timestamps.max()), base_params.evaluate.backtest_folds)
     params_from_dict(merged(merged(base, settings(str)), plan_settings(plan)))
     wanted = merged(settings(lambda path: relative_to(path, profile_dir)), plan_settings(plan))
     changed = differing(wanted, base)
