@@ -10,6 +10,17 @@ from pipeline.ingest import RawPart
 from pipeline.io import markdown_cell
 
 OUTLIER_FACTOR = 10  # a line is an outlier when |amount| exceeds this many times the 99.9th percentile
+FILE_REPAIRS = ("ids_normalised", "timezone_aware_converted", "non_iso_dates_inferred", "bands_converted",
+                "invoice_ids_derived", "repeated_headers_dropped")  # counted per file while reading
+EXAMPLE_COLUMNS = ["_file", "invoice_id", "customer_id", "timestamp", "amount"]
+
+
+def _line_examples(lines: pd.DataFrame | None) -> list[dict]:
+    """Up to five lines as text records (file, invoice, customer, timestamp, amount)."""
+    if lines is None or lines.empty:
+        return []
+    shown = lines[[c for c in EXAMPLE_COLUMNS if c in lines.columns]].head(5).rename(columns={"_file": "file"})
+    return shown.astype("str").to_dict("records")
 
 
 def top_share(spend: pd.Series, share_of_customers: float = 0.2) -> float:
@@ -40,11 +51,13 @@ def quality_report(parts: dict[str, list[RawPart]], transactions: pd.DataFrame, 
             "cancellation_lines_netted": counts.get("cancellation_lines_netted", 0),
             "unknown_customers_added": counts.get("unknown_customers_added", 0),
             "conflicting_duplicate_customers_kept_last": counts.get("conflicting_duplicate_customers", 0),
-            **{name: sum(p.conversions[name] for ps in parts.values() for p in ps)
-               for name in ("ids_normalised", "timezone_aware_converted", "non_iso_dates_inferred")},
+            **{name: sum(p.conversions.get(name, 0) for ps in parts.values() for p in ps) for name in FILE_REPAIRS},
+            "implausible_days_to_pay_blanked": counts.get("implausible_days_to_pay_blanked", 0),
         },
         "conflicting_customer_examples": conflicts.drop(columns="_file", errors="ignore").astype("str")
         .to_dict("records"),
+        "stray_line_examples": _line_examples(counts.get("stray_examples")),
+        "unknown_customer_examples": list(counts.get("unknown_examples", [])),
         "first_timestamp": str(transactions["timestamp"].min()),
         "last_timestamp": str(transactions["timestamp"].max()),
         "customers": {"total": len(customers), "with_transactions": len(buying),
@@ -94,6 +107,12 @@ def quality_markdown(report: dict) -> str:
         f"20% of customers made {report['revenue']['top_20pct_customers_share_last_12_months']:.1%} of the last "
         "12 months' revenue.",
         "",
+        *(["Stray lines (cut off from the bulk of the timeline), e.g.: "
+           + "; ".join(markdown_cell(f"{e['timestamp']} {e.get('invoice_id', '')} {e.get('customer_id', '')}")
+                       for e in report["stray_line_examples"]), ""] if report.get("stray_line_examples") else []),
+        *(["Customers of transactions missing from the customer file, e.g.: "
+           + ", ".join(markdown_cell(str(c)) for c in report["unknown_customer_examples"]), ""]
+          if report.get("unknown_customer_examples") else []),
         f"Outliers ({report['outliers']['rule']}): {report['outliers']['lines']:,} lines.",
         "",
         "Missing values: " + ", ".join(f"{table}.{column} {n:,}" for table, columns in report["nulls"].items()

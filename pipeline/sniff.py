@@ -43,6 +43,10 @@ class FormatError(ValueError):
         super().__init__(f"{reason} (set data.files.csv.{setting}); e.g. {list(self.values[:5])}")
 
 
+class NotDatesError(FormatError):
+    """Values that are no calendar dates in any format the values could decide (`yesterday`, `31.02.2023`)."""
+
+
 @dataclass(frozen=True)
 class FileSniff:
     """What a file is: `kind`, the text encoding a byte-order mark fixes (None without one), and a phrase."""
@@ -52,10 +56,8 @@ class FileSniff:
     description: str
 
 
-def sniff_file(path: Path) -> FileSniff:
-    """The kind of a file by its first bytes, whatever its name."""
-    with Path(path).open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
+def sniff_bytes(head: bytes) -> FileSniff:
+    """The kind of content by its first bytes ("zip" for any zip archive: `sniff_file` looks inside)."""
     if not head:
         return FileSniff("empty", None, "an empty file")
     for bom, encoding in BOMS:
@@ -65,17 +67,26 @@ def sniff_file(path: Path) -> FileSniff:
         if head.startswith(magic):
             return FileSniff(kind, None, description)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile:
-            names = []
-        if any(name.startswith("xl/") for name in names):
-            return FileSniff("xlsx", None, "an Excel workbook (.xlsx)")
-        return FileSniff("zip", None, f"a zip archive of {len(names)} file(s) {names[:5]}")
+        return FileSniff("zip", None, "a zip archive")
     if b"\x00" in head:
         return FileSniff("binary", None, "a binary file, not text")
     return FileSniff("text", None, "text")
+
+
+def sniff_file(path: Path) -> FileSniff:
+    """The kind of a file by its first bytes, whatever its name; a zip archive holding xl/ is an XLSX workbook."""
+    with Path(path).open("rb") as fh:
+        sniff = sniff_bytes(fh.read(SNIFF_BYTES))
+    if sniff.kind != "zip":
+        return sniff
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        names = []
+    if any(name.startswith("xl/") for name in names):
+        return FileSniff("xlsx", None, "an Excel workbook (.xlsx)")
+    return FileSniff("zip", None, f"a zip archive of {len(names)} file(s) {names[:5]}")
 
 
 def guess_delimiter(text_sample: str) -> str:
@@ -254,12 +265,12 @@ def infer_date_format(values: Iterable[str], dayfirst: bool | None = None) -> st
     if times:
         raise FormatError("times of day without a date", times, "date_format")
     matches = {t: DATE.match(t) for t in texts}
-    not_dates = [t for t, m in matches.items() if m is None]
-    if not_dates:
-        raise FormatError("values that are not dates in a format the values decide", not_dates, "date_format")
     shapes: dict[str, set] = {"separator": set(), "year": set(), "time": set()}
     orders: dict[str, list[str]] = {"ymd": [], "dmy": [], "mdy": [], "both": [], "none": []}
     for text, match in matches.items():
+        if match is None:
+            orders["none"].append(text)
+            continue
         a, b, c = match["a"], match["b"], match["c"]
         shapes["separator"].add(match["sep"])
         if match["time"]:
@@ -277,11 +288,10 @@ def infer_date_format(values: Iterable[str], dayfirst: bool | None = None) -> st
         orders["both" if day_first and month_first else "dmy" if day_first else "mdy" if month_first
                else "none"].append(text)
     if orders["none"]:
-        raise FormatError("values that are not calendar dates", orders["none"], "date_format")
+        raise NotDatesError("values that are not dates", orders["none"], "date_format")
     for shape, seen in shapes.items():
         if len(seen) > 1:
-            examples = [t for t, m in matches.items() if m is not None]
-            raise FormatError(f"dates written with different {shape}s {sorted(seen)} in one column", examples,
+            raise FormatError(f"dates written with different {shape}s {sorted(seen)} in one column", texts,
                               "date_format")
     separator, year, time = shapes["separator"].pop(), shapes["year"].pop(), next(iter(shapes["time"]), "")
     suffix = f" {time}" if time else ""

@@ -33,7 +33,7 @@ import pandera.pandas as pa
 
 from pipeline.config import FilesConfig, Params, SourceFile
 from pipeline.errors import DataError
-from pipeline.ingest import NUMBERS, TEXT, RawPart, empty_column, expand_sources, read_part
+from pipeline.ingest import MAX_DAYS_TO_PAY, NUMBERS, TEXT, RawPart, empty_column, expand_sources, read_part
 from pipeline.io import atomic_dir, read_json, read_parquet, write_json
 from pipeline.quality import quality_markdown, quality_report
 
@@ -98,7 +98,8 @@ def read_sources(params: Params) -> dict[str, list[RawPart]]:
     """Every configured file, read, mapped and typed (the only disk access of this stage's core)."""
     files = params.data.files
     return {
-        table: [read_part(path, source, table, files.csv, files.timezone)
+        table: [read_part(path, source, table, files.csv, files.timezone, band_value=files.band_value,
+                          derive_invoice_id=files.derive_invoice_id)
                 for path, source in expand_sources(params.data.raw_dir, sources, table)]
         for table, sources in configured_sources(params).items()
     }
@@ -144,34 +145,79 @@ def _cancellations(tx: pd.DataFrame, files: FilesConfig) -> pd.Series:
     return flagged
 
 
+def stray_lines(timestamps: pd.Series, gap_days: int, max_share: float) -> pd.Series:
+    """Lines cut off from the bulk of the timeline, at either end, by at least `gap_days` empty days and
+    together at most `max_share` of the lines (a test booking in 1970, a typo year 2099)."""
+    day = timestamps.dt.normalize()
+    per_day = day.value_counts().sort_index()
+    empty_days = (per_day.index[1:] - per_day.index[:-1]).days - 1
+    cuts = np.flatnonzero(empty_days >= gap_days)  # a gap after the cut-th day
+    if not len(cuts):
+        return pd.Series(False, index=timestamps.index)
+    lines = per_day.to_numpy().cumsum()
+    allowed, total = max_share * len(timestamps), len(timestamps)
+    early = [c for c in cuts if lines[c] <= allowed]
+    late = [c for c in cuts if total - lines[c] <= allowed]
+    stray = pd.Series(False, index=timestamps.index)
+    if early:
+        stray |= day <= per_day.index[max(early)]
+    if late:
+        stray |= day > per_day.index[min(late)]
+    return stray
+
+
+def _timeline_drops(tx: pd.DataFrame, files: FilesConfig, today: pd.Timestamp) -> dict[str, pd.Series]:
+    """Lines outside the plausible timeline, by reason: before data.files.min_date, at or after valid_until
+    (or after today), stray (far from the bulk). Decided before files supersede each other, so that one stray
+    line never widens a file's date range."""
+    valid_until = pd.Timestamp(files.valid_until) if files.valid_until else today + pd.Timedelta(days=1)
+    drops = {"future_dated": tx["timestamp"] >= valid_until,
+             "before_min_date": tx["timestamp"] < pd.Timestamp(files.min_date)}
+    inside = ~(drops["future_dated"] | drops["before_min_date"]) & tx["timestamp"].notna()
+    stray = stray_lines(tx.loc[inside, "timestamp"], files.stray_gap_days, files.stray_max_share)
+    drops["stray_lines"] = stray.reindex(tx.index, fill_value=False)
+    return drops
+
+
 def clean_transactions(
     parts: list[RawPart], files: FilesConfig, today: pd.Timestamp
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Combine transaction files and apply the documented repairs; returns the lines, the counts and, per
     customer, the latest value of each of data.files.customer_attributes_from_transactions."""
-    frames, overlap = supersede_overlaps([_with_amount(p) for p in parts])
-    tx = pd.concat(frames, ignore_index=True)
+    lines = pd.concat([_with_amount(p).assign(_part=i) for i, p in enumerate(parts)], ignore_index=True)
+    timeline = _timeline_drops(lines, files, today)
+    off_timeline = pd.Series(False, index=lines.index)
+    for mask in timeline.values():
+        off_timeline |= mask
+    frames, overlap = supersede_overlaps([lines.loc[~off_timeline & (lines["_part"] == i)].drop(columns="_part")
+                                          for i in range(len(parts))])
+    tx = pd.concat(frames)
     dropped = {"overlap": overlap}  # lines dropped, by reason (the quality report lists them in this order)
-    counts = {"dropped": dropped}
+    counts = {"dropped": dropped, "stray_examples": lines.loc[timeline["stray_lines"]]}
 
     cancelled = _cancellations(tx, files)
     counts["cancellation_lines_netted"] = int(cancelled.sum())
     tx = tx.assign(amount=tx["amount"].where(~cancelled, -tx["amount"].abs()))
 
-    valid_until = pd.Timestamp(files.valid_until) if files.valid_until else today + pd.Timedelta(days=1)
     product = tx["product_id"] if "product_id" in tx.columns else pd.Series(None, index=tx.index, dtype="str")
     drops = {
         "no_customer_id": tx["customer_id"].isna(),
         "adjustment_lines": product.isin(files.exclude_products),
         "missing_amount": tx["amount"].isna(),
-        "future_dated": tx["timestamp"] >= valid_until,
-        "absurd_amount": tx["amount"].abs() > files.max_abs_line_amount,
+        "future_dated": pd.Series(False, index=tx.index),
+        "absurd_amount": ~np.isfinite(tx["amount"]) | (tx["amount"].abs() > files.max_abs_line_amount),
     }
     keep = pd.Series(True, index=tx.index)
     for reason, mask in drops.items():
         dropped[reason] = int((mask & keep).sum())  # each line counted under its first reason only
         keep &= ~mask
-    tx = tx.loc[keep]
+    for reason, mask in timeline.items():
+        dropped[reason] = dropped.get(reason, 0) + int(mask.sum())
+    tx = tx.loc[keep].reset_index(drop=True)
+    if "days_to_pay" in tx.columns:
+        implausible = tx["days_to_pay"] > MAX_DAYS_TO_PAY
+        counts["implausible_days_to_pay_blanked"] = int(implausible.sum())
+        tx["days_to_pay"] = tx["days_to_pay"].where(~implausible)
     attributes = list(files.customer_attributes_from_transactions)
     missing = [a for a in attributes if a not in tx.columns]
     if missing:
@@ -193,10 +239,27 @@ def _canonical_transactions(tx: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["timestamp", "invoice_id"], kind="stable", ignore_index=True)
 
 
-def build_customers(parts: list[RawPart], tx: pd.DataFrame,
-                    attributes: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+def _check_unknown_customers(unknown: list[str], known: set[str], buying: int, parts: list[RawPart],
+                             max_share: float) -> None:
+    """Stop when more than `max_share` of the buying customers are missing from the customer file(s)."""
+    share = len(unknown) / buying
+    if share <= max_share:
+        return
+    unpadded = {k.lstrip("0"): k for k in known}
+    padded = [(u, unpadded[u.lstrip("0")]) for u in unknown if u.lstrip("0") in unpadded][:3]
+    hint = (f"; they differ from customer ids only by leading zeros, e.g. {padded}: export both with the same "
+            "ids") if padded else "; is customer_id mapped to the same column in both exports?"
+    raise DataError(", ".join(p.path for p in parts), "customer_id",
+                    f"{len(unknown)} of {buying} customers of the transactions ({share:.0%}) are not in the "
+                    f"customer file, more than data.files.max_unknown_customer_share ({max_share:.0%}); e.g. "
+                    f"{unknown[:5]}{hint}")
+
+
+def build_customers(parts: list[RawPart], tx: pd.DataFrame, attributes: pd.DataFrame,
+                    max_share: float = 1.0) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """One row per customer: the last row of duplicated ids, missing attributes filled from `attributes`
-    (per customer, from transactions), minimal rows for customers only seen in transactions. Returns rows,
+    (per customer, from transactions), minimal rows for customers only seen in transactions (more than
+    `max_share` of the buying customers missing from given customer files is an error). Returns rows,
     counts, conflicts."""
     frames = [p.frame for p in parts]
     customers = (pd.concat(frames, ignore_index=True) if frames
@@ -211,6 +274,9 @@ def build_customers(parts: list[RawPart], tx: pd.DataFrame,
     known = set(customers["customer_id"])
     unknown = sorted(set(tx["customer_id"]) - known)
     counts["unknown_customers_added"] = len(unknown)
+    counts["unknown_examples"] = unknown[:5]
+    if parts and unknown:
+        _check_unknown_customers(unknown, known, tx["customer_id"].nunique(), parts, max_share)
     customers = pd.concat([customers, pd.DataFrame({"customer_id": pd.Series(unknown, dtype="str")})],
                           ignore_index=True)
     for column in CUSTOMER_COLUMNS:
@@ -250,13 +316,27 @@ def check_schema(frame: pd.DataFrame, table: str, files: list[RawPart]) -> None:
                         f"{len(cases)} value(s) fail the check(s): {checks}", examples) from None
 
 
+def _check_usable(tx: pd.DataFrame, parts: list[RawPart]) -> None:
+    """Refuse exports no ranking can come from: no positive amount at all, or a single customer."""
+    files = ", ".join(p.path for p in parts)
+    if not (tx["amount"] > 0).any():
+        raise DataError(files, "amount", f"all {len(tx)} kept lines are cancellations or credits (no positive "
+                        "amount): export the sales too, or check data.files.cancellations", tx.head(5))
+    customers = tx["customer_id"].unique()
+    if len(customers) == 1:
+        raise DataError(files, "customer_id", f"every kept line belongs to one customer ({customers[0]!r}): a "
+                        "ranking needs many customers; is customer_id mapped to the customer column?")
+
+
 def validate_tables(parts: dict[str, list[RawPart]], files: FilesConfig, today: pd.Timestamp) -> ValidatedTables:
     """Combine, clean and check the tables read from the raw files (no disk access)."""
     transactions, tx_counts, attributes = clean_transactions(parts["transactions"], files, today)
     if transactions.empty:
         raise DataError(", ".join(p.path for p in parts["transactions"]), None,
                         f"no transaction line is left after cleaning (dropped: {tx_counts})")
-    customers, customer_counts, conflicts = build_customers(parts.get("customers", []), transactions, attributes)
+    _check_usable(transactions, parts["transactions"])
+    customers, customer_counts, conflicts = build_customers(parts.get("customers", []), transactions, attributes,
+                                                            files.max_unknown_customer_share)
     firmographics = build_firmographics(parts.get("firmographics", []))
     check_schema(transactions, "transactions", parts["transactions"])
     check_schema(customers, "customers", parts.get("customers", []))
