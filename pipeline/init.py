@@ -52,15 +52,17 @@ import yaml
 
 from features.catalogue import feature_families
 from pipeline.config import CsvOptions, DataConfig, Params, params_from_dict
-from pipeline.errors import ConfigError, DataError
-from pipeline.ingest import DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
+from pipeline.errors import ConfigError, DataError, UserInputError
+from pipeline.ingest import BANDS, DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
 from pipeline.sniff import (
+    SNIFF_BYTES,
     FormatError,
     NumberFormat,
     guess_delimiter,
     infer_date_format,
     infer_number_format,
     parse_band,
+    sniff_bytes,
     sniff_file,
 )
 from pipeline.validate import read_sources, validate_tables
@@ -262,7 +264,6 @@ def profile_yaml(settings: dict[str, Any], header: list[str]) -> str:
 
 # --- reading the exports -----------------------------------------------------------------------------------------
 
-READABLE_KINDS = ("text", "gzip", "xlsx", "parquet")
 FALLBACK_ENCODING = "cp1252"  # Windows Western European: what non-UTF-8 exports of European systems use
 SAMPLE_CHARS = 65536
 
@@ -309,18 +310,18 @@ def text_sample(path: Path, kind: str, encoding: str) -> str:
 
 
 def read_export(path: Path, encoding: str | None) -> ExportFile:
-    """Kind, encoding, delimiter and the columns (as read) of one export; a kind the pipeline cannot read
-    is refused, naming the file."""
+    """Kind, encoding, delimiter and the columns (as read by the pipeline) of one export; a kind the pipeline
+    cannot read is refused by it, naming the file and what to do."""
     sniffed = sniff_file(path)
-    if sniffed.kind not in READABLE_KINDS:
-        raise DataError(str(path), None, f"is {sniffed.description}; kap init reads CSV or TSV text (also "
-                        "gzip-compressed), Excel workbooks (.xlsx) and Parquet files")
-    if sniffed.kind in ("xlsx", "parquet"):
-        return ExportFile(path, sniffed.kind, None, None, read_file(path, CsvOptions()))
-    encoding = encoding or detect_encoding(path, sniffed.kind, sniffed.encoding)
-    delimiter = guess_delimiter(text_sample(path, sniffed.kind, encoding))
-    frame = read_file(path, CsvOptions(delimiter=delimiter, encoding=encoding))
-    return ExportFile(path, sniffed.kind, encoding, delimiter, frame)
+    if sniffed.kind in ("text", "gzip"):
+        with _open_bytes(path, sniffed.kind) as fh:
+            inner = sniff_bytes(fh.read(SNIFF_BYTES)) if sniffed.kind == "gzip" else sniffed
+        if inner.kind == "text":
+            encoding = encoding or detect_encoding(path, sniffed.kind, inner.encoding)
+            delimiter = guess_delimiter(text_sample(path, sniffed.kind, encoding))
+            frame = read_file(path, CsvOptions(delimiter=delimiter, encoding=encoding))
+            return ExportFile(path, sniffed.kind, encoding, delimiter, frame)
+    return ExportFile(path, sniffed.kind, None, None, read_file(path, CsvOptions()))
 
 
 # --- formats -----------------------------------------------------------------------------------------------------
@@ -337,12 +338,17 @@ class FormatChoice:
 
 
 OPTION_OF_SETTING = {"dayfirst": "--dayfirst or --monthfirst", "decimal": "--decimal . or --decimal ,",
-                     "thousands": "--thousands (none, ',', '.', ' ' or \"'\")", "date_format": "--date-format"}
+                     "thousands": "--thousands (none, ',', '.', ' ' or \"'\")", "date_format": "--date-format",
+                     "encoding": "--encoding"}
+DECIDING_SETTING = re.compile(r"data\.files\.csv\.(\w+)")
 
 
-def _refused(export: ExportFile, column: str, error: FormatError) -> DataError:
-    """The pipeline's message for a format the values cannot decide, plus the option of `kap init` that does."""
-    return DataError(str(export.path), column, f"{error}; kap init: pass {OPTION_OF_SETTING[error.setting]}")
+def with_option_hint(error: DataError) -> UserInputError:
+    """The pipeline's refusal of a format, plus the option of `kap init` that decides the setting it names."""
+    match = DECIDING_SETTING.search(error.problem)
+    if match is None or match[1] not in OPTION_OF_SETTING:
+        return error
+    return UserInputError(f"{error}\nkap init: decide it with {OPTION_OF_SETTING[match[1]]}")
 
 
 def _text_values(frame: pd.DataFrame, column: str) -> pd.Series | None:
@@ -354,52 +360,36 @@ def _text_values(frame: pd.DataFrame, column: str) -> pd.Series | None:
     return text[(text != "") & ~text.str.lower().isin(MISSING_TOKENS)]
 
 
-def number_format(columns: list[tuple[ExportFile, str, pd.Series]], choice: FormatChoice) -> NumberFormat | None:
-    """The one number format of every number column (each decided by its values, as the pipeline would),
-    or None when no value shows a separator."""
-    thousands = None if choice.thousands is None else "" if choice.thousands == "none" else choice.thousands
-    for export, column, values in columns:
-        try:
-            infer_number_format(values, choice.decimal, thousands)
-        except FormatError as error:
-            raise _refused(export, column, error) from None
-    every = pd.concat([values for *_, values in columns]) if columns else pd.Series(dtype="str")
-    if not every.str.contains(r"[.,' ]", regex=True).any() and choice.decimal is None and thousands is None:
+def number_format(columns: list[pd.Series]) -> NumberFormat | None:
+    """The one number format the values of every number column decide together; None when no value shows a
+    separator, or when the values leave it open or the columns differ (each column then decides for itself
+    in the pipeline, which refuses a column that cannot)."""
+    every = pd.concat(columns) if columns else pd.Series(dtype="str")
+    if not every.str.contains(r"[.,' ]", regex=True).any():
         return None
     try:
-        return infer_number_format(every, choice.decimal, thousands)
-    except FormatError as error:
-        raise DataError(", ".join(sorted({str(e.path) for e, *_ in columns})), None,
-                        f"the number columns together: {error}; kap init: pass "
-                        f"{OPTION_OF_SETTING[error.setting]}") from None
+        return infer_number_format(every)
+    except FormatError:
+        return None
 
 
-def date_formats(columns: list[tuple[ExportFile, str, pd.Series]], choice: FormatChoice) -> dict[tuple[str, str], str]:
-    """The date format of every date column, (file, column) -> strftime format or ISO8601."""
-    formats = {}
-    for export, column, values in columns:
-        if choice.date_format:
-            formats[(str(export.path), column)] = choice.date_format
-            continue
-        try:
-            formats[(str(export.path), column)] = infer_date_format(values, choice.dayfirst)
-        except FormatError as error:
-            raise _refused(export, column, error) from None
-    return formats
+def date_format(values: pd.Series, dayfirst: bool | None) -> str | None:
+    """The date format a column's values decide (None when they do not: the pipeline refuses it)."""
+    try:
+        return infer_date_format(values, dayfirst)
+    except FormatError:
+        return None
 
 
-def dayfirst_of(formats: dict[tuple[str, str], str], choice: FormatChoice) -> bool | None:
-    """data.files.csv.dayfirst the columns agree on (None: ISO dates only, or columns that differ)."""
-    if choice.dayfirst is not None:
-        return choice.dayfirst
-    orders = {fmt.startswith("%d") for fmt in formats.values() if fmt.startswith(("%d", "%m"))}
+def dayfirst_of(formats: list[str | None]) -> bool | None:
+    """data.files.csv.dayfirst the date columns agree on (None: ISO dates only, or columns that differ)."""
+    orders = {fmt.startswith("%d") for fmt in formats if fmt and fmt.startswith(("%d", "%m"))}
     return orders.pop() if len(orders) == 1 else None
 
 
 # --- the profile -------------------------------------------------------------------------------------------------
 
 PREVIEW_ROWS = 5
-BANDED = ("employees", "annual_revenue")  # number columns that may hold size bands ("10-49"), read as bands
 
 
 @dataclass(frozen=True)
@@ -466,36 +456,36 @@ def _agreed(files: list[TableFile], attribute: str, setting: str) -> str | None:
 
 
 def csv_settings(files: list[TableFile], choice: FormatChoice) -> tuple[dict[str, Any], list[str]]:
-    """data.files.csv for the exports and a line per detected format."""
+    """data.files.csv for the exports (what the user passed, else what the values decide) and a line per
+    detected format."""
     csv: dict[str, Any] = {}
     if delimiter := _agreed(files, "delimiter", "delimiter"):
         csv["delimiter"] = delimiter
     if encoding := _agreed(files, "encoding", "encoding"):
         csv["encoding"] = "utf-8" if encoding == "utf-8-sig" else encoding  # the byte-order mark wins anyway
-    numbers, dates = [], []
+    numbers, dates = [], {}
     for f in files:
         for theirs, ours in f.proposal.mapping.items():
             values = _text_values(f.export.frame, theirs)
             if values is None:
                 continue
             if ours in NUMBERS[f.table]:
-                values = values[values.map(parse_band).isna()] if ours in BANDED else values
-                numbers.append((f.export, theirs, values))
+                numbers.append(values[values.map(parse_band).isna()] if ours in BANDS else values)
             elif ours in DATES[f.table]:
-                dates.append((f.export, theirs, values))
+                dates[f"{f.export.path.name} {theirs!r}"] = date_format(values, choice.dayfirst)
     lines = []
-    found = number_format(numbers, choice)
+    found = number_format(numbers)
     if found is not None:
-        csv["decimal"] = found.decimal
-        if found.thousands:  # none seen: left to the values of each later export
-            csv["thousands"] = found.thousands
-        lines.append(f"numbers: decimal {found.decimal!r}, thousands {found.thousands or 'none'!r}".replace(
-            "'none'", "none"))
-    formats = date_formats(dates, choice)
-    lines += [f"dates: {Path(file).name} {column!r} {fmt}" for (file, column), fmt in formats.items()]
+        lines.append(f"numbers: decimal {found.decimal!r}, thousands " + (repr(found.thousands) if found.thousands
+                                                                          else "none seen"))
+    decimal = choice.decimal or (found.decimal if found else None)
+    thousands = choice.thousands or (found.thousands if found else None)  # none seen: each export's values decide
+    csv |= {key: value for key, value in (("decimal", decimal), ("thousands", thousands)) if value}
+    lines += [f"dates: {column} {fmt or 'left open by the values'}" for column, fmt in dates.items()]
     if choice.date_format:
         csv["date_format"] = choice.date_format
-    elif (dayfirst := dayfirst_of(formats, choice)) is not None:
+    dayfirst = choice.dayfirst if choice.dayfirst is not None else dayfirst_of(list(dates.values()))
+    if dayfirst is not None and not choice.date_format:
         csv["dayfirst"] = dayfirst
     return csv, lines
 
@@ -567,7 +557,10 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
         }
 
     reading = params_from_dict(merged(base, settings(str)))
-    parts = read_sources(reading)
+    try:
+        parts = read_sources(reading)
+    except DataError as error:
+        raise with_option_hint(error) from None
     validated = validate_tables(parts, reading.data.files, today or pd.Timestamp.now().normalize())
     timestamps = validated.transactions["timestamp"]
     plan = plan_for_history(history_months(timestamps.min(), timestamps.max()), base_params.evaluate.backtest_folds)
@@ -586,7 +579,7 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
     return InitResult(output, text, tuple(summary), preview)
 
 
-KIND_NAMES = {"text": "CSV", "gzip": "gzip-compressed CSV", "xlsx": "Excel workbook", "parquet": "Parquet"}
+KIND_NAMES = {"text": "CSV", "gzip": "gzip-compressed", "xlsx": "Excel workbook", "parquet": "Parquet"}
 
 
 def describe(tables: list[TableFile], format_lines: list[str], derive_invoice_id: bool, plan: HistoryPlan,
@@ -595,8 +588,11 @@ def describe(tables: list[TableFile], format_lines: list[str], derive_invoice_id
     lines = []
     for f in tables:
         export = f.export
-        how = KIND_NAMES[export.kind] + (f", {export.encoding}, delimiter {export.delimiter!r}"
-                                         if export.delimiter else "")
+        how = KIND_NAMES[export.kind]
+        if export.kind == "gzip":
+            how += " CSV" if export.delimiter else " Parquet"
+        if export.delimiter:
+            how += f", {export.encoding}, delimiter {export.delimiter!r}"
         lines.append(f"{export.path.name}: {f.table} ({how})")
         lines.append("  columns: " + ", ".join(f"{theirs} -> {ours}" for theirs, ours in f.proposal.mapping.items()))
         if f.proposal.unmatched:

@@ -174,9 +174,10 @@ def test_ambiguous_dates_are_refused_until_decided(project):
     ambiguous_export(project / "exports")
     refused = runner.invoke(app, ["init", "exports/tx.csv", "-o", "p.yaml"])
     assert refused.exit_code == 2
-    assert "tx.csv, column 'Date'" in refused.output
-    assert "day-first and month-first" in refused.output and "data.files.csv.dayfirst" in refused.output
-    assert "--dayfirst or --monthfirst" in refused.output
+    assert "tx.csv, column 'timestamp': every date fits day-first and month-first" in refused.output
+    assert "set data.files.csv.dayfirst" in refused.output  # the pipeline's own message, with example rows
+    assert "Example rows:" in refused.output
+    assert "kap init: decide it with --dayfirst or --monthfirst" in refused.output
     assert not (project / "p.yaml").exists()
 
     accepted = runner.invoke(app, ["init", "exports/tx.csv", "-o", "p.yaml", "--dayfirst"])
@@ -205,7 +206,7 @@ def test_a_zip_archive_is_refused_naming_it(project):
         archive.writestr("tx.csv", "Customer,Date,Amount\nA,2024-01-01,1\n")
     result = runner.invoke(app, ["init", "exports/bundle.zip", "-o", "p.yaml"])
     assert result.exit_code == 2
-    assert "exports/bundle.zip: is a zip archive of 1 file(s) ['tx.csv']" in result.output
+    assert "exports/bundle.zip: is a zip archive of 1 file(s) ['tx.csv']: unpack it" in result.output
     assert not (project / "p.yaml").exists()
 
 
