@@ -89,6 +89,19 @@ def features_list(params: ParamsOption = Path("params.yaml")) -> None:
     typer.echo(catalogue_markdown(cfg.windows_days, cfg.families), nl=False)
 
 
+@app.command("params-schema")
+def params_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the schema to this file.")] = None,
+) -> None:
+    """Print the JSON schema of params files (for editors; `extends` allowed; keys optional for profiles)."""
+    from pipeline.config import params_json_schema_text
+
+    if output is None:
+        typer.echo(params_json_schema_text(), nl=False)
+    else:
+        output.write_text(params_json_schema_text(), encoding="utf-8")
+
+
 @app.command("init")
 def init(
     files: Annotated[list[Path], typer.Argument(help="The exports: CSV/TSV (also gzip), Excel .xlsx or Parquet.",

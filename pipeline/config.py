@@ -1,115 +1,247 @@
 """Typed view of params.yaml: the single source of every knob and path.
 
-Loading is explicit (`load_params`); nothing is read at import time. Unknown keys, values of the wrong type,
-out of range, unparsable dates, unknown time zones, encodings and feature families raise `ConfigError` when
-params are loaded, so a typo fails before any stage runs, not in the middle of a scheduled run. A key left
-out takes its field's default here (required keys, such as the paths, have none).
+Every group of params.yaml is a frozen pydantic model below: each key's type, default, bounds and a one-line
+description live in its `Field`. Loading is explicit (`load_params`); nothing is read at import time. Unknown
+keys, values of the wrong type, out of range, unparsable dates, unknown time zones, encodings and feature
+families raise `ConfigError` when params are loaded (one line per problem, naming the key path), so a typo fails
+before any stage runs, not in the middle of a scheduled run. A key left out takes its field's default (required
+keys, such as the paths, have none).
+
+Files are read with a safe YAML loader that refuses duplicate keys and aliases of mappings or lists (a scalar
+anchor such as `&raw_dir` is fine), so a "billion laughs" file fails at once.
+
+Profiles: a file may say `extends: params.yaml` (a path relative to that file; chains are allowed, cycles are
+refused). The file's mappings are merged into its parent's deeply; lists and scalars replace the parent's.
+
+Relative paths resolve against the folder of the file that sets them, not the working directory, so
+`kap run-all --params /abs/configs/x.yaml` means the same from any folder (e.g. cron). This applies to every
+path of `data` (raw_dir, validated_dir, ... scores_dir), to `demo.output_dir` and to a relative `sqlite:///`
+`mlflow.tracking_uri`; it does not apply to `data.files.*[].path`, which stay relative to `data.raw_dir`. The
+folder is taken as the file was named (`params.yaml` in the working directory: paths stay as written) and the
+joined path is normalised (`configs/../data` is `data`). `params_from_dict` resolves nothing: its relative paths
+are relative to the working directory.
 """
 
 from __future__ import annotations
 
 import codecs
-import dataclasses
+import datetime
+import difflib
 import itertools
+import json
 import os
 import types
 import typing
 import zoneinfo
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from features.catalogue import feature_families
 from pipeline.errors import ConfigError
 
+MAX_REPR = 60  # characters of an offending value quoted in a message
 
-@dataclass(frozen=True)
-class SourceFile:
+
+def _short(value: Any) -> str:
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= MAX_REPR else text[: MAX_REPR - 3] + "..."
+
+
+def _date_text(value: Any) -> Any:
+    """YAML reads an unquoted 2024-01-31 as a date: take it as the text it was."""
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def _calendar_date(value: str | None) -> str | None:
+    try:
+        ok = value is None or pd.Timestamp(value) == pd.Timestamp(value).normalize()
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"must be a date such as 2024-01-31, got {_short(value)}")
+    return value
+
+
+def _increasing(values: tuple) -> tuple:
+    if not all(a < b for a, b in itertools.pairwise(values)):
+        raise ValueError(f"must be increasing, got {_short(values)}")
+    return values
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"must be a time zone such as Europe/Berlin, got {_short(value)}") from None
+    return value
+
+
+def _text_encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"must be a text encoding such as utf-8, got {_short(value)}") from None
+    return value
+
+
+def _delimiter(value: str) -> str:
+    if len(value) != 1 and value != "whitespace":
+        raise ValueError(f"must be one character or 'whitespace', got {_short(value)}")
+    return value
+
+
+def _our_columns(value: Any) -> Any:
+    """A file's column feeds one of our columns (a name) or several (a list of names)."""
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return value
+    raise ValueError(f"must be a column name or a non-empty list of column names, got {_short(value)}")
+
+
+Date = Annotated[StrictStr, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
+OptionalDate = Annotated[StrictStr | None, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
+Share = Annotated[StrictFloat, Field(gt=0, lt=1)]
+Count = Annotated[StrictInt, Field(ge=1)]
+
+
+class _Group(BaseModel):
+    """A group of params.yaml: immutable, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceFile(_Group):
     """One input file (or glob) of a table, relative to data.raw_dir, with its column mapping."""
 
-    path: str
-    columns: dict[str, str | list[str]] = field(default_factory=dict)  # the file's column -> our column(s)
+    path: StrictStr = Field(min_length=1, description="File or glob, relative to data.raw_dir.")
+    columns: dict[StrictStr, Annotated[StrictStr | tuple[StrictStr, ...], BeforeValidator(_our_columns)]] = Field(
+        default_factory=dict,
+        description="The file's column -> our column, or a list of ours when one source column feeds several.")
 
 
-@dataclass(frozen=True)
-class CsvOptions:
-    delimiter: str = ","  # one character, or "whitespace" (runs of spaces and tabs)
-    decimal: str = "auto"  # auto | "." | ",": auto decides per column from its values, refuses when they do not
-    thousands: str = "auto"  # auto | none | "," | "." | " " | "'": as decimal
-    encoding: str = "utf-8"  # a byte-order mark (UTF-8, UTF-16) wins over it
-    date_format: str | None = None  # e.g. "%d/%m/%Y %H:%M"; null: one format inferred per column from all values
-    dayfirst: bool | None = None  # null: decided by the values (ambiguous columns are refused); true/false: forced
+class CsvOptions(_Group):
+    """How CSV files are read."""
+
+    delimiter: Annotated[StrictStr, AfterValidator(_delimiter)] = Field(
+        ",", description="One character, or 'whitespace' (runs of spaces and tabs).")
+    decimal: Literal["auto", ".", ","] = Field(
+        "auto", description="Decimal mark; auto: decided per column from its values, refused when they cannot tell.")
+    thousands: Literal["auto", "none", ",", ".", " ", "'"] = Field(
+        "auto", description="Thousands separator; auto: decided per column from its values, as decimal.")
+    encoding: Annotated[StrictStr, AfterValidator(_text_encoding)] = Field(
+        "utf-8", description="Text encoding; a byte-order mark (UTF-8, UTF-16) wins over it.")
+    date_format: StrictStr | None = Field(
+        None, description="strftime format such as '%d/%m/%Y %H:%M'; null: one format inferred per column.")
+    dayfirst: StrictBool | None = Field(
+        None, description="null: decided by the values (ambiguous columns are refused); true/false: forced.")
 
 
-@dataclass(frozen=True)
-class CancellationRule:
+class CancellationRule(_Group):
     """Which lines are cancellations, returns or credit notes; their amounts are made negative."""
 
-    negative_quantity: bool = True
-    invoice_prefix: str | None = None  # e.g. "C" (Online Retail II)
-    flag_column: str | None = None  # a column (after mapping) that is true for cancellations
+    negative_quantity: StrictBool = Field(True, description="Lines with a negative quantity are cancellations.")
+    invoice_prefix: StrictStr | None = Field(
+        None, description="Invoice ids with this prefix are cancellations, e.g. 'C' (Online Retail II).")
+    flag_column: StrictStr | None = Field(
+        None, description="A column (after mapping) that is true for cancellations.")
 
 
-@dataclass(frozen=True)
-class FilesConfig:
+class FilesConfig(_Group):
     """How to read exports of real systems (data.source: files)."""
 
-    transactions: tuple[SourceFile, ...] = ()
-    customers: tuple[SourceFile, ...] = ()
-    firmographics: tuple[SourceFile, ...] = ()
-    currency: str = "EUR"
-    csv: CsvOptions = field(default_factory=CsvOptions)
-    timezone: str = "UTC"  # aware timestamps are converted to it; naive ones are taken as its local time
-    cancellations: CancellationRule = field(default_factory=CancellationRule)
-    exclude_products: tuple[str, ...] = ()  # non-product adjustment lines (postage, fees, bank charges)
-    customer_attributes_from_transactions: tuple[str, ...] = ()  # e.g. ["country"]: latest value per customer
-    max_abs_line_amount: float = 1.0e8  # lines beyond this are dropped as absurd (counted in the report)
-    valid_until: str | None = None  # lines at or after this date are dropped as future-dated; null: today
-    min_date: str = "1990-01-01"  # lines before this date are dropped as implausibly old (counted)
-    stray_gap_days: int = 90  # lines cut off from the bulk of the data by an empty gap this long are stray
-    stray_max_share: float = 0.01  # ... when they are at most this share of the lines (dropped, counted, listed)
-    derive_invoice_id: bool = False  # true: exports without an invoice number get one per customer and day
-    band_value: Literal["midpoint", "lower"] = "midpoint"  # size bands ("10-49", "1000+") as numbers: a closed
-                                                           # band's midpoint or lower bound; an open one's bound
-    max_unknown_customer_share: float = 0.5  # with a customer file: stop when more transaction customers than
-                                             # this share are missing from it (ids that do not match)
+    transactions: tuple[SourceFile, ...] = Field((), description="Transaction files with their column mappings.")
+    customers: tuple[SourceFile, ...] = Field((), description="Customer files with their column mappings.")
+    firmographics: tuple[SourceFile, ...] = Field((), description="Firmographics files with their column mappings.")
+    currency: StrictStr = Field("EUR", min_length=1, description="Currency of the amounts, shown in reports.")
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="How CSV files are read.")
+    timezone: Annotated[StrictStr, AfterValidator(_time_zone)] = Field(
+        "UTC", description="Aware timestamps are converted to it; naive ones are taken as its local time.")
+    cancellations: CancellationRule = Field(
+        default_factory=CancellationRule, description="Which lines are cancellations, returns or credit notes.")
+    exclude_products: tuple[StrictStr, ...] = Field(
+        (), description="Product ids of non-product lines (postage, fees, bank charges), dropped and counted.")
+    customer_attributes_from_transactions: tuple[StrictStr, ...] = Field(
+        (), description="Customer columns taken from the transactions (latest value per customer), e.g. country.")
+    max_abs_line_amount: StrictFloat = Field(
+        1.0e8, gt=0, description="Lines with a larger absolute amount are dropped as absurd (counted).")
+    valid_until: OptionalDate = Field(
+        None, description="Lines at or after this date are dropped as future-dated; null: after today.")
+    min_date: Date = Field("1990-01-01", description="Lines before this date are dropped as implausibly old.")
+    stray_gap_days: StrictInt = Field(
+        90, ge=1, description="Lines cut off from the bulk of the data by an empty gap this long are stray ...")
+    stray_max_share: StrictFloat = Field(
+        0.01, ge=0, lt=0.5, description="... when they are at most this share of the lines (dropped, counted).")
+    derive_invoice_id: StrictBool = Field(
+        False, description="Exports without an invoice number get one per customer and day.")
+    band_value: Literal["midpoint", "lower"] = Field(
+        "midpoint", description="Size bands ('10-49', '1000+') as numbers: a closed band's midpoint or lower "
+                                "bound; an open band's bound.")
+    max_unknown_customer_share: StrictFloat = Field(
+        0.5, ge=0, le=1, description="With a customer file: stop when a larger share of the transactions' "
+                                     "customers is missing from it.")
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    source: Literal["demo", "files"]
-    raw_dir: Path
-    validated_dir: Path
-    quality_dir: Path
-    features_dir: Path
-    labels_dir: Path
-    model_dir: Path
-    metrics_file: Path
-    pr_curve_file: Path
-    gains_file: Path
-    precision_at_k_file: Path
-    calibration_file: Path
-    backtest_file: Path
-    evaluation_dir: Path
-    explain_dir: Path
-    model_card_file: Path
-    registry_file: Path
-    scores_dir: Path
-    files: FilesConfig = field(default_factory=FilesConfig)
+class DataConfig(_Group):
+    """Where the data comes from and where every stage writes."""
+
+    source: Literal["demo", "files"] = Field(
+        description="demo: the demo-data stage writes raw_dir; files: your exports (data.files).")
+    raw_dir: Path = Field(description="Raw inputs; with source files, your folder (never modified by the pipeline).")
+    validated_dir: Path = Field(description="Typed, cleaned Parquet tables.")
+    quality_dir: Path = Field(description="Data-quality report (Markdown and JSON).")
+    features_dir: Path = Field(description="Feature snapshots, one row per (customer_id, cutoff).")
+    labels_dir: Path = Field(description="Labels and eligibility per (customer_id, cutoff).")
+    model_dir: Path = Field(description="Trained model (MLflow format) and training summary.")
+    metrics_file: Path = Field(description="Metrics of the model and the baselines (JSON).")
+    pr_curve_file: Path = Field(description="Precision-recall curve (CSV).")
+    gains_file: Path = Field(description="Cumulative gains (CSV).")
+    precision_at_k_file: Path = Field(description="Precision at each sales capacity k (CSV).")
+    calibration_file: Path = Field(description="Reliability curve (CSV).")
+    backtest_file: Path = Field(description="Metrics per backtest fold (CSV).")
+    evaluation_dir: Path = Field(description="Backtest predictions, per-cutoff and per-segment metrics, plot images.")
+    explain_dir: Path = Field(description="SHAP summary plot and mean |SHAP| table.")
+    model_card_file: Path = Field(description="Model card (Markdown).")
+    registry_file: Path = Field(description="Registry decision: champion or challenger (JSON).")
+    scores_dir: Path = Field(description="Ranked prospect list (CSV, Parquet) and the HTML sales report.")
+    files: FilesConfig = Field(default_factory=FilesConfig, description="How to read your exports.")
 
 
-@dataclass(frozen=True)
-class DemoConfig:
-    output_dir: Path = Path("data/raw")
-    n_customers: int = 20000
-    start_date: str = "2020-01-01"
-    years: int = 5
-    n_categories: int = 24
-    n_products: int = 1500
-    n_account_owners: int = 25
+class DemoConfig(_Group):
+    """The built-in demo data."""
+
+    output_dir: Path = Field(Path("data/raw"), description="Where the demo-data stage writes (raw_dir with "
+                                                         "source demo; outside raw_dir with source files).")
+    n_customers: Count = Field(20000, description="Simulated customers.")
+    start_date: Date = Field("2020-01-01", description="First day of the simulated period.")
+    years: Count = Field(5, description="Length of the simulated period in years.")
+    n_categories: Count = Field(24, description="Product categories.")
+    n_products: Count = Field(1500, description="Products (at least one per category).")
+    n_account_owners: Count = Field(25, description="Sales people who own accounts.")
+
+    @field_validator("n_products")
+    @classmethod
+    def _a_product_per_category(cls, n_products: int, info: ValidationInfo) -> int:
+        n_categories = info.data.get("n_categories")
+        if n_categories is not None and n_products < n_categories:
+            raise ValueError(f"must be >= demo.n_categories ({n_categories}), got {n_products}")
+        return n_products
 
     @property
     def start(self) -> pd.Timestamp:
@@ -121,78 +253,119 @@ class DemoConfig:
         return self.start + pd.DateOffset(years=self.years)
 
 
-@dataclass(frozen=True)
-class KeyAccountConfig:
-    rule: Literal["revenue_share", "top_share", "absolute"] = "revenue_share"
-    revenue_share: float = 0.8
-    top_share: float = 0.2
-    absolute_amount: float = 100000.0
-    trailing_months: int = 12
+class KeyAccountConfig(_Group):
+    """Which customers count as key accounts at a cutoff."""
+
+    rule: Literal["revenue_share", "top_share", "absolute"] = Field("revenue_share", description="How the bar is set.")
+    revenue_share: Share = Field(0.8, description="Rule revenue_share: key accounts make this share of revenue.")
+    top_share: Share = Field(0.2, description="Rule top_share: the top share of customers by trailing revenue.")
+    absolute_amount: StrictFloat = Field(
+        100000.0, gt=0, description="Rule absolute: revenue per 12 months (scaled to the window length).")
+    trailing_months: Count = Field(12, description="Window over which the bar is measured at the cutoff.")
 
 
-@dataclass(frozen=True)
-class LabelsConfig:
-    horizon_months: int = 12
-    active_months: int = 12
-    key_account: KeyAccountConfig = field(default_factory=KeyAccountConfig)
+class LabelsConfig(_Group):
+    """The outcome a model predicts."""
+
+    horizon_months: Count = Field(12, description="Outcome window [cutoff, cutoff + horizon).")
+    active_months: Count = Field(12, description="Eligible only if it bought in the last N months before the cutoff.")
+    key_account: KeyAccountConfig = Field(default_factory=KeyAccountConfig, description="The key-account bar.")
 
 
-@dataclass(frozen=True)
-class FeaturesConfig:
-    first_cutoff: str | None = None
-    cutoff_every_months: int = 1
-    windows_days: tuple[int, ...] = (30, 90, 180, 365)
-    families: tuple[str, ...] | None = None  # null: every family
+class FeaturesConfig(_Group):
+    """Point-in-time feature snapshots."""
+
+    first_cutoff: OptionalDate = Field(
+        None, description="First monthly cutoff; null: the first month start with a full history.")
+    cutoff_every_months: Count = Field(1, description="Months between cutoffs.")
+    windows_days: Annotated[tuple[Count, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
+        (30, 90, 180, 365), description="Trailing windows of the windowed features (365 is required).")
+    families: tuple[StrictStr, ...] | None = Field(
+        None, description="Feature families switched on (`kap features-list` shows them); null: every family.")
+
+    @field_validator("windows_days")
+    @classmethod
+    def _baseline_window(cls, windows_days: tuple[int, ...]) -> tuple[int, ...]:
+        if 365 not in windows_days:
+            raise ValueError(f"must include 365 (the spend-rank baseline and the prospect list's 12-month spend "
+                             f"use spend_sum_365d), got {_short(windows_days)}")
+        return windows_days
+
+    @field_validator("families")
+    @classmethod
+    def _known_families_with_the_baseline(cls, families: tuple[str, ...] | None, info: ValidationInfo
+                                          ) -> tuple[str, ...] | None:
+        if families is None or "windows_days" not in info.data:
+            return families
+        if "spend" not in families:
+            raise ValueError("must include 'spend' (the spend-rank baseline and the prospect list's 12-month "
+                             "spend use spend_sum_365d)")
+        known = feature_families(info.data["windows_days"])
+        unknown = [f for f in families if f not in known]
+        if unknown:
+            raise ValueError(f"has unknown families {_short(unknown)} (known: {', '.join(known)})")
+        return families
 
 
-@dataclass(frozen=True)
-class SplitConfig:
-    test_cutoff: str | None = None
-    validation_cutoff: str | None = None
-    validation_gap_months: int | None = None
-    refit: bool = True
+class SplitConfig(_Group):
+    """Train, validation and test cutoffs."""
+
+    test_cutoff: OptionalDate = Field(None, description="null: the last cutoff whose outcome is fully observed.")
+    validation_cutoff: OptionalDate = Field(None, description="null: test_cutoff - horizon.")
+    validation_gap_months: StrictInt | None = Field(
+        None, ge=0, description="Training cutoffs lie this many months before validation; null: the horizon.")
+    refit: StrictBool = Field(True, description="After early stopping, refit with its rounds on every cutoff "
+                                                "through validation.")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    n_estimators: int = 2000
-    learning_rate: float = 0.03
-    num_leaves: int = 31
-    min_child_samples: int = 50
-    subsample: float = 0.8
-    subsample_freq: int = 1
-    colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
-    early_stopping_rounds: int = 100
-    n_jobs: int = 2
-    prior_features: tuple[str, ...] = ("spend_sum_365d",)  # numeric features of the logistic prior the trees boost
-                                                           # from; (): none
+class ModelConfig(_Group):
+    """LightGBM hyperparameters and the logistic prior."""
+
+    n_estimators: Count = Field(2000, description="Maximum boosting rounds.")
+    learning_rate: StrictFloat = Field(0.03, gt=0, description="Shrinkage per round.")
+    num_leaves: StrictInt = Field(31, ge=2, description="Leaves per tree.")
+    min_child_samples: Count = Field(50, description="Rows per leaf at least.")
+    subsample: StrictFloat = Field(0.8, gt=0, le=1, description="Share of rows per bagging round.")
+    subsample_freq: StrictInt = Field(1, ge=0, description="Bagging every this many rounds; 0: no bagging.")
+    colsample_bytree: StrictFloat = Field(0.8, gt=0, le=1, description="Share of features per tree.")
+    reg_lambda: StrictFloat = Field(1.0, ge=0, description="L2 regularisation.")
+    early_stopping_rounds: Count = Field(100, description="Stop after this many rounds without improvement.")
+    n_jobs: StrictInt = Field(2, description="LightGBM threads.")
+    prior_features: tuple[StrictStr, ...] = Field(
+        ("spend_sum_365d",), description="Numeric features of the logistic prior the trees boost from; []: none.")
 
 
-@dataclass(frozen=True)
-class CalibrationConfig:
-    method: Literal["isotonic", "platt", "none"] = "isotonic"
-    isotonic_pseudo_rows: float = 1.0  # each isotonic step's rate is shrunk toward the base rate by this many rows
+class CalibrationConfig(_Group):
+    """Probability calibration on the validation cutoff."""
+
+    method: Literal["isotonic", "platt", "none"] = Field("isotonic", description="Calibration method.")
+    isotonic_pseudo_rows: StrictFloat = Field(
+        1.0, ge=0, description="Each isotonic step's rate is shrunk toward the base rate by this many rows.")
 
 
-@dataclass(frozen=True)
-class TuningConfig:
-    enabled: bool = False
-    n_trials: int = 20
+class TuningConfig(_Group):
+    """Seeded Optuna search on the validation cutoff."""
+
+    enabled: StrictBool = Field(False, description="Run the search before training.")
+    n_trials: Count = Field(20, description="Trials of the search.")
 
 
-@dataclass(frozen=True)
-class EvaluateConfig:
-    k: tuple[int, ...] = (50, 100, 500)
-    capacity_shares: tuple[float, ...] = (0.01, 0.05)
-    backtest_folds: int = 4
-    backtest_every_months: int = 3
-    bootstrap_resamples: int = 1000
-    confidence: float = 0.95
-    calibration_bins: int = 10
-    size_band_employees: tuple[int, ...] = (10, 50, 250)
-    tenure_band_years: tuple[int, ...] = (1, 2, 3)
-    shap_sample: int = 5000
+class EvaluateConfig(_Group):
+    """Backtest, confidence intervals and segments."""
+
+    k: Annotated[tuple[Count, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
+        (50, 100, 500), description="Sales capacities: customers a team can call in a horizon.")
+    capacity_shares: tuple[Share, ...] = Field((0.01, 0.05), description="Capacities as shares of the eligible.")
+    backtest_folds: Count = Field(4, description="Rolling-origin test cutoffs, the last one the split's.")
+    backtest_every_months: Count = Field(3, description="Months between backtest test cutoffs.")
+    bootstrap_resamples: Count = Field(1000, description="Resamples for the confidence intervals of PR-AUC.")
+    confidence: Share = Field(0.95, description="Confidence level of the intervals.")
+    calibration_bins: Count = Field(10, description="Equal-width bins of the reliability plot and the ECE.")
+    size_band_employees: Annotated[tuple[StrictInt, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
+        (10, 50, 250), description="Segment bounds of firm size (employees).")
+    tenure_band_years: Annotated[tuple[StrictInt, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
+        (1, 2, 3), description="Segment bounds of tenure (years since the first order).")
+    shap_sample: Count = Field(5000, description="Rows of the test cutoff explained for the global summary.")
 
     @property
     def headline_k(self) -> int:
@@ -200,240 +373,272 @@ class EvaluateConfig:
         return self.k[len(self.k) // 2]
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    min_pr_auc: float = 0.10
-    min_lift_over_baseline: float = 1.0
+class GateConfig(_Group):
+    """When a challenger becomes champion."""
+
+    min_pr_auc: StrictFloat = Field(0.10, ge=0, le=1, description="A challenger below this never becomes champion.")
+    min_lift_over_baseline: StrictFloat = Field(
+        1.0, ge=0, description="PR-AUC of the model / PR-AUC of the spend-rank baseline at least.")
 
 
-@dataclass(frozen=True)
-class ScoreConfig:
-    as_of: str | None = None
-    model_alias: str = "champion"
-    top_reasons: int = 3
-    max_data_age_days: int | None = None
+class ScoreConfig(_Group):
+    """The scoring run."""
+
+    as_of: OptionalDate = Field(None, description="Scoring date; null: the day after the last transaction.")
+    model_alias: StrictStr = Field("champion", min_length=1, description="Registry alias the scoring run loads.")
+    top_reasons: StrictInt = Field(3, ge=0, description="Reasons listed per customer.")
+    max_data_age_days: StrictInt | None = Field(
+        None, ge=0, description="Fail when the newest transaction is older than this; null: no check.")
 
 
-@dataclass(frozen=True)
-class ReportConfig:
-    top_n: int = 200
+class ReportConfig(_Group):
+    """The HTML sales report."""
+
+    top_n: Count = Field(200, description="Rows in the HTML sales report.")
 
 
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"  # MLflow's own variable; when set it overrides params
+SQLITE_PREFIX = "sqlite:///"
 
 
-@dataclass(frozen=True)
-class MlflowConfig:
-    tracking_uri: str = "sqlite:///mlflow.db"
-    experiment: str = "key-account-potential"
-    registered_model: str = "key-account-potential"
+class MlflowConfig(_Group):
+    """Experiment tracking and the model registry."""
+
+    tracking_uri: StrictStr = Field(
+        "sqlite:///mlflow.db", description="Overridden by the MLFLOW_TRACKING_URI environment variable.")
+    experiment: StrictStr = Field("key-account-potential", min_length=1, description="MLflow experiment.")
+    registered_model: StrictStr = Field("key-account-potential", min_length=1, description="Registered model.")
 
     def resolved_tracking_uri(self) -> str:
         """The environment's MLFLOW_TRACKING_URI wins over params, as MLflow users expect. A relative SQLite
         path is made absolute against the working directory: MLflow caches one store per URI string in the
         process, so `sqlite:///mlflow.db` would keep pointing at the first folder it was opened in."""
         uri = os.environ.get(TRACKING_URI_VARIABLE) or self.tracking_uri
-        prefix = "sqlite:///"
-        database = Path(uri.removeprefix(prefix))
-        if uri.startswith(prefix) and not database.is_absolute():
-            return prefix + str(database.resolve())
+        database = Path(uri.removeprefix(SQLITE_PREFIX))
+        if uri.startswith(SQLITE_PREFIX) and not database.is_absolute():
+            return SQLITE_PREFIX + str(database.resolve())
         return uri
 
 
-@dataclass(frozen=True)
-class Params:
-    seed: int
-    data: DataConfig
-    demo: DemoConfig
-    labels: LabelsConfig
-    features: FeaturesConfig
-    split: SplitConfig
-    model: ModelConfig
-    calibration: CalibrationConfig
-    tuning: TuningConfig
-    evaluate: EvaluateConfig
-    gate: GateConfig
-    score: ScoreConfig
-    report: ReportConfig
-    mlflow: MlflowConfig
+class Params(_Group):
+    """Every knob and path of the pipeline (params.yaml)."""
 
+    seed: StrictInt = Field(description="Seed of every random draw.")
+    data: DataConfig = Field(description="Where the data comes from and where every stage writes.")
+    demo: DemoConfig = Field(default_factory=DemoConfig, description="The built-in demo data.")
+    labels: LabelsConfig = Field(default_factory=LabelsConfig, description="The outcome a model predicts.")
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig, description="Feature snapshots.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Train, validation and test cutoffs.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="LightGBM and the logistic prior.")
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="Calibration.")
+    tuning: TuningConfig = Field(default_factory=TuningConfig, description="Hyperparameter search.")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Backtest and segments.")
+    gate: GateConfig = Field(default_factory=GateConfig, description="When a challenger becomes champion.")
+    score: ScoreConfig = Field(default_factory=ScoreConfig, description="The scoring run.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="The HTML sales report.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking and registry.")
 
-def _convert(value: Any, annotation: Any, where: str) -> Any:
-    """Build `annotation` from a parsed YAML value, naming the key path on any mismatch."""
-    origin = typing.get_origin(annotation)
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, dict):
-            raise ConfigError(f"params: '{where}' must be a mapping, got {value!r}")
-        return _build(annotation, value, where)
-    if origin is Literal:
-        if value not in typing.get_args(annotation):
-            raise ConfigError(
-                f"params: '{where}' must be one of {list(typing.get_args(annotation))}, got {value!r}"
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in typing.get_args(annotation):
-            return None
-        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _convert(value, inner[0], where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"params: '{where}' must be a list, got {value!r}")
-        item_type = typing.get_args(annotation)[0]
-        return tuple(_convert(v, item_type, f"{where}[]") for v in value)
-    if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ConfigError(f"params: '{where}' must be a mapping of names to names, got {value!r}")
-        return dict(value)
-    if annotation is Path:
-        return Path(str(value))
-    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, str, bool) and isinstance(value, annotation):
-        if annotation is int and isinstance(value, bool):
-            raise ConfigError(f"params: '{where}' must be an integer, got {value!r}")
-        return value
-    raise ConfigError(f"params: '{where}' must be of type {annotation.__name__}, got {value!r}")
-
-
-def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"params: unknown key(s) {unknown} under '{where or 'top level'}'")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        path = f"{where}.{f.name}" if where else f.name
-        if f.name in raw:
-            kwargs[f.name] = _convert(raw[f.name], hints[f.name], path)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"params: required key '{path}' is missing")
-    return cls(**kwargs)
-
-
-def params_from_dict(raw: dict[str, Any]) -> Params:
-    """Typed parameters from an already parsed params mapping."""
-    params = _build(Params, raw, "")
-    features = params.features
-    if 365 not in features.windows_days or (features.families is not None and "spend" not in features.families):
-        raise ConfigError("params: features need the 'spend' family and the 365-day window (the spend-rank "
-                          "baseline and the prospect list's 12-month spend use spend_sum_365d)")
-    problems = _range_problems(params) + _date_problems(params) + _name_problems(params)
-    if problems:
-        raise ConfigError("params: " + "; ".join(problems))
-    if params.data.source == "demo" and params.demo.output_dir.resolve() != params.data.raw_dir.resolve():
-        raise ConfigError("params: with data.source 'demo', demo.output_dir must be data.raw_dir")
-    if params.data.source == "files":
-        raw, demo = params.data.raw_dir.resolve(), params.demo.output_dir.resolve()
-        if raw == demo or raw.is_relative_to(demo) or demo.is_relative_to(raw):
+    @model_validator(mode="after")
+    def _demo_output_beside_the_data(self) -> Params:
+        raw, demo = self.data.raw_dir.resolve(), self.demo.output_dir.resolve()
+        if self.data.source == "demo" and demo != raw:
+            raise ValueError("with data.source 'demo', demo.output_dir must be data.raw_dir")
+        if self.data.source == "files" and (raw == demo or raw.is_relative_to(demo) or demo.is_relative_to(raw)):
             # the demo-data stage replaces its output folder: it must never be (or hold) the user's data
-            raise ConfigError("params: with data.source 'files', demo.output_dir must lie outside data.raw_dir")
-    return params
+            raise ValueError("with data.source 'files', demo.output_dir must lie outside data.raw_dir")
+        return self
 
 
-def _range_problems(p: Params) -> list[str]:
-    """'key must be ..., got value' for every number outside its meaningful range."""
-    ev, key_account, model = p.evaluate, p.labels.key_account, p.model
+# --- errors -----------------------------------------------------------------------------------------------------
 
-    def increasing(values: tuple) -> bool:
-        return len(values) > 0 and all(a < b for a, b in itertools.pairwise(values))
-
-    checks = [
-        ("demo.n_customers", p.demo.n_customers, p.demo.n_customers >= 1, ">= 1"),
-        ("demo.years", p.demo.years, p.demo.years >= 1, ">= 1"),
-        ("demo.n_categories", p.demo.n_categories, p.demo.n_categories >= 1, ">= 1"),
-        ("demo.n_products", p.demo.n_products, p.demo.n_products >= p.demo.n_categories, ">= demo.n_categories"),
-        ("demo.n_account_owners", p.demo.n_account_owners, p.demo.n_account_owners >= 1, ">= 1"),
-        ("labels.horizon_months", p.labels.horizon_months, p.labels.horizon_months >= 1, ">= 1"),
-        ("labels.active_months", p.labels.active_months, p.labels.active_months >= 1, ">= 1"),
-        ("labels.key_account.trailing_months", key_account.trailing_months, key_account.trailing_months >= 1,
-         ">= 1"),
-        ("labels.key_account.revenue_share", key_account.revenue_share, 0 < key_account.revenue_share < 1,
-         "in (0, 1)"),
-        ("labels.key_account.top_share", key_account.top_share, 0 < key_account.top_share < 1, "in (0, 1)"),
-        ("labels.key_account.absolute_amount", key_account.absolute_amount, key_account.absolute_amount > 0, "> 0"),
-        ("features.cutoff_every_months", p.features.cutoff_every_months, p.features.cutoff_every_months >= 1,
-         ">= 1"),
-        ("features.windows_days", list(p.features.windows_days), increasing(p.features.windows_days)
-         and p.features.windows_days[0] >= 1, "increasing day counts >= 1"),
-        ("split.validation_gap_months", p.split.validation_gap_months,
-         p.split.validation_gap_months is None or p.split.validation_gap_months >= 0, ">= 0 or null"),
-        ("model.n_estimators", model.n_estimators, model.n_estimators >= 1, ">= 1"),
-        ("model.learning_rate", model.learning_rate, model.learning_rate > 0, "> 0"),
-        ("model.num_leaves", model.num_leaves, model.num_leaves >= 2, ">= 2"),
-        ("model.min_child_samples", model.min_child_samples, model.min_child_samples >= 1, ">= 1"),
-        ("model.subsample", model.subsample, 0 < model.subsample <= 1, "in (0, 1]"),
-        ("model.subsample_freq", model.subsample_freq, model.subsample_freq >= 0, ">= 0"),
-        ("model.colsample_bytree", model.colsample_bytree, 0 < model.colsample_bytree <= 1, "in (0, 1]"),
-        ("model.reg_lambda", model.reg_lambda, model.reg_lambda >= 0, ">= 0"),
-        ("model.early_stopping_rounds", model.early_stopping_rounds, model.early_stopping_rounds >= 1, ">= 1"),
-        ("calibration.isotonic_pseudo_rows", p.calibration.isotonic_pseudo_rows,
-         p.calibration.isotonic_pseudo_rows >= 0, ">= 0"),
-        ("tuning.n_trials", p.tuning.n_trials, p.tuning.n_trials >= 1, ">= 1"),
-        ("evaluate.k", list(ev.k), increasing(ev.k) and ev.k[0] >= 1, "increasing counts >= 1"),
-        ("evaluate.capacity_shares", list(ev.capacity_shares), all(0 < c < 1 for c in ev.capacity_shares),
-         "shares in (0, 1)"),
-        ("evaluate.backtest_folds", ev.backtest_folds, ev.backtest_folds >= 1, ">= 1"),
-        ("evaluate.backtest_every_months", ev.backtest_every_months, ev.backtest_every_months >= 1, ">= 1"),
-        ("evaluate.bootstrap_resamples", ev.bootstrap_resamples, ev.bootstrap_resamples >= 1, ">= 1"),
-        ("evaluate.confidence", ev.confidence, 0 < ev.confidence < 1, "in (0, 1)"),
-        ("evaluate.calibration_bins", ev.calibration_bins, ev.calibration_bins >= 1, ">= 1"),
-        ("evaluate.size_band_employees", list(ev.size_band_employees), increasing(ev.size_band_employees),
-         "increasing bounds"),
-        ("evaluate.tenure_band_years", list(ev.tenure_band_years), increasing(ev.tenure_band_years),
-         "increasing bounds"),
-        ("evaluate.shap_sample", ev.shap_sample, ev.shap_sample >= 1, ">= 1"),
-        ("gate.min_pr_auc", p.gate.min_pr_auc, 0 <= p.gate.min_pr_auc <= 1, "in [0, 1]"),
-        ("gate.min_lift_over_baseline", p.gate.min_lift_over_baseline, p.gate.min_lift_over_baseline >= 0, ">= 0"),
-        ("score.top_reasons", p.score.top_reasons, p.score.top_reasons >= 0, ">= 0"),
-        ("score.max_data_age_days", p.score.max_data_age_days,
-         p.score.max_data_age_days is None or p.score.max_data_age_days >= 0, ">= 0 or null"),
-        ("report.top_n", p.report.top_n, p.report.top_n >= 1, ">= 1"),
-        ("data.files.stray_gap_days", p.data.files.stray_gap_days, p.data.files.stray_gap_days >= 1, ">= 1"),
-        ("data.files.stray_max_share", p.data.files.stray_max_share, 0 <= p.data.files.stray_max_share < 0.5,
-         "in [0, 0.5)"),
-        ("data.files.max_unknown_customer_share", p.data.files.max_unknown_customer_share,
-         0 <= p.data.files.max_unknown_customer_share <= 1, "in [0, 1]"),
-    ]
-    return [f"{key} must be {rule}, got {value!r}" for key, value, ok, rule in checks if not ok]
+BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than": ("<", "lt"),
+          "less_than_equal": ("<=", "le")}
+TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "text",
+              "tuple": "a list", "list": "a list", "dict": "a mapping", "model": "a mapping", "literal": ""}
 
 
-def _date_problems(p: Params) -> list[str]:
-    """'key must be a date, got value' for every date knob that is not a calendar date."""
-    dates = {"demo.start_date": p.demo.start_date, "features.first_cutoff": p.features.first_cutoff,
-             "split.test_cutoff": p.split.test_cutoff, "split.validation_cutoff": p.split.validation_cutoff,
-             "data.files.valid_until": p.data.files.valid_until, "data.files.min_date": p.data.files.min_date,
-             "score.as_of": p.score.as_of}
-    problems = []
-    for key, value in dates.items():
-        try:
-            ok = value is None or pd.Timestamp(value) == pd.Timestamp(value).normalize()
-        except (ValueError, TypeError):
-            ok = False
-        if not ok:
-            problems.append(f"{key} must be a date such as 2024-01-31, got {value!r}")
-    return problems
+def _annotation_at(loc: tuple) -> tuple[Any, bool]:
+    """The annotation at an error location inside Params (None if unknown) and whether it allows null."""
+    annotation: Any = Params
+    nullable = False
+    for part in loc:
+        annotation, nullable = _unwrap(annotation)
+        if isinstance(part, int) and typing.get_origin(annotation) is tuple:
+            annotation = typing.get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+            annotation = annotation.model_fields[part].annotation
+        else:
+            return None, False
+    annotation, nullable = _unwrap(annotation)
+    return annotation, nullable
 
 
-def _name_problems(p: Params) -> list[str]:
-    """Unknown time zone, text encoding or feature families."""
-    problems = []
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """`X | None` -> (X, True); Annotated[X, ...] -> X."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])[0], True
+    return annotation, False
+
+
+def _key_path(loc: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _problem(error: dict) -> str:
+    """One short line for one pydantic error: the key path, the rule, the offending value."""
+    loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx") or {}
+    key = _key_path(loc)
+    if kind == "extra_forbidden":
+        parent, _ = _annotation_at(loc[:-1])
+        known = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        return f"unknown key '{key}'" + (f" (did you mean '{_key_path((*loc[:-1], close[0]))}'?)" if close else "")
+    if kind == "missing":
+        return f"required key '{key}' is missing"
+    annotation, nullable = _annotation_at(loc)
+    if kind == "value_error":
+        message = str(ctx.get("error") or error["msg"].removeprefix("Value error, "))
+        is_group = not loc or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+        return (f"{key}: {message}" if key else message) if is_group else f"{key} {message}"
+    if kind in BOUNDS:
+        sign, name = BOUNDS[kind]
+        bound = ctx[name]
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        rule = f"must be {sign} {bound}" + (" or null" if nullable else "")
+    elif kind == "literal_error":
+        rule = f"must be one of {ctx['expected']}"
+    elif kind == "too_short":
+        rule = f"must have at least {ctx['min_length']} item(s)" if "min_length" in ctx else "is too short"
+    elif kind.split("_")[0] in TYPE_NAMES:
+        rule = f"must be {TYPE_NAMES[kind.split('_')[0]]}" + (" or null" if nullable else "")
+    else:
+        rule = error["msg"][0].lower() + error["msg"][1:]
+    return f"{key} {rule}, got {_short(error['input'])}"
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    problems = dict.fromkeys(_problem(e) for e in exc.errors())
+    return ConfigError("\n".join(f"{source}: {p}" for p in problems))
+
+
+def params_from_dict(raw: dict[str, Any], source: str = "params") -> Params:
+    """Typed parameters from an already parsed params mapping; `source` names it in messages."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of settings, got {_short(raw)}")
     try:
-        zoneinfo.ZoneInfo(p.data.files.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        problems.append(f"data.files.timezone must be a time zone such as Europe/Berlin, got "
-                        f"{p.data.files.timezone!r}")
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+
+
+# --- files --------------------------------------------------------------------------------------------------------
+
+class ParamsLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys and aliases of mappings or lists (no exponential expansion)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None and not isinstance(target, yaml.ScalarNode):
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} refers to a mapping or list; only aliases of single "
+                                "values are allowed (write the values out)", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class refuses it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The top-level mapping of one params file; every problem is a ConfigError naming the file."""
     try:
-        codecs.lookup(p.data.files.csv.encoding)
-    except LookupError:
-        problems.append(f"data.files.csv.encoding must be a text encoding such as utf-8, got "
-                        f"{p.data.files.csv.encoding!r}")
-    known = feature_families(p.features.windows_days)
-    unknown = [f for f in p.features.families or () if f not in known]
-    if unknown:
-        problems.append(f"features.families has unknown families {unknown} (known: {', '.join(known)})")
-    return problems
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"params file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"params file {path} cannot be read: {exc.strerror}") from None
+    try:
+        raw = yaml.load(text, Loader=ParamsLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"params file {path}{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params file {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params file {path}: the top level must be a mapping of settings, got {_short(raw)}")
+    return raw
+
+
+def _joined(folder: Path, value: str) -> str:
+    return os.path.normpath(folder / value)
+
+
+def _resolve_paths(raw: dict[str, Any], model: type[BaseModel], folder: Path) -> dict[str, Any]:
+    """`raw` with the relative values of `model`'s Path fields (recursively) joined to `folder`."""
+    resolved = dict(raw)
+    for name, info in model.model_fields.items():
+        value = raw.get(name)
+        annotation = _unwrap(info.annotation)[0]
+        if annotation is Path and isinstance(value, str) and value:
+            resolved[name] = _joined(folder, value)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(value, dict):
+            resolved[name] = _resolve_paths(value, annotation, folder)
+    return resolved
+
+
+def _resolve_tracking_uri(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """`raw` with a relative `sqlite:///` mlflow.tracking_uri joined to `folder`."""
+    mlflow = raw.get("mlflow")
+    uri = mlflow.get("tracking_uri") if isinstance(mlflow, dict) else None
+    if not isinstance(uri, str) or not uri.startswith(SQLITE_PREFIX):
+        return raw
+    database = uri.removeprefix(SQLITE_PREFIX)
+    if Path(database).is_absolute():
+        return raw
+    return {**raw, "mlflow": {**mlflow, "tracking_uri": SQLITE_PREFIX + _joined(folder, database)}}
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merged deeply; lists and scalars of `override` replace the base's."""
+    merged = dict(base)
+    for key, value in override.items():
+        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both_mappings else value
+    return merged
+
+
+def _read_profile(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One file's settings over those of the files it extends, paths resolved against each file's folder."""
+    if path.resolve() in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path.resolve()))
+        raise ConfigError(f"params file {path}: 'extends' forms a cycle: {cycle}")
+    raw = _resolve_tracking_uri(_resolve_paths(_read_yaml(path), Params, path.parent), path.parent)
+    extends = raw.pop("extends", None)
+    if extends is None:
+        return raw
+    if not isinstance(extends, str) or not extends:
+        raise ConfigError(f"params file {path}: 'extends' must be the path of a params file, got {_short(extends)}")
+    parent = Path(_joined(path.parent, extends))
+    if not parent.is_file():
+        raise ConfigError(f"params file {path}: 'extends' names {parent}, which does not exist")
+    return _merged(_read_profile(parent, (*chain, path.resolve())), raw)
 
 
 def find_project_root(start: Path) -> Path:
@@ -445,10 +650,31 @@ def find_project_root(start: Path) -> Path:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and type-check params.yaml."""
+    """Read and type-check a params file (and the files it extends)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file not found: {path} (run from the project folder or pass --params)")
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    return params_from_dict(raw)
+    return params_from_dict(_read_profile(path), source=str(path))
+
+
+def params_json_schema() -> dict[str, Any]:
+    """JSON schema of a params file for editors: every group and key with its type, bounds and description.
+    Nothing is required, because a profile holds only what differs from the file it extends; loading checks
+    the merged result."""
+    schema = _without_required(Params.model_json_schema())
+    schema["properties"] = {"extends": {"type": "string", "description": "A params file (relative to this "
+                                        "one) whose settings this file overrides."}, **schema["properties"]}
+    return schema
+
+
+def _without_required(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_required(v) for k, v in node.items() if k != "required"}
+    if isinstance(node, list):
+        return [_without_required(v) for v in node]
+    return node
+
+
+def params_json_schema_text() -> str:
+    """The JSON schema as indented text."""
+    return json.dumps(params_json_schema(), indent=2) + "\n"

@@ -7,7 +7,6 @@ to data.model_dir, and logs params, metrics and the model to an MLflow run.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import mlflow
@@ -63,7 +62,7 @@ def feature_spec_from(params: Params, train: pd.DataFrame, extra_features: tuple
 
 def hyperparameters(params: Params) -> dict:
     """The LightGBM hyperparameters of params.model (without the keys that are not LightGBM's)."""
-    values = dataclasses.asdict(params.model)
+    values = params.model.model_dump()
     for key in ("early_stopping_rounds", "prior_features"):
         values.pop(key)
     return values

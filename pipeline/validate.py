@@ -47,7 +47,7 @@ TRANSACTION_COLUMNS = ["invoice_id", "customer_id", "timestamp", "product_id", "
 CUSTOMER_COLUMNS = ["customer_id", "company_name", "industry", "country", "region", "employees", "annual_revenue",
                     "founded_year", "credit_rating", "acquisition_channel", "account_owner", "first_order_date"]
 FIRMOGRAPHIC_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
-DEMO_SOURCES = {table: (SourceFile(f"{table}.parquet"),) for table in TABLES}
+DEMO_SOURCES = {table: (SourceFile(path=f"{table}.parquet"),) for table in TABLES}
 
 # The contract every later stage relies on, checked on the cleaned tables.
 SCHEMAS = {

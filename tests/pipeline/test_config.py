@@ -1,3 +1,4 @@
+import json
 import re
 from pathlib import Path
 
@@ -40,13 +41,13 @@ def test_negative_isotonic_pseudo_rows_is_a_config_error():
     ({"data": {"files": {"csv": {"encoding": "utf-9"}}}}, "data.files.csv.encoding must be a text encoding"),
     ({"features": {"families": ["spend", "astrology"]}}, "features.families has unknown families ['astrology']"),
     ({"features": {"cutoff_every_months": 0}}, "features.cutoff_every_months must be >= 1, got 0"),
-    ({"features": {"windows_days": [365, 90]}}, "features.windows_days must be increasing day counts"),
-    ({"evaluate": {"k": []}}, "evaluate.k must be increasing counts >= 1, got []"),
+    ({"features": {"windows_days": [365, 90]}}, "features.windows_days must be increasing, got [365, 90]"),
+    ({"evaluate": {"k": []}}, "evaluate.k must have at least 1 item(s), got []"),
     ({"evaluate": {"backtest_folds": 0}}, "evaluate.backtest_folds must be >= 1, got 0"),
-    ({"evaluate": {"size_band_employees": []}}, "evaluate.size_band_employees must be increasing bounds"),
-    ({"evaluate": {"capacity_shares": [0.05, 1.5]}}, "evaluate.capacity_shares must be shares in (0, 1)"),
-    ({"evaluate": {"confidence": 95}}, "evaluate.confidence must be in (0, 1), got 95"),
-    ({"labels": {"key_account": {"revenue_share": 80}}}, "labels.key_account.revenue_share must be in (0, 1)"),
+    ({"evaluate": {"size_band_employees": []}}, "evaluate.size_band_employees must have at least 1 item(s)"),
+    ({"evaluate": {"capacity_shares": [0.05, 1.5]}}, "evaluate.capacity_shares[1] must be < 1, got 1.5"),
+    ({"evaluate": {"confidence": 95}}, "evaluate.confidence must be < 1, got 95"),
+    ({"labels": {"key_account": {"revenue_share": 80}}}, "labels.key_account.revenue_share must be < 1, got 80"),
     ({"model": {"learning_rate": 0}}, "model.learning_rate must be > 0, got 0"),
     ({"report": {"top_n": -5}}, "report.top_n must be >= 1, got -5"),
 ])
@@ -60,8 +61,12 @@ def test_bad_values_are_config_errors_at_load_naming_the_key(overrides, message)
 
 
 def test_every_problem_is_reported_at_once():
-    with pytest.raises(ConfigError, match=r"report.top_n must be >= 1.*score.as_of must be a date"):
+    with pytest.raises(ConfigError) as raised:
         params_from_dict(small_params(report={"top_n": 0}, score={"as_of": "never"}))
+    assert sorted(str(raised.value).splitlines()) == [
+        "params: report.top_n must be >= 1, got 0",
+        "params: score.as_of must be a date such as 2024-01-31, got 'never'",
+    ]
 
 
 def test_the_shipped_profiles_load():
@@ -73,3 +78,104 @@ def test_a_bad_date_exits_2_before_any_stage_runs(project):
     result = CliRunner().invoke(app, ["score", "--params", str(project(score={"as_of": "2025-13-01"}))])
     assert result.exit_code == 2
     assert "score.as_of must be a date" in result.stderr
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_duplicate_key_is_refused_naming_key_and_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"dup.yaml, line 3.*duplicate key 'seed' \(first at line 1\)"):
+        load_params(write(tmp_path / "dup.yaml", "seed: 1\ndata: {}\nseed: 2\n"))
+
+
+def test_alias_bomb_is_refused_at_once(tmp_path):
+    bomb = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+    with pytest.raises(ConfigError) as raised:
+        load_params(write(tmp_path / "bomb.yaml", bomb))
+    assert "bomb.yaml, line 2" in str(raised.value) and "alias *a" in str(raised.value)
+    assert len(str(raised.value)) < 300
+
+
+def test_syntax_error_exits_2_naming_file_and_line(tmp_path):
+    path = write(tmp_path / "broken.yaml", "seed: 1\ndata: [unclosed\n")
+    result = CliRunner().invoke(app, ["validate", "--params", str(path)])
+    assert result.exit_code == 2
+    assert "broken.yaml, line" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_non_utf8_file_exits_2(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("seed: 1 # Gr\u00f6\u00dfe\n".encode("latin-1"))
+    result = CliRunner().invoke(app, ["validate", "--params", str(path)])
+    assert result.exit_code == 2
+    assert "latin1.yaml is not UTF-8" in result.stderr
+
+
+def test_top_level_list_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"list.yaml: the top level must be a mapping"):
+        load_params(write(tmp_path / "list.yaml", "- seed\n- data\n"))
+
+
+def test_unknown_nested_key_suggests_the_known_one():
+    with pytest.raises(ConfigError, match=re.escape(
+            "params: unknown key 'labels.horizn_months' (did you mean 'labels.horizon_months'?)")):
+        params_from_dict(small_params(labels={"horizn_months": 6}))
+
+
+def test_out_of_range_value_names_the_key():
+    with pytest.raises(ConfigError, match=re.escape("params: labels.horizon_months must be >= 1, got 0")):
+        params_from_dict(small_params(labels={"horizon_months": 0}))
+
+
+def test_wrong_type_names_the_key_and_truncates_the_value():
+    with pytest.raises(ConfigError) as raised:
+        params_from_dict(small_params(model={"n_jobs": "x" * 500}))
+    assert str(raised.value).startswith("params: model.n_jobs must be an integer, got 'xxx")
+    assert len(str(raised.value)) < 120
+
+
+def test_extends_chain_resolves_paths_against_each_file(tmp_path, monkeypatch):
+    write(tmp_path / "base.yaml", (REPO / "params.yaml").read_text(encoding="utf-8"))
+    write(tmp_path / "configs" / "mid.yaml", "extends: ../base.yaml\ndata: {validated_dir: out/validated}\n")
+    leaf = write(tmp_path / "configs" / "deep" / "leaf.yaml", "extends: ../mid.yaml\nlabels: {horizon_months: 6}\n")
+    monkeypatch.chdir(tmp_path.parent)
+    params = load_params(leaf.relative_to(tmp_path.parent))
+    root = Path(tmp_path.name)
+    assert params.data.raw_dir == root / "data" / "raw" == params.demo.output_dir
+    assert params.data.validated_dir == root / "configs" / "out" / "validated"
+    assert params.mlflow.tracking_uri == f"sqlite:///{root / 'mlflow.db'}"
+    assert params.labels.horizon_months == 6 and params.labels.active_months == 12
+    assert params.data.files.transactions == ()
+
+
+def test_extends_cycle_is_refused(tmp_path):
+    write(tmp_path / "a.yaml", "extends: b.yaml\n")
+    write(tmp_path / "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"'extends' forms a cycle: .*a.yaml -> .*b.yaml -> .*a.yaml"):
+        load_params(tmp_path / "a.yaml")
+
+
+def test_profile_replaces_one_list_and_keeps_the_rest(tmp_path):
+    write(tmp_path / "params.yaml", (REPO / "params.yaml").read_text(encoding="utf-8"))
+    profile = write(tmp_path / "p.yaml", "extends: params.yaml\nevaluate: {k: [10, 20]}\n")
+    params = load_params(profile)
+    assert params.evaluate.k == (10, 20) and params.evaluate.capacity_shares == (0.01, 0.05)
+
+
+def test_schema_has_descriptions_and_forbids_extras(tmp_path):
+    out = tmp_path / "schema.json"
+    assert CliRunner().invoke(app, ["params-schema", "--output", str(out)]).exit_code == 0
+    schema = json.loads(out.read_text(encoding="utf-8"))
+    assert "extends" in schema["properties"] and schema["additionalProperties"] is False
+    horizon = schema["$defs"]["LabelsConfig"]["properties"]["horizon_months"]
+    assert horizon["minimum"] == 1 and horizon["description"].startswith("Outcome window")
+    assert schema["$defs"]["LabelsConfig"]["additionalProperties"] is False
+
+
+def test_scalar_anchor_of_params_yaml_loads():
+    params = load_params(REPO / "params.yaml")
+    assert params.demo.output_dir == params.data.raw_dir == REPO / "data" / "raw"
