@@ -40,6 +40,7 @@ import gzip
 import io
 import os
 import re
+import tempfile
 import textwrap
 import typing
 import unicodedata
@@ -51,7 +52,7 @@ import pandas as pd
 import yaml
 
 from features.catalogue import feature_families
-from pipeline.config import CsvOptions, DataConfig, Params, params_from_dict
+from pipeline.config import CsvOptions, DataConfig, Params, load_params
 from pipeline.errors import ConfigError, DataError, UserInputError
 from pipeline.ingest import BANDS, DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
 from pipeline.sniff import (
@@ -227,15 +228,20 @@ def differing(wanted: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def output_targets(base_data: dict[str, Any], name: str, project: Path) -> dict[str, Path]:
-    """Every output path of the base's data group moved under a folder named after the profile
-    (data/validated -> <project>/data/<name>/validated)."""
+def output_targets(base_data: dict[str, Any], name: str, folder: Path) -> dict[str, Path]:
+    """Every output path of the base's data group moved under a folder named after the profile: relative to
+    the base's `folder`, data/validated becomes data/<name>/validated (a path outside it: <parent>/<name>/<file>)."""
     hints = typing.get_type_hints(DataConfig)
     targets = {}
     for key, value in base_data.items():
-        if key != "raw_dir" and hints.get(key) is Path:
-            first, *rest = Path(value).parts
-            targets[key] = project / first / name / Path(*rest)
+        if key == "raw_dir" or hints.get(key) is not Path:
+            continue
+        path = Path(value).resolve()
+        if path.is_relative_to(folder.resolve()):
+            first, *rest = path.relative_to(folder.resolve()).parts
+            targets[key] = folder.resolve() / first / name / Path(*rest)
+        else:
+            targets[key] = path.parent / name / path.name
     return targets
 
 
@@ -490,21 +496,16 @@ def csv_settings(files: list[TableFile], choice: FormatChoice) -> tuple[dict[str
     return csv, lines
 
 
-def load_base(extends: Path) -> dict[str, Any]:
-    """The parsed params the profile extends."""
-    if not extends.is_file():
-        raise ConfigError(f"params file to extend not found: {extends} (run from the project folder or pass "
-                          "--extends)")
-    with extends.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
-
-
-def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """`base` with the keys of `overlay` (nested) replacing its own."""
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return out
+def checked_profile(text: str, folder: Path) -> Params:
+    """A profile's text loaded as the pipeline loads it (extends, paths against `folder`), from a scratch file
+    in `folder` that is removed again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".yaml", dir=folder, delete=False) as fh:
+        fh.write(text)
+    try:
+        return load_params(fh.name)
+    finally:
+        Path(fh.name).unlink()
 
 
 def families_for(base: Params, tables: list[TableFile]) -> list[str]:
@@ -535,28 +536,31 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
     output = request.output
     if output.exists() and not request.force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
-    base = load_base(request.extends)
-    base_params = params_from_dict(base)
+    if not request.extends.is_file():
+        raise ConfigError(f"params file to extend not found: {request.extends} (run from the project folder or "
+                          "pass --extends)")
+    base_params = load_params(request.extends)
+    base = base_params.model_dump(mode="json")
     exports = [read_export(path, request.choice.encoding) for path in request.files]
     tables = classify(exports, request.overrides or {})
     csv, format_lines = csv_settings(tables, request.choice)
-    name, profile_dir, project = output.stem, output.resolve().parent, request.extends.resolve().parent
+    name, profile_dir = output.stem, output.resolve().parent
+    project = request.extends.resolve().parent
     raw_dir = Path(os.path.commonpath([f.export.path.resolve().parent for f in tables]))
     files = files_settings(tables, csv, raw_dir)
-    outputs = output_targets(base["data"], name, project)
-
-    def settings(write: typing.Callable[[Path], str]) -> dict[str, Any]:
-        suffix = "-" + name.replace("_", "-")
-        return {
-            "data": {"source": "files", "raw_dir": write(raw_dir), **{k: write(v) for k, v in outputs.items()},
-                     "files": files},
-            "demo": {"output_dir": write(project / "data" / name / "demo")},  # never the default demo folder
-            "features": {"families": families_for(base_params, tables)},
-            "mlflow": {"experiment": base_params.mlflow.experiment + suffix,
-                       "registered_model": base_params.mlflow.registered_model + suffix},
-        }
-
-    reading = params_from_dict(merged(base, settings(str)))
+    suffix = "-" + name.replace("_", "-")
+    wanted = {
+        "data": {"source": "files", "raw_dir": raw_dir, **output_targets(base["data"], name, project), "files": files},
+        "demo": {"output_dir": project / "data" / name / "demo"},  # never the default demo folder
+        "features": {"families": families_for(base_params, tables)},
+        "mlflow": {"experiment": base_params.mlflow.experiment + suffix,
+                   "registered_model": base_params.mlflow.registered_model + suffix},
+    }
+    wanted["data"] |= {key: relative_to(path, profile_dir) for key, path in wanted["data"].items()
+                       if isinstance(path, Path)}
+    wanted["demo"]["output_dir"] = relative_to(wanted["demo"]["output_dir"], profile_dir)
+    extends = {"extends": relative_to(request.extends, profile_dir)}
+    reading = checked_profile(yaml.safe_dump({**extends, **differing(wanted, base)}), profile_dir)
     try:
         parts = read_sources(reading)
     except DataError as error:
@@ -564,15 +568,11 @@ def init_profile(request: InitRequest, today: pd.Timestamp | None = None) -> Ini
     validated = validate_tables(parts, reading.data.files, today or pd.Timestamp.now().normalize())
     timestamps = validated.transactions["timestamp"]
     plan = plan_for_history(history_months(timestamps.min(), timestamps.max()), base_params.evaluate.backtest_folds)
-    params_from_dict(merged(merged(base, settings(str)), plan_settings(plan)))
-    wanted = merged(settings(lambda path: relative_to(path, profile_dir)), plan_settings(plan))
-    changed = differing(wanted, base)
-    order = list(base)
-    profile = {"extends": relative_to(request.extends, profile_dir),
-               **dict(sorted(changed.items(), key=lambda item: order.index(item[0]) if item[0] in order else 0))}
+    changed = differing({**wanted, **plan_settings(plan)}, base)
+    profile = {**extends, **dict(sorted(changed.items(), key=lambda item: list(base).index(item[0])))}
     summary = describe(tables, format_lines, files["derive_invoice_id"], plan, timestamps)
     text = profile_yaml(profile, profile_header(summary, request.extends, output))
-    output.parent.mkdir(parents=True, exist_ok=True)
+    checked_profile(text, profile_dir)
     output.write_text(text, encoding="utf-8")
     preview = {part.path: part.frame[[c for c in part.frame.columns if c in CANONICAL[table]]].head(PREVIEW_ROWS)
                for table, table_parts in parts.items() for part in table_parts}

@@ -1,5 +1,6 @@
 """`kap init`: formats, column mapping, table roles, sizing and the starter profile (pipeline/init.py)."""
 
+import gzip
 import shutil
 import zipfile
 from pathlib import Path
@@ -361,11 +362,14 @@ def backtest_splits(plan, months: int) -> list:
     (ValueError when a fold has no validation or training cutoff)."""
     from models.split import time_split
     from pipeline.config import params_from_dict
-    from pipeline.init import merged, plan_settings
+    from pipeline.init import plan_settings
     from pipeline.timeline import labelled_cutoffs
     from tests.conftest import small_params
 
-    params = params_from_dict(merged(small_params(), plan_settings(plan)))
+    raw, planned = small_params(), plan_settings(plan)
+    key_account = {**raw["labels"]["key_account"], **planned["labels"].pop("key_account")}
+    params = params_from_dict(small_params(labels={**planned["labels"], "key_account": key_account},
+                                           split=planned["split"], evaluate=planned["evaluate"]))
     start = pd.Timestamp("2020-01-01")
     end = start + pd.DateOffset(months=months) - pd.Timedelta(days=1)
     tx = pd.DataFrame({"timestamp": [start + pd.Timedelta(hours=9), end + pd.Timedelta(hours=9)]})
@@ -403,3 +407,39 @@ def test_differing_keeps_only_changed_keys():
               "labels": {"horizon_months": 12}, "split": {"validation_gap_months": None}}
     assert differing(wanted, base) == {"data": {"source": "files", "files": {"csv": {"decimal": ","}}},
                                        "split": {"validation_gap_months": None}}
+
+
+def test_ambiguous_numbers_are_refused_until_decided(project):
+    lines = monthly_lines("2021-01-01", 37, lambda i: i % 28 + 1)
+    pd.DataFrame({"Beleg": range(len(lines)), "Kunde": lines["customer"],
+                  "Datum": lines["date"].dt.strftime("%Y-%m-%d"),
+                  "Betrag": [f"{i % 9 + 1}.{i % 1000:03d}" for i in range(len(lines))],  # 7.790: 7790 or 7.79?
+                  }).to_csv(project / "exports" / "tx.csv", sep=";", index=False)
+    refused = runner.invoke(app, ["init", "exports/tx.csv", "-o", "p.yaml"])
+    assert refused.exit_code == 2
+    assert "column 'amount': every separated number has three digits after one '.' or ','" in refused.output
+    assert "set data.files.csv.decimal" in refused.output
+    assert "kap init: decide it with --decimal . or --decimal ," in refused.output
+    accepted = runner.invoke(app, ["init", "exports/tx.csv", "-o", "p.yaml", "--decimal", ","])
+    assert accepted.exit_code == 0, accepted.output
+    csv = yaml.safe_load((project / "p.yaml").read_text(encoding="utf-8"))["data"]["files"]["csv"]
+    assert csv == {"delimiter": ";", "decimal": ","}
+    params = load_params(project / "p.yaml")
+    tables = validate_tables(read_sources(params), params.data.files, pd.Timestamp("2025-01-01"))
+    amounts = tables.transactions["amount"]
+    assert sorted(amounts) == sorted(float((i % 9 + 1) * 1000 + i % 1000) for i in range(len(lines)))  # 7.790: 7790
+
+
+def test_a_gzip_utf16_export_is_read(project):
+    lines = monthly_lines("2019-01-01", 50, lambda i: i % 28 + 1)
+    text = pd.DataFrame({"Invoice": range(len(lines)), "Customer ID": lines["customer"],
+                         "Date": lines["date"].dt.strftime("%Y-%m-%d"), "Revenue": lines["amount"]}
+                        ).to_csv(sep="\t", index=False)
+    with gzip.open(project / "exports" / "tx.tsv.gz", "wb") as fh:
+        fh.write(text.encode("utf-16"))
+    result = runner.invoke(app, ["init", "exports/tx.tsv.gz", "-o", "p.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "tx.tsv.gz: transactions (gzip-compressed CSV, utf-16, delimiter '\\t')" in result.output
+    profile = yaml.safe_load((project / "p.yaml").read_text(encoding="utf-8"))
+    assert profile["data"]["files"]["csv"] == {"delimiter": "\t", "encoding": "utf-16", "decimal": "."}
+    assert profile["data"]["files"]["transactions"][0]["columns"]["Revenue"] == "amount"
