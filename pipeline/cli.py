@@ -117,3 +117,60 @@ def params_schema(
         typer.echo(params_json_schema_text(), nl=False)
     else:
         output.write_text(params_json_schema_text(), encoding="utf-8")
+
+
+@app.command("init")
+def init(
+    files: Annotated[list[Path], typer.Argument(help="The exports: CSV/TSV (also gzip), Excel .xlsx or Parquet.",
+                                                exists=True, dir_okay=False)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Profile to write; default "
+                                                "configs/<folder of the exports>.yaml.")] = None,
+    extends: Annotated[Path | None, typer.Option(help="Params the profile extends; default the project's "
+                                                 "params.yaml.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing profile.")] = False,
+    dayfirst: Annotated[bool | None, typer.Option("--dayfirst/--monthfirst", help="Dates such as 03/04/2024 "
+                                                  "are day-first (3 April) or month-first.")] = None,
+    decimal: Annotated[str | None, typer.Option(help="Decimal mark: '.' or ','.")] = None,
+    thousands: Annotated[str | None, typer.Option(help="Thousands separator: none, ',', '.', ' ' or \"'\".")] = None,
+    date_format: Annotated[str | None, typer.Option(help="One date format for every date column, e.g. "
+                                                    "'%d.%m.%Y'.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of the CSV exports, e.g. latin-1.")] = None,
+    column_map: Annotated[list[str] | None, typer.Option("--map", help="THEIRS=OURS: map a column by hand "
+                                                         "(THEIRS= leaves it out); repeatable.")] = None,
+) -> None:
+    """Write a starter profile for your exports: formats, column mapping and a plan sized to the history."""
+    from pipeline.config import find_project_root
+    from pipeline.init import FormatChoice, InitRequest, init_profile
+
+    try:
+        overrides = {}
+        for item in column_map or []:
+            theirs, sep, ours = item.partition("=")
+            if not sep:
+                raise UserInputError(f"--map {item!r}: write THEIRS=OURS (or THEIRS= to leave a column out)")
+            overrides[theirs] = ours.strip() or None
+        if decimal not in (None, ".", ","):
+            raise UserInputError(f"--decimal must be '.' or ',', got {decimal!r}")
+        if thousands not in (None, "none", ",", ".", " ", "'"):
+            raise UserInputError(f"--thousands must be none, ',', '.', ' ' or \"'\", got {thousands!r}")
+        if extends is None:
+            try:
+                extends = find_project_root(Path.cwd()) / "params.yaml"
+            except FileNotFoundError:
+                raise UserInputError("no params.yaml in this folder or above: run from the project folder or "
+                                     "pass --extends") from None
+        output = output or Path("configs") / f"{files[0].resolve().parent.name}.yaml"
+        choice = FormatChoice(dayfirst, decimal, thousands, date_format, encoding)
+        result = init_profile(InitRequest(tuple(files), output, extends, force, choice, overrides))
+    except UserInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:
+        log.error("unexpected failure", exc_info=True)
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for line in result.summary:
+        typer.echo(line)
+    for path, rows in result.preview.items():
+        typer.echo(f"\nfirst rows of {path} as the pipeline reads them:\n{rows.to_string(max_colwidth=40)}")
+    typer.echo(f"\nwrote {result.profile}; check it, then: kap run-all --params {result.profile}")
