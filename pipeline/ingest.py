@@ -259,22 +259,18 @@ def parse_numbers(frame: pd.DataFrame, column: str, file: str, csv: CsvOptions) 
     return parsed
 
 
-def parse_bands(frame: pd.DataFrame, column: str, band_value: str) -> tuple[pd.DataFrame, int]:
-    """Size bands ("10-49", "1000+", "€1-5 Mio") in a text column replaced by a number: a closed band's
-    midpoint or lower bound (`band_value`), an open band's bound. Returns the frame and how many were."""
-    values = frame[column]
+def parse_bands(values: pd.Series, band_value: str) -> pd.Series:
+    """Size bands ("10-49", "1000+", "€1-5 Mio") as numbers: a closed band's midpoint or lower bound
+    (`band_value`), an open band's bound; NaN where a value is not a band (numbers are left to parse_numbers)."""
     if pd.api.types.is_numeric_dtype(values):
-        return frame, 0
+        return pd.Series(np.nan, index=values.index)
     text = values.astype("str").str.strip().where(values.notna())
-    bands = {t: band for t in text.dropna().unique() if (band := parse_band(t)) is not None}
-    numbers = {t: low if high is None or band_value == "lower" else (low + high) / 2 for t, (low, high) in
-               bands.items()}
-    if not numbers:
-        return frame, 0
-    converted = text.isin(list(numbers))
-    result = frame.copy()
-    result[column] = text.where(~converted, text.map(numbers).astype("str"))
-    return result, int(converted.sum())
+    numbers = {}
+    for value in text.dropna().unique():
+        if (band := parse_band(value)) is not None:
+            low, high = band
+            numbers[value] = low if high is None or band_value == "lower" else (low + high) / 2
+    return text.map(numbers).astype("float64")
 
 
 def parse_dates(
@@ -368,10 +364,14 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
                 typed[column] = text.astype("str").str.strip().where(text.notna())
     for column in NUMBERS[table]:
         if column in typed.columns:
-            if column in BANDS:
-                typed, converted = parse_bands(typed, column, band_value)
-                conversions["bands_converted"] += converted
-            typed[column] = parse_numbers(typed, column, file, csv)
+            bands = parse_bands(typed[column], band_value) if column in BANDS else None
+            if bands is not None and bands.notna().any():
+                conversions["bands_converted"] += int(bands.notna().sum())
+                # the bands' own digits ("10-49") must not decide the column's decimal mark
+                typed[column] = typed[column].where(bands.isna(), None)
+                typed[column] = bands.fillna(parse_numbers(typed, column, file, csv))
+            else:
+                typed[column] = parse_numbers(typed, column, file, csv)
     for column in DATES[table]:
         if column in typed.columns:
             typed[column], counts = parse_dates(typed, column, file, csv, timezone)
