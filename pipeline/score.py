@@ -19,7 +19,7 @@ from pipeline.config import Params
 from pipeline.errors import DataError
 from pipeline.io import atomic_dir, write_csv_export, write_json, write_text
 from pipeline.report import sales_report_html
-from pipeline.timeline import data_end, eligibility_for
+from pipeline.timeline import data_end, eligibility_for, refuse_other_population
 from pipeline.validate import load_validated, validated_file
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,19 @@ RUN_FILE = "scoring_run.json"
 
 
 def as_of_date(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:
-    """The configured as-of date, or the day after the last transaction."""
+    """The configured as-of date, or the day after the last transaction. A date at or before the first
+    transaction has no history to score and is refused naming score.as_of and the data's span (a date after the
+    data is for score.max_data_age_days to judge)."""
     if params.score.as_of is None:
         return data_end(transactions)
-    return pd.Timestamp(params.score.as_of)  # a date: checked when params are loaded
+    as_of = pd.Timestamp(params.score.as_of)  # a date: checked when params are loaded
+    first = pd.Timestamp(transactions["timestamp"].min()).normalize()
+    if as_of <= first:
+        last = data_end(transactions) - pd.Timedelta(days=1)
+        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), "timestamp",
+                        f"score.as_of {as_of.date()} is not after the data, which spans {first.date()} to "
+                        f"{last.date()}: set a later score.as_of, or null (the day after the last transaction)")
+    return as_of
 
 
 def refuse_stale_data(params: Params, transactions: pd.DataFrame, today: pd.Timestamp) -> None:
@@ -62,12 +71,19 @@ def run(params: Params) -> pd.DataFrame:
     tracking.configure(params.mlflow)
     version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)
     model_uri = tracking.version_uri(params.mlflow.registered_model, version)
+    refuse_other_population(params, tracking.version_run_params(params.mlflow.registered_model, version),
+                            f"model version {version}")
     model = tracking.load_model(model_uri)
     record = tracking.version_run_tag(params.mlflow.registered_model, version, tracking.TRACK_RECORD_TAG)
 
     spine = customers_seen_before(tables.transactions, [as_of])
     eligible = eligibility_for(params, tables.transactions, spine)
     eligible = eligible[eligible["eligible"]]
+    if eligible.empty:
+        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), None,
+                        f"no customer is eligible on {as_of.date()} (none bought in the "
+                        f"{params.labels.active_months} months before it, or all are key accounts already): "
+                        "check score.as_of and labels.active_months")
     features = features_for(params, tables, eligible[["customer_id", "cutoff"]])
     try:
         X = model.spec.conform(features)

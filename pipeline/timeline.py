@@ -53,6 +53,33 @@ def key_account_rule(params: Params) -> KeyAccountRule:
     return KeyAccountRule(ka.rule, ka.revenue_share, ka.top_share, ka.absolute_amount)
 
 
+def population_settings(params: Params) -> dict[str, str]:
+    """The settings that define who is scored and what the features mean, as logged with a trained model: a
+    model scores only under the same ones."""
+    labels, key_account = params.labels, params.labels.key_account
+    return {
+        "labels.horizon_months": str(labels.horizon_months),
+        "labels.active_months": str(labels.active_months),
+        "labels.key_account.rule": key_account.rule,
+        "labels.key_account.revenue_share": str(key_account.revenue_share),
+        "labels.key_account.top_share": str(key_account.top_share),
+        "labels.key_account.absolute_amount": str(key_account.absolute_amount),
+        "labels.key_account.trailing_months": str(key_account.trailing_months),
+        "features.windows_days": str(list(params.features.windows_days)),
+        "features.families": str(list(params.features.families) if params.features.families else None),
+    }
+
+
+def refuse_other_population(params: Params, trained: dict[str, str], model: str) -> None:
+    """A ConfigError naming each population setting that differs from the one `model` was trained with (settings
+    a model was logged without are not compared)."""
+    current = population_settings(params)
+    changed = [f"{key} is {current[key]} but {model} was trained with {trained[key]}"
+               for key in current if key in trained and trained[key] != current[key]]
+    if changed:
+        raise ConfigError("params: " + "; ".join(changed) + ": set them back, or retrain (dvc repro / kap run-all)")
+
+
 def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.Timestamp) -> list[pd.Timestamp]:
     """The folds' test cutoffs: `backtest_folds` cutoffs `backtest_every_months` apart, ending at `last`."""
     cfg = params.evaluate

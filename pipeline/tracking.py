@@ -191,6 +191,13 @@ def version_run_tag(name: str, version: str, tag: str) -> str | None:
     return client.get_run(run_id).data.tags.get(tag) if run_id else None
 
 
+def version_run_params(name: str, version: str) -> dict[str, str]:
+    """The params logged by the run of a registered model version ({} when it was registered without a run)."""
+    client = MlflowClient()
+    run_id = client.get_model_version(name, version).run_id
+    return dict(client.get_run(run_id).data.params) if run_id else {}
+
+
 def version_uri(name: str, version: str) -> str:
     """Registry URI pinned to one version (so a moving alias cannot change a run half-way)."""
     return f"models:/{name}/{version}"

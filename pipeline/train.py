@@ -24,7 +24,7 @@ from pipeline.build_labels import load_labels
 from pipeline.config import Params
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir, read_json, write_json
-from pipeline.timeline import split_of
+from pipeline.timeline import population_settings, split_of
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,7 @@ def run(params: Params) -> dict:
             "calibration.method": params.calibration.method,
             "calibration.isotonic_pseudo_rows": params.calibration.isotonic_pseudo_rows,
             "tuning.enabled": params.tuning.enabled,
-            "labels.horizon_months": params.labels.horizon_months,
-            "labels.key_account.rule": params.labels.key_account.rule,
-            "features.windows_days": list(params.features.windows_days),
+            **population_settings(params),
             "split.train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()} ({len(split.train)})",
             "split.validation_cutoff": str(split.validation.date()),
             "split.test_cutoff": str(split.test.date()),

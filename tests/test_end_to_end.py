@@ -179,6 +179,22 @@ def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_
     assert "score.max_data_age_days (0)" in result.stderr and "column 'timestamp'" in result.stderr
     pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
 
+    for as_of, message in (("2019-06-01", "score.as_of 2019-06-01 is not after the data"),
+                           ("2030-01-01", "no customer is eligible on 2030-01-01")):
+        params["score"] |= {"max_data_age_days": None, "as_of": as_of}
+        (demo_project / "outside.yaml").write_text(yaml.safe_dump(params))
+        result = runner.invoke(app, ["score", "--params", "outside.yaml"])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
+        pd.testing.assert_frame_equal(before, pd.read_parquet(scores))
+
+    params["score"]["as_of"] = None
+    params["labels"]["active_months"] = 6  # a different population from the one the champion learned
+    (demo_project / "other_population.yaml").write_text(yaml.safe_dump(params))
+    result = runner.invoke(app, ["score", "--params", "other_population.yaml"])
+    assert result.exit_code == 2
+    assert "labels.active_months is 6 but model version" in result.stderr and "trained with 12" in result.stderr
+
 
 def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     """dvc.yaml runs end to end; a scoring param dirties only the score stage; `dvc exp run -S` works."""

@@ -3,7 +3,8 @@ import pytest
 
 from pipeline.config import params_from_dict
 from pipeline.errors import ConfigError, DataError
-from pipeline.score import refuse_stale_data
+from pipeline.score import as_of_date, refuse_stale_data
+from pipeline.timeline import population_settings, refuse_other_population
 from tests.conftest import small_params, transactions_frame
 
 # the newest transaction is from 2023-07-01
@@ -36,3 +37,19 @@ def test_an_explicit_as_of_date_is_the_reference_not_today():
 def test_a_negative_limit_is_a_config_error():
     with pytest.raises(ConfigError, match=r"score.max_data_age_days must be >= 0 or null, got -1"):
         params_with(max_data_age_days=-1)
+
+
+def test_an_as_of_date_before_the_data_is_refused_naming_the_span():
+    with pytest.raises(DataError, match=r"score.as_of 2023-06-01 is not after the data, which spans 2023-06-01 to "
+                                        r"2023-07-01"):
+        as_of_date(params_with(as_of="2023-06-01"), HISTORY)
+    assert as_of_date(params_with(as_of="2023-06-02"), HISTORY) == pd.Timestamp("2023-06-02")
+
+
+def test_a_population_changed_after_training_is_refused_naming_both_values():
+    trained = population_settings(params_with())
+    refuse_other_population(params_with(), trained, "model version 3")
+    changed = params_from_dict(small_params(labels={"active_months": 6}))
+    with pytest.raises(ConfigError, match=r"labels.active_months is 6 but model version 3 was trained with 12"):
+        refuse_other_population(changed, trained, "model version 3")
+    refuse_other_population(changed, {"seed": "42"}, "an older model")  # logged without them: nothing to compare
