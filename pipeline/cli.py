@@ -142,7 +142,8 @@ def init(
     from pipeline.config import find_project_root
     from pipeline.init import FormatChoice, InitRequest, init_profile
 
-    try:
+    def write_profile() -> None:
+        nonlocal extends, output
         overrides = {}
         for item in column_map or []:
             theirs, sep, ours = item.partition("=")
@@ -162,15 +163,10 @@ def init(
         output = output or Path("configs") / f"{files[0].resolve().parent.name}.yaml"
         choice = FormatChoice(dayfirst, decimal, thousands, date_format, encoding)
         result = init_profile(InitRequest(tuple(files), output, extends, force, choice, overrides))
-    except UserInputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except Exception as exc:
-        log.error("unexpected failure", exc_info=True)
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    for line in result.summary:
-        typer.echo(line)
-    for path, rows in result.preview.items():
-        typer.echo(f"\nfirst rows of {path} as the pipeline reads them:\n{rows.to_string(max_colwidth=40)}")
-    typer.echo(f"\nwrote {result.profile}; check it, then: kap run-all --params {result.profile}")
+        for line in result.summary:
+            typer.echo(line)
+        for path, rows in result.preview.items():
+            typer.echo(f"\nfirst rows of {path} as the pipeline reads them:\n{rows.to_string(max_colwidth=40)}")
+        typer.echo(f"\nwrote {result.profile}; check it, then: kap run-all --params {result.profile}")
+
+    _guarded(write_profile, verbose=False)
