@@ -48,10 +48,13 @@ def unaccounted_rows(report: dict) -> dict[str, int]:
     """Rows read but neither kept nor counted by a named rule, per table (repeated customer rows merge into one
     customer; only conflicting repeats are counted, so a case declares the repeats it has)."""
     read, kept = report["rows_read"], report["rows_kept"]
+    headers = {table: sum(f["repeated_headers_dropped"] for f in report["files"] if f["table"] == table)
+               for table in KEYS}
     return {
-        "transactions": read["transactions"] - sum(report["transaction_lines_dropped"].values())
-        - kept["transactions"],
-        "customers": read["customers"] + report["repairs"]["unknown_customers_added"] - kept["customers"],
+        "transactions": read["transactions"] - headers["transactions"]
+        - sum(report["transaction_lines_dropped"].values()) - kept["transactions"],
+        "customers": read["customers"] - headers["customers"] + report["repairs"]["unknown_customers_added"]
+        - kept["customers"],
     }
 
 
