@@ -19,11 +19,13 @@ import pandas as pd
 from pipeline.config import CsvOptions, SourceFile
 from pipeline.errors import DataError
 from pipeline.sniff import (
+    CURRENCY,
     ISO,
     SNIFF_BYTES,
     WHITESPACE,
     FormatError,
     NotDatesError,
+    currencies,
     guess_delimiter,
     infer_date_format,
     infer_number_format,
@@ -243,6 +245,12 @@ def parse_numbers(frame: pd.DataFrame, column: str, file: str, csv: CsvOptions) 
         bad = np.isinf(parsed)
     else:
         text = values.astype("str").str.strip().where(values.notna())
+        named = currencies(text.dropna().unique())
+        if len(named) > 1:
+            mixed = text.str.contains(CURRENCY, na=False)
+            raise DataError(file, column, f"amounts in several currencies ({', '.join(sorted(named))}) cannot be "
+                            "added up: export one currency (data.files.currency names it)",
+                            _examples(frame, mixed, column))
         decimal = None if csv.decimal == "auto" else csv.decimal
         thousands = {"auto": None, "none": ""}.get(csv.thousands, csv.thousands)
         try:

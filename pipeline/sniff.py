@@ -127,6 +127,19 @@ GROUPED = {",": re.compile(r"^\d{1,3}(?:,\d{3})+"), ".": re.compile(r"^\d{1,3}(?
            " ": re.compile(r"^\d{1,3}(?: \d{3})+"), "'": re.compile(r"^\d{1,3}(?:'\d{3})+")}
 
 
+CURRENCY_NAMES = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY"}
+
+
+def currencies(values: Iterable[str]) -> set[str]:
+    """The currencies (as ISO codes) that the symbols and codes in these number texts name."""
+    found = set()
+    for value in values:
+        for match in CURRENCY.finditer(value.strip()):
+            token = match.group(0).strip().upper()
+            found.add(CURRENCY_NAMES.get(token, token))
+    return found
+
+
 def _unsigned(text: str) -> tuple[str, str]:
     """The sign and the digits-and-separators of a number written with currency, spaces or apostrophes."""
     text = CURRENCY.sub("", text.strip()).strip()

@@ -19,6 +19,7 @@ example rows: exit code 2. Everything else is a documented repair, counted in th
   ("absurd_amount") are dropped;
 - customers only seen in transactions get a minimal row ("unknown_customers_added", examples listed); with a
   customer file, more than data.files.max_unknown_customer_share of them is fatal (leading-zero hint);
+  customer rows without an id are dropped ("customer_rows_without_id_dropped");
   duplicated customer rows keep the last one ("conflicting_duplicate_customers_kept_last" counts ids whose rows
   differ);
 - files are read by their bytes (gzip, UTF-16/UTF-8 byte-order marks, XLSX; zip, xls, pdf and binary files are
@@ -277,11 +278,13 @@ def build_customers(parts: list[RawPart], tx: pd.DataFrame, attributes: pd.DataF
     frames = [p.frame for p in parts]
     customers = (pd.concat(frames, ignore_index=True) if frames
                  else pd.DataFrame({"customer_id": pd.Series(dtype="str")}))
+    without_id = int(customers["customer_id"].isna().sum())
     customers = customers.loc[customers["customer_id"].notna()]
     customers = customers.drop_duplicates([c for c in customers.columns if c != "_file"], keep="last")
     conflicting = customers["customer_id"].duplicated(keep=False)
     conflicts = customers.loc[conflicting].sort_values("customer_id").head(5)
-    counts = {"conflicting_duplicate_customers": int(customers.loc[conflicting, "customer_id"].nunique())}
+    counts = {"conflicting_duplicate_customers": int(customers.loc[conflicting, "customer_id"].nunique()),
+              "customer_rows_without_id_dropped": without_id}
     customers = customers.drop_duplicates("customer_id", keep="last")
 
     known = set(customers["customer_id"])

@@ -54,7 +54,7 @@ def unaccounted_rows(report: dict) -> dict[str, int]:
         "transactions": read["transactions"] - headers["transactions"]
         - sum(report["transaction_lines_dropped"].values()) - kept["transactions"],
         "customers": read["customers"] - headers["customers"] + report["repairs"]["unknown_customers_added"]
-        - kept["customers"],
+        - report["repairs"]["customer_rows_without_id_dropped"] - kept["customers"],
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from pipeline.sniff import (
     FormatError,
     NumberFormat,
+    currencies,
     guess_delimiter,
     infer_date_format,
     infer_number_format,
@@ -182,3 +183,9 @@ def test_undecidable_dates_are_refused(values, dayfirst, setting, fragment):
 )
 def test_parse_band(text, band):
     assert parse_band(text) == band
+
+
+def test_currencies_name_symbols_and_codes_alike():
+    assert currencies(["€ 1.234,56", "EUR 2", "3,00 €"]) == {"EUR"}
+    assert currencies(["$1,200.00", "USD 3.50", "£7"]) == {"USD", "GBP"}
+    assert currencies(["12.50", "-3"]) == set()
