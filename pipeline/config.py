@@ -115,10 +115,21 @@ def _our_columns(value: Any) -> Any:
     raise ValueError(f"must be a column name or a non-empty list of column names, got {_short(value)}")
 
 
+def _date_format(value: str | None) -> str | None:
+    """A strftime format pandas can read dates with (an unknown directive such as %Q is refused)."""
+    if value is not None:
+        try:
+            pd.to_datetime(pd.Series(["2024-01-31"]), format=value, errors="coerce")
+        except ValueError as error:
+            raise ValueError(f"is not a date format such as %d.%m.%Y ({error})") from None
+    return value
+
+
 Date = Annotated[StrictStr, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
 OptionalDate = Annotated[StrictStr | None, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
 Share = Annotated[StrictFloat, Field(gt=0, lt=1)]
 Count = Annotated[StrictInt, Field(ge=1)]
+Months = Annotated[StrictInt, Field(ge=1, le=240)]  # calendar arithmetic needs a span a history can have
 
 
 class _Group(BaseModel):
@@ -147,7 +158,7 @@ class CsvOptions(_Group):
         "auto", description="Thousands separator; auto: decided per column from its values, as decimal.")
     encoding: Annotated[StrictStr, AfterValidator(_text_encoding)] = Field(
         "utf-8", description="Text encoding; a byte-order mark (UTF-8, UTF-16) wins over it.")
-    date_format: StrictStr | None = Field(
+    date_format: Annotated[StrictStr | None, AfterValidator(_date_format)] = Field(
         None, description="strftime format such as '%d/%m/%Y %H:%M'; null: one format inferred per column.")
     dayfirst: StrictBool | None = Field(
         None, description="null: decided by the values (ambiguous columns are refused); true/false: forced.")
@@ -261,14 +272,14 @@ class KeyAccountConfig(_Group):
     top_share: Share = Field(0.2, description="Rule top_share: the top share of customers by trailing revenue.")
     absolute_amount: StrictFloat = Field(
         100000.0, gt=0, description="Rule absolute: revenue per 12 months (scaled to the window length).")
-    trailing_months: Count = Field(12, description="Window over which the bar is measured at the cutoff.")
+    trailing_months: Months = Field(12, description="Window over which the bar is measured at the cutoff.")
 
 
 class LabelsConfig(_Group):
     """The outcome a model predicts."""
 
-    horizon_months: Count = Field(12, description="Outcome window [cutoff, cutoff + horizon).")
-    active_months: Count = Field(12, description="Eligible only if it bought in the last N months before the cutoff.")
+    horizon_months: Months = Field(12, description="Outcome window [cutoff, cutoff + horizon).")
+    active_months: Months = Field(12, description="Eligible only if it bought in the last N months before the cutoff.")
     key_account: KeyAccountConfig = Field(default_factory=KeyAccountConfig, description="The key-account bar.")
 
 
@@ -277,7 +288,7 @@ class FeaturesConfig(_Group):
 
     first_cutoff: OptionalDate = Field(
         None, description="First monthly cutoff; null: the first month start with a full history.")
-    cutoff_every_months: Count = Field(1, description="Months between cutoffs.")
+    cutoff_every_months: Months = Field(1, description="Months between cutoffs.")
     windows_days: Annotated[tuple[Count, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
         (30, 90, 180, 365), description="Trailing windows of the windowed features (365 is required).")
     families: tuple[StrictStr, ...] | None = Field(
@@ -313,7 +324,7 @@ class SplitConfig(_Group):
     test_cutoff: OptionalDate = Field(None, description="null: the last cutoff whose outcome is fully observed.")
     validation_cutoff: OptionalDate = Field(None, description="null: test_cutoff - horizon.")
     validation_gap_months: StrictInt | None = Field(
-        None, ge=0, description="Training cutoffs lie this many months before validation; null: the horizon.")
+        None, ge=0, le=240, description="Training cutoffs lie this many months before validation; null: the horizon.")
     refit: StrictBool = Field(True, description="After early stopping, refit with its rounds on every cutoff "
                                                 "through validation.")
 
@@ -356,8 +367,9 @@ class EvaluateConfig(_Group):
     k: Annotated[tuple[Count, ...], Field(min_length=1), AfterValidator(_increasing)] = Field(
         (50, 100, 500), description="Sales capacities: customers a team can call in a horizon.")
     capacity_shares: tuple[Share, ...] = Field((0.01, 0.05), description="Capacities as shares of the eligible.")
-    backtest_folds: Count = Field(4, description="Rolling-origin test cutoffs, the last one the split's.")
-    backtest_every_months: Count = Field(3, description="Months between backtest test cutoffs.")
+    backtest_folds: Annotated[StrictInt, Field(ge=1, le=120)] = Field(
+        4, description="Rolling-origin test cutoffs, the last one the split's.")
+    backtest_every_months: Months = Field(3, description="Months between backtest test cutoffs.")
     bootstrap_resamples: Count = Field(1000, description="Resamples for the confidence intervals of PR-AUC.")
     confidence: Share = Field(0.95, description="Confidence level of the intervals.")
     calibration_bins: Count = Field(10, description="Equal-width bins of the reliability plot and the ECE.")

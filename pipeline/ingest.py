@@ -140,6 +140,21 @@ def _sniffed_delimiter_hint(source: Path | io.BytesIO, csv: CsvOptions, encoding
     return f" (the lines split evenly on {guessed!r}: set data.files.csv.delimiter, now {csv.delimiter!r})"
 
 
+def _workbook_rows(path: Path) -> pd.DataFrame:
+    """The rows of every non-empty sheet, one after the other. Sheets with the same header are one table (their
+    header rows after the first are repeated headers, dropped and counted); different headers are refused."""
+    sheets = {name: rows for name, rows in pd.read_excel(path, sheet_name=None, header=None, dtype=str,
+                                                          keep_default_na=False, na_values=[""]).items()
+              if not rows.dropna(how="all").empty}
+    if not sheets:
+        raise DataError(str(path), None, "the workbook has no rows")
+    headers = {name: tuple(rows.dropna(how="all").iloc[0].fillna("")) for name, rows in sheets.items()}
+    if len(set(headers.values())) > 1:
+        raise DataError(str(path), None, f"its sheets {list(sheets)} have different header rows: save each sheet "
+                        "as its own file and name the files in data.files")
+    return pd.concat([rows.dropna(how="all") for rows in sheets.values()], ignore_index=True)
+
+
 def read_file(path: Path, csv: CsvOptions) -> pd.DataFrame:
     """Read a file by what its bytes are: CSV text (every column as text; a byte-order mark sets the encoding),
     gzip-compressed CSV or Parquet, an XLSX workbook's first sheet, or Parquet; other kinds and unreadable
@@ -153,8 +168,7 @@ def read_file(path: Path, csv: CsvOptions) -> pd.DataFrame:
         if sniff.kind == "parquet":
             return pd.read_parquet(path)
         if sniff.kind == "xlsx":
-            rows = pd.read_excel(path, header=None, dtype=str, keep_default_na=False, na_values=[""])
-            return _with_header(rows, path)
+            return _with_header(_workbook_rows(path), path)
         if sniff.kind == "gzip":
             with gzip.open(path, "rb") as fh:
                 content = io.BytesIO(fh.read())

@@ -10,8 +10,9 @@ example rows: exit code 2. Everything else is a documented repair, counted in th
   are read as such, other formats inferred per value with data.files.csv.dayfirst ("non_iso_dates_inferred");
   blank numbers and dates, and the text NaN, NULL, N/A and the like in them, are missing values;
 - several files of one table are combined; a later file (in configured order) supersedes earlier ones over its
-  own date range (whole days), so overlapping exports and lines repeated across files are counted once
-  ("overlap"); identical lines within one file are real repeated scans and are kept;
+  own date range (whole days) when the two share invoices, so overlapping exports and lines repeated across
+  files are counted once ("overlap"); files that share no invoice (split by region or customer) are combined;
+  identical lines within one file are real repeated scans and are kept;
 - cancellations (negative quantity, an invoice prefix or a flag column) get a negative amount, netting them into
   spend; lines of excluded products (postage, fees) are dropped ("adjustment_lines");
 - lines without customer id ("no_customer_id"), without amount ("missing_amount"), at or after
@@ -130,14 +131,23 @@ def _with_amount(part: RawPart) -> pd.DataFrame:
 
 
 def supersede_overlaps(parts: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], int]:
-    """Drop lines of earlier files on days a later file covers; returns kept parts and lines dropped."""
-    days = [(p["timestamp"].min().normalize(), p["timestamp"].max().normalize()) for p in parts]
+    """Drop lines of earlier files on days a later file covers, when the two files share invoices (one export
+    repeating another); files that share none (split by region or customer) are combined as they are. Returns
+    the kept parts and the lines dropped."""
+    days = [(p["timestamp"].min().normalize(), p["timestamp"].max().normalize())
+            if p["timestamp"].notna().any() else None for p in parts]
+    invoices = [set(p["invoice_id"].dropna()) for p in parts]
     kept, dropped = [], 0
     for i, part in enumerate(parts):
         day = part["timestamp"].dt.normalize()
         covered = np.zeros(len(part), dtype=bool)
-        for first, last in days[i + 1:]:
-            covered |= ((day >= first) & (day <= last)).to_numpy()
+        for j in range(i + 1, len(parts)):
+            if days[j] is None:
+                continue
+            first, last = days[j]
+            overlap = ((day >= first) & (day <= last)).to_numpy()
+            if overlap.any() and not invoices[j].isdisjoint(part.loc[overlap, "invoice_id"]):
+                covered |= overlap
         kept.append(part.loc[~covered])
         dropped += int(covered.sum())
     return kept, dropped
@@ -349,7 +359,9 @@ def validate_tables(parts: dict[str, list[RawPart]], files: FilesConfig, today: 
     transactions, tx_counts, attributes = clean_transactions(parts["transactions"], files, today)
     if transactions.empty:
         raise DataError(", ".join(p.path for p in parts["transactions"]), None,
-                        f"no transaction line is left after cleaning (dropped: {tx_counts})")
+                        "no transaction line is left after cleaning (lines dropped: " + ", ".join(
+                            f"{reason} {n:,}" for reason, n in tx_counts["dropped"].items() if n)
+                        + "; see data.files.min_date, valid_until and the column mapping)")
     _check_usable(transactions, parts["transactions"])
     customers, customer_counts, conflicts = build_customers(parts.get("customers", []), transactions, attributes,
                                                             files.max_unknown_customer_share)

@@ -105,7 +105,7 @@ def test_init_detects_the_european_format(walked):
     assert profile.data.files.derive_invoice_id
     assert "Kundennummer" in init.stdout  # the proposed mapping and preview are shown
     text = (project / "configs/company.yaml").read_text(encoding="utf-8")
-    assert "extends:" in text and "model:" not in text  # only what differs from params.yaml
+    assert "extends:" in text and "\nmodel:" not in text  # only what differs from params.yaml
 
 
 def test_every_amount_is_read_back_exactly(walked):

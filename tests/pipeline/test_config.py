@@ -179,3 +179,20 @@ def test_schema_has_descriptions_and_forbids_extras(tmp_path):
 def test_scalar_anchor_of_params_yaml_loads():
     params = load_params(REPO / "params.yaml")
     assert params.demo.output_dir == params.data.raw_dir == REPO / "data" / "raw"
+
+
+@pytest.mark.parametrize(("group", "values", "message"), [
+    ("labels", {"horizon_months": 10**20}, "labels.horizon_months must be <= 240"),
+    ("features", {"cutoff_every_months": 100000}, "features.cutoff_every_months must be <= 240"),
+    ("evaluate", {"backtest_folds": 5000}, "evaluate.backtest_folds must be <= 120"),
+], ids=["huge_horizon", "huge_cutoff_step", "huge_fold_count"])
+def test_month_counts_beyond_any_history_are_refused(group, values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        params_from_dict(small_params(**{group: values}))
+
+
+def test_a_date_format_pandas_cannot_read_is_refused():
+    raw = small_params()
+    raw["data"]["files"]["csv"]["date_format"] = "%Q"
+    with pytest.raises(ConfigError, match=r"data.files.csv.date_format is not a date format such as %d.%m.%Y"):
+        params_from_dict(raw)

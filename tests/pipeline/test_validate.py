@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import FilesConfig
+from pipeline.config import CsvOptions, FilesConfig, SourceFile
 from pipeline.errors import DataError
-from pipeline.ingest import RawPart, type_part
+from pipeline.ingest import RawPart, read_file, read_part, type_part
 from pipeline.validate import supersede_overlaps, validate_tables
 from tests.conftest import customers_frame
 
@@ -84,12 +84,47 @@ def test_customer_attributes_come_from_the_latest_transaction_with_a_value():
 
 
 def test_a_later_file_supersedes_earlier_ones_over_its_days():
-    first = pd.DataFrame({"timestamp": pd.to_datetime(["2023-01-01 09:00", "2023-01-05 10:00", "2023-01-06 23:00"])})
-    second = pd.DataFrame({"timestamp": pd.to_datetime(["2023-01-05 11:00", "2023-01-09 08:00"])})
+    first = pd.DataFrame({"invoice_id": ["I1", "I2", "I3"],
+                          "timestamp": pd.to_datetime(["2023-01-01 09:00", "2023-01-05 10:00", "2023-01-06 23:00"])})
+    second = pd.DataFrame({"invoice_id": ["I2", "I4"],
+                           "timestamp": pd.to_datetime(["2023-01-05 11:00", "2023-01-09 08:00"])})
     kept, dropped = supersede_overlaps([first, second])
-    assert dropped == 2  # 01-05 and 01-06 lie within the later file's days 01-05..01-09
+    assert dropped == 2  # 01-05 and 01-06 lie within the later file's days 01-05..01-09, which repeat invoice I2
     assert kept[0]["timestamp"].tolist() == [pd.Timestamp("2023-01-01 09:00")]
     assert len(kept[1]) == 2
+
+
+def test_files_that_share_no_invoice_are_combined_not_superseded():
+    north = pd.DataFrame({"invoice_id": ["N1", "N2"], "timestamp": pd.to_datetime(["2023-01-02", "2023-01-20"])})
+    south = pd.DataFrame({"invoice_id": ["S1", "S2"], "timestamp": pd.to_datetime(["2023-01-03", "2023-01-21"])})
+    kept, dropped = supersede_overlaps([north, south])  # one export per region over the same days
+    assert dropped == 0 and [len(k) for k in kept] == [2, 2]
+
+
+def test_every_sheet_of_a_workbook_with_one_header_is_read(tmp_path):
+    header = ["invoice_id", "customer_id", "timestamp", "amount"]
+
+    def sheet(row: list[str], columns: list[str] = header) -> pd.DataFrame:
+        return pd.DataFrame([row], columns=columns)
+
+    with pd.ExcelWriter(tmp_path / "sales.xlsx") as workbook:
+        sheet(["I1", "C1", "2023-01-02", "10"]).to_excel(workbook, sheet_name="North", index=False)
+        sheet(["I2", "C2", "2023-01-03", "20"]).to_excel(workbook, sheet_name="South", index=False)
+    part = read_part(tmp_path / "sales.xlsx", SourceFile(path="sales.xlsx"), "transactions", CsvOptions(), "UTC")
+    assert part.frame["invoice_id"].tolist() == ["I1", "I2"]
+    assert part.conversions["repeated_headers_dropped"] == 1  # the second sheet's header row
+    with pd.ExcelWriter(tmp_path / "mixed.xlsx") as workbook:
+        sheet(["I1", "C1", "2023-01-02", "10"]).to_excel(workbook, sheet_name="Sales", index=False)
+        sheet(["Alpha"], ["company_name"]).to_excel(workbook, sheet_name="Names", index=False)
+    with pytest.raises(DataError, match=r"mixed.xlsx: its sheets \['Sales', 'Names'\] have different header rows"):
+        read_file(tmp_path / "mixed.xlsx", CsvOptions())
+
+
+def test_no_line_left_names_the_reasons_and_the_settings():
+    tables = raw_tables()
+    with pytest.raises(DataError, match=r"no transaction line is left after cleaning \(lines dropped: "
+                                        r"before_min_date 3; see data.files.min_date"):
+        validate_tables(parts_of(tables), FilesConfig(min_date="2030-01-01"), TODAY)
 
 
 @pytest.mark.parametrize(
