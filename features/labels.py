@@ -110,7 +110,8 @@ def build_labels(
                 "outcome_bar": rule.bar(group["outcome_spend"], horizon_months),
             }
             for cutoff, group in spend.groupby("cutoff")
-        ]
+        ],
+        columns=["cutoff", "key_account_bar", "outcome_bar"],  # a cutoff after every line has no spend at all
     )
     labels = pd.DataFrame(
         {"customer_id": spine["customer_id"].astype("str"), "cutoff": pd.to_datetime(spine["cutoff"])}

@@ -77,9 +77,7 @@ def run(params: Params) -> pd.DataFrame:
     record = tracking.version_run_tag(params.mlflow.registered_model, version, tracking.TRACK_RECORD_TAG)
 
     spine = customers_seen_before(tables.transactions, [as_of])
-    active_since = as_of - pd.DateOffset(months=params.labels.active_months)
-    eligible = (eligibility_for(params, tables.transactions, spine) if active_since < data_end(tables.transactions)
-                else spine.iloc[:0].assign(eligible=True))
+    eligible = eligibility_for(params, tables.transactions, spine)
     eligible = eligible[eligible["eligible"]]
     if eligible.empty:
         raise DataError(str(validated_file(params.data.validated_dir, "transactions")), None,

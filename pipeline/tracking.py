@@ -18,6 +18,7 @@ import lightgbm as lgb
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -183,19 +184,24 @@ def alias_version(name: str, alias: str) -> str:
         ) from exc
 
 
+def _version_run(name: str, version: str) -> Run | None:
+    """The run that logged a registered model version (None when it was registered without a run)."""
+    client = MlflowClient()
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id) if run_id else None
+
+
 def version_run_tag(name: str, version: str, tag: str) -> str | None:
     """A tag of the run that logged a registered model version (None if the run has no such tag, or the version
     was registered without a run)."""
-    client = MlflowClient()
-    run_id = client.get_model_version(name, version).run_id
-    return client.get_run(run_id).data.tags.get(tag) if run_id else None
+    run = _version_run(name, version)
+    return run.data.tags.get(tag) if run else None
 
 
 def version_run_params(name: str, version: str) -> dict[str, str]:
     """The params logged by the run of a registered model version ({} when it was registered without a run)."""
-    client = MlflowClient()
-    run_id = client.get_model_version(name, version).run_id
-    return dict(client.get_run(run_id).data.params) if run_id else {}
+    run = _version_run(name, version)
+    return dict(run.data.params) if run else {}
 
 
 def version_uri(name: str, version: str) -> str:

@@ -44,3 +44,11 @@ def test_eligibility_and_label():
     assert labels.loc["GROW", "outcome_bar"] == 500
     assert labels["became_key_account"].to_dict() == {"BIG": True, "GROW": True, "FLAT": False, "OLD": False}
     assert labels.loc["FLAT", "outcome_spend"] == pytest.approx(10)
+
+
+def test_a_cutoff_after_every_line_has_nobody_eligible():
+    tx = transactions_frame([("A", "1", "2023-03-01", "x", 100.0, 10), ("B", "2", "2023-04-01", "x", 50.0, 10)])
+    spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": pd.Timestamp("2030-01-01")})
+    labels = build_labels(tx, spine, KeyAccountRule("revenue_share", revenue_share=0.8), 0, 12, 12)
+    assert labels["trailing_spend"].tolist() == [0.0, 0.0]
+    assert not labels["eligible"].any() and not labels["is_key_account"].any()
