@@ -120,6 +120,7 @@ def build_labels(
     spend["cutoff"] = spend["cutoff"].astype("datetime64[us]")
     bars["cutoff"] = bars["cutoff"].astype("datetime64[us]")
     labels = labels.merge(spend, on=["customer_id", "cutoff"], how="left").merge(bars, on="cutoff", how="left")
+    labels[["key_account_bar", "outcome_bar"]] = labels[["key_account_bar", "outcome_bar"]].fillna(math.inf)
     labels["trailing_spend"] = labels["trailing_spend"].fillna(0.0).astype("float64")
     labels["outcome_spend"] = labels["outcome_spend"].fillna(0.0).astype("float64")
     labels["is_key_account"] = labels["trailing_spend"] >= labels["key_account_bar"]
