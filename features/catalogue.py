@@ -18,6 +18,9 @@ PEER_SIZE_BANDS = (10, 50, 250)  # employees: micro, small, medium, large firms 
 ADDED_WINDOWS_DAYS = (180, 365)  # breadth added beyond the opening basket: how far into an expansion a customer is
 EXPANSION_WINDOWS_DAYS = (90, 180)  # recent buying whose share in newly added categories shows a trial
 EXPANSION_LOOKBACK_DAYS = 365  # a category is newly added if first bought this many days before the cutoff or later
+# the feature families in output column order; a family's features are contiguous, in declaration order
+FAMILIES = ("spend", "orders", "order", "cadence", "recency", "tenure", "categories", "products", "expansion",
+            "returns", "payment", "wallet", "relationship", "firm")
 
 
 @dataclass(frozen=True)
@@ -217,17 +220,18 @@ def feature_catalogue(windows_days: tuple[int, ...], families: tuple[str, ...] |
         if f"orders_count_prev_{w}d" in by_name:
             by_name[f"orders_count_{w}d"] = _with_compare(by_name[f"orders_count_{w}d"], f"orders_count_prev_{w}d")
             by_name[f"spend_sum_{w}d"] = _with_compare(by_name[f"spend_sum_{w}d"], f"spend_sum_prev_{w}d")
+    ordered = sorted(by_name.values(), key=lambda d: FAMILIES.index(d.family))  # stable: declaration order within
     if families is not None:
-        unknown = set(families) - {d.family for d in by_name.values()}
+        unknown = set(families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"unknown feature families {sorted(unknown)}")
-        return [d for d in by_name.values() if d.family in families]
-    return list(by_name.values())
+        return [d for d in ordered if d.family in families]
+    return ordered
 
 
 def feature_families(windows_days: tuple[int, ...]) -> list[str]:
     """Every family name, in catalogue order."""
-    return list(dict.fromkeys(d.family for d in feature_catalogue(windows_days)))
+    return list(FAMILIES)
 
 
 def _with_compare(feature: FeatureDef, compare_to: str) -> FeatureDef:
