@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from features.spine import customers_seen_before
-from pipeline.config import Params
-from pipeline.errors import ConfigError, UserInputError
-from pipeline.timeline import backtest_test_cutoffs, labelled_cutoffs, labels_for, split_of
-from pipeline.validate import read_sources, validate_tables
+from pipeline.common.adapters import backtest_test_cutoffs, labelled_cutoffs, labels_for, split_of
+from pipeline.common.config import Params
+from pipeline.common.errors import ConfigError, UserInputError
+from pipeline.common.validation import read_sources, validate_tables
 
 MIN_TEST_POSITIVES = 5  # fewer future key accounts on the test cutoff leave PR-AUC and the gate to chance
 INPUT_PATHS = ("raw_dir",)

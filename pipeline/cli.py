@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.config import load_params
-from pipeline.errors import PipelineError, UserInputError
+from pipeline.common.config import load_params
+from pipeline.common.errors import PipelineError, UserInputError
 
 app = typer.Typer(help="Key-account potential: find the small customers that will grow into key accounts.",
                   no_args_is_help=True, add_completion=False)
@@ -111,7 +111,7 @@ def params_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the schema to this file.")] = None,
 ) -> None:
     """Print the JSON schema of params files (for editors; `extends` allowed; keys optional for profiles)."""
-    from pipeline.config import params_json_schema_text
+    from pipeline.common.config import params_json_schema_text
 
     if output is None:
         typer.echo(params_json_schema_text(), nl=False)
@@ -139,7 +139,7 @@ def init(
                                                          "(THEIRS= leaves it out); repeatable.")] = None,
 ) -> None:
     """Write a starter profile for your exports: formats, column mapping and a plan sized to the history."""
-    from pipeline.config import find_project_root
+    from pipeline.common.config import find_project_root
     from pipeline.init import FormatChoice, InitRequest, init_profile
 
     def write_profile() -> None:

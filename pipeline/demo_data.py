@@ -91,8 +91,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import DemoConfig, Params
-from pipeline.io import atomic_dir
+from pipeline.common.config import DemoConfig, Params
+from pipeline.common.io import atomic_dir
 
 log = logging.getLogger(__name__)
 

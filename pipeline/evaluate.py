@@ -43,21 +43,26 @@ from models.metrics import (
     reliability_curve,
     segment_metrics,
 )
-from pipeline import charts, tracking
-from pipeline.config import Params
+from pipeline.common import charts, tracking
+from pipeline.common.adapters import backtest_test_cutoffs, split_of
+from pipeline.common.artifacts import (
+    FOLD_METRICS_FILE,
+    PREDICTIONS_FILE,
+    RELIABILITY_FILE,
+    SEGMENTS_FILE,
+    TARGET,
+    load_panel,
+    load_trained,
+    load_validated,
+)
+from pipeline.common.config import Params
+from pipeline.common.io import atomic_dir, read_parquet, write_csv, write_json
+from pipeline.common.report import track_record
 from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
-from pipeline.io import atomic_dir, read_parquet, write_csv, write_json
-from pipeline.report import track_record
-from pipeline.timeline import backtest_test_cutoffs, split_of
-from pipeline.train import TARGET, fit_model, fitting_rows, load_panel, load_trained
-from pipeline.validate import load_validated
+from pipeline.train import fit_model, fitting_rows
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS_FILE = "backtest_predictions.parquet"
-FOLD_METRICS_FILE = "backtest_metrics.csv"
-SEGMENTS_FILE = "segment_metrics.csv"
-RELIABILITY_FILE = "reliability.csv"
 RECALL_GRID = np.linspace(0, 1, 101)
 MODEL = "model"
 ORACLE = "oracle"

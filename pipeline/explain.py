@@ -10,15 +10,12 @@ import pandas as pd
 import shap
 
 from models.explain import mean_abs_shap, shap_explanation
-from pipeline import tracking
-from pipeline.config import Params
-from pipeline.io import atomic_dir
-from pipeline.train import load_panel, load_trained
+from pipeline.common import tracking
+from pipeline.common.artifacts import IMPORTANCE_TABLE, SUMMARY_PLOT, load_panel, load_trained
+from pipeline.common.config import Params
+from pipeline.common.io import atomic_dir
 
 log = logging.getLogger(__name__)
-
-SUMMARY_PLOT = "shap_summary.png"
-IMPORTANCE_TABLE = "mean_abs_shap.csv"
 
 
 def run(params: Params) -> pd.DataFrame:

@@ -4,7 +4,7 @@ What it decides, and from what:
 
 - the kind of each file and its text encoding from its bytes, the CSV delimiter from a sample of its text, the
   decimal mark and thousands separator from the values of the number columns and the date format from the
-  values of each date column (pipeline.sniff). A format the values leave open is not guessed: it is refused
+  values of each date column (pipeline.common.sniff). A format the values leave open is not guessed: it is refused
   with the pipeline's own message, naming the setting, unless the user decides it (--dayfirst / --monthfirst,
   --decimal, --thousands);
 - the column mapping from the header names (HEADER_NAMES: common English and German names, compared without
@@ -52,10 +52,10 @@ import pandas as pd
 import yaml
 
 from features.catalogue import feature_families
-from pipeline.config import CsvOptions, DataConfig, Params, load_params
-from pipeline.errors import ConfigError, DataError, UserInputError
-from pipeline.ingest import BANDS, DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
-from pipeline.sniff import (
+from pipeline.common.config import CsvOptions, DataConfig, Params, load_params
+from pipeline.common.errors import ConfigError, DataError, UserInputError
+from pipeline.common.ingest import BANDS, DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
+from pipeline.common.sniff import (
     SNIFF_BYTES,
     FormatError,
     NumberFormat,
@@ -66,7 +66,7 @@ from pipeline.sniff import (
     sniff_bytes,
     sniff_file,
 )
-from pipeline.validate import read_sources, validate_tables
+from pipeline.common.validation import read_sources, validate_tables
 
 TABLES = ("transactions", "customers")
 CANONICAL = {table: TEXT[table] + NUMBERS[table] + DATES[table] for table in TABLES}

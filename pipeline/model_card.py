@@ -12,15 +12,13 @@ import pandas as pd
 
 from features.catalogue import feature_catalogue
 from models.metrics import MIN_SEGMENT_POSITIVES, MIN_SEGMENT_ROWS
-from pipeline import tracking
-from pipeline.charts import CHART_FILES
-from pipeline.config import Params
-from pipeline.evaluate import FOLD_METRICS_FILE, LOGISTIC_REGRESSION, MODEL, ORACLE, SEGMENTS_FILE, SPEND_RANK
-from pipeline.explain import IMPORTANCE_TABLE
-from pipeline.io import markdown_cell, read_csv, read_json, write_text
-from pipeline.report import key_accounts_reached, track_record
-from pipeline.train import SUMMARY_FILE
-from pipeline.validate import QUALITY_JSON
+from pipeline.common import tracking
+from pipeline.common.artifacts import FOLD_METRICS_FILE, IMPORTANCE_TABLE, QUALITY_JSON, SEGMENTS_FILE, SUMMARY_FILE
+from pipeline.common.charts import CHART_FILES
+from pipeline.common.config import Params
+from pipeline.common.io import markdown_cell, read_csv, read_json, write_text
+from pipeline.common.report import key_accounts_reached, track_record
+from pipeline.evaluate import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from pipeline import tracking
-from pipeline.config import GateConfig, Params
-from pipeline.io import read_json, write_json
-from pipeline.train import SUMMARY_FILE
+from pipeline.common import tracking
+from pipeline.common.artifacts import SUMMARY_FILE
+from pipeline.common.config import GateConfig, Params
+from pipeline.common.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 

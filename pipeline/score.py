@@ -13,23 +13,19 @@ from features.catalogue import feature_catalogue
 from features.spine import customers_seen_before
 from models.explain import reason_codes, shap_explanation
 from models.spec import SpecMismatchError
-from pipeline import tracking
-from pipeline.build_features import features_for
-from pipeline.config import Params
-from pipeline.errors import DataError
-from pipeline.io import atomic_dir, write_csv_export, write_json, write_text
-from pipeline.report import sales_report_html
-from pipeline.timeline import data_end, eligibility_for, refuse_other_population
-from pipeline.validate import load_validated, validated_file
+from pipeline.common import tracking
+from pipeline.common.adapters import data_end, eligibility_for, features_for, refuse_other_population
+from pipeline.common.artifacts import PROSPECTS_STEM, REPORT_FILE, RUN_FILE, load_validated, validated_file
+from pipeline.common.config import Params
+from pipeline.common.errors import DataError
+from pipeline.common.io import atomic_dir, write_csv_export, write_json, write_text
+from pipeline.common.report import sales_report_html
 
 log = logging.getLogger(__name__)
 
 PROSPECT_COLUMNS = [
     "rank", "customer_id", "company_name", "industry", "country", "account_owner", "spend_12m", "probability",
 ]
-PROSPECTS_STEM = "prospects"
-REPORT_FILE = "sales_report.html"
-RUN_FILE = "scoring_run.json"
 
 
 def as_of_date(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:

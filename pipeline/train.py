@@ -18,26 +18,14 @@ from models.estimator import LogisticPrior, TrainingResult, predict_probability,
 from models.spec import FeatureSpec
 from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
-from pipeline import tracking
-from pipeline.build_features import load_features
-from pipeline.build_labels import load_labels
-from pipeline.config import Params
-from pipeline.errors import ConfigError
-from pipeline.io import atomic_dir, read_json, write_json
-from pipeline.timeline import population_settings, split_of
+from pipeline.common import tracking
+from pipeline.common.adapters import population_settings, split_of
+from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE, TARGET, load_panel
+from pipeline.common.config import Params
+from pipeline.common.errors import ConfigError
+from pipeline.common.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
-
-MLFLOW_MODEL_DIR = "mlflow_model"
-SUMMARY_FILE = "training.json"
-TARGET = "became_key_account"
-
-
-def load_panel(params: Params) -> pd.DataFrame:
-    """Eligible (customer, cutoff) rows with features and labels."""
-    labels = load_labels(params)
-    panel = load_features(params).merge(labels, on=["customer_id", "cutoff"], how="inner", validate="1:1")
-    return panel[panel["eligible"]].reset_index(drop=True)
 
 
 
@@ -180,9 +168,3 @@ def run(params: Params) -> dict:
             tracking.save_model(model, example, str(tmp / MLFLOW_MODEL_DIR))
             write_json(summary, tmp / SUMMARY_FILE)
     return summary
-
-
-def load_trained(params: Params) -> tuple[tracking.KeyAccountModel, dict]:
-    """The trained model and the training summary (for evaluate and explain)."""
-    model = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
-    return model, read_json(params.data.model_dir / SUMMARY_FILE)

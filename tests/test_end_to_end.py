@@ -14,13 +14,13 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from pipeline import tracking
-from pipeline.build_features import features_for
-from pipeline.charts import CHART_FILES
+from pipeline.common.adapters import features_for
 from pipeline.cli import app
-from pipeline.config import load_params
+from pipeline.common import tracking
+from pipeline.common.charts import CHART_FILES
+from pipeline.common.config import load_params
+from pipeline.common.artifacts import load_validated
 from pipeline.score import PROSPECT_COLUMNS
-from pipeline.validate import load_validated
 
 REPO = Path(__file__).resolve().parents[1]
 # 5,000 customers give ~150 positives on the test cutoff: enough for the model-vs-baseline comparison to

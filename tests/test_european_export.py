@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import DemoConfig, load_params
+from pipeline.common.config import DemoConfig, load_params
 from pipeline.demo_data import generate_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="european_export")]

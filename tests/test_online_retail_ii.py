@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.config import load_params
+from pipeline.common.config import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "online_retail_ii"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from features.catalogue import catalogue_markdown, feature_catalogue, feature_families
-from pipeline.config import load_params
+from pipeline.common.config import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 

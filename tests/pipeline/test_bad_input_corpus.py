@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import load_params
+from pipeline.common.config import load_params
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_input"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))

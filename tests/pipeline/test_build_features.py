@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from pipeline.build_features import features_for
-from pipeline.config import params_from_dict
-from pipeline.errors import ConfigError
-from pipeline.validate import ValidatedTables
+from pipeline.common.adapters import features_for
+from pipeline.common.config import params_from_dict
+from pipeline.common.errors import ConfigError
+from pipeline.common.validation import ValidatedTables
 from tests.conftest import customers_frame, small_params
 
 CUTOFF = pd.Timestamp("2023-07-01")

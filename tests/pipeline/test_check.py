@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pipeline.check import feasible_change, time_plan
 from pipeline.cli import app
-from pipeline.config import load_params
+from pipeline.common.config import load_params
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import find_project_root, load_params, params_from_dict
-from pipeline.errors import ConfigError
+from pipeline.common.config import find_project_root, load_params, params_from_dict
+from pipeline.common.errors import ConfigError
 from tests.conftest import small_params
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import DemoConfig
+from pipeline.common.config import DemoConfig
 from pipeline.demo_data import DemoTables, expected_spend, expected_spend_known_at, generate_demo, noise_free_history
 
 SMALL = DemoConfig(n_customers=1500, years=2)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from pipeline.config import params_from_dict
-from pipeline.errors import ConfigError
+from pipeline.common.config import params_from_dict
+from pipeline.common.errors import ConfigError
 from pipeline.evaluate import (
     backtest_summary,
     backtest_test_cutoffs,

@@ -11,8 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import load_params
-from pipeline.errors import ConfigError
+from pipeline.common.config import load_params
+from pipeline.common.errors import ConfigError
+from pipeline.common.validation import read_sources, validate_tables
 from pipeline.init import (
     HEADER_NAMES,
     differing,
@@ -24,7 +25,6 @@ from pipeline.init import (
     required_months,
     table_of,
 )
-from pipeline.validate import read_sources, validate_tables
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -356,9 +356,9 @@ def backtest_splits(plan, months: int) -> list:
     """The pipeline's labelled cutoffs and each backtest fold's split for `months` of history under `plan`
     (ValueError when a fold has no validation or training cutoff)."""
     from models.split import time_split
-    from pipeline.config import params_from_dict
+    from pipeline.common.adapters import labelled_cutoffs
+    from pipeline.common.config import params_from_dict
     from pipeline.init import plan_settings
-    from pipeline.timeline import labelled_cutoffs
     from tests.conftest import small_params
 
     raw, planned = small_params(), plan_settings(plan)

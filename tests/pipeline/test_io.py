@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.errors import DataError
-from pipeline.io import (
+from pipeline.common.errors import DataError
+from pipeline.common.io import (
     atomic_dir,
     markdown_cell,
     neutralise_formulas,

@@ -2,7 +2,7 @@ import re
 
 import pandas as pd
 
-from pipeline.config import params_from_dict
+from pipeline.common.config import params_from_dict
 from pipeline.model_card import _known_limits, _plain_words, _prior_lines, _segments_table
 from tests.conftest import small_params
 

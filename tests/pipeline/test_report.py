@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline.report import key_accounts_reached, sales_report_html, track_record
+from pipeline.common.report import key_accounts_reached, sales_report_html, track_record
 
 MODEL = {"n_positive": 475.0, "n_rows": 12661.0, "recall_at_100": 98 / 475}
 SPEND_RANK = {"recall_at_100": 32 / 475}

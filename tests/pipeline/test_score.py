@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from pipeline.config import params_from_dict
-from pipeline.errors import ConfigError, DataError
+from pipeline.common.adapters import population_settings, refuse_other_population
+from pipeline.common.config import params_from_dict
+from pipeline.common.errors import ConfigError, DataError
 from pipeline.score import as_of_date, refuse_stale_data
-from pipeline.timeline import population_settings, refuse_other_population
 from tests.conftest import small_params, transactions_frame
 
 # the newest transaction is from 2023-07-01

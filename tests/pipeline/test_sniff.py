@@ -1,4 +1,4 @@
-"""Detection of file kinds, delimiters, number and date formats and size bands (pipeline/sniff.py)."""
+"""Detection of file kinds, delimiters, number and date formats and size bands (pipeline/common/sniff.py)."""
 
 import gzip
 import zipfile
@@ -6,7 +6,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from pipeline.sniff import (
+from pipeline.common.sniff import (
     FormatError,
     NumberFormat,
     currencies,

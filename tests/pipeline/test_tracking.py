@@ -12,8 +12,8 @@ from scipy.special import expit
 from models.calibration import fit_calibrator
 from models.estimator import LogisticPrior, predict_probability, train_classifier
 from models.spec import FeatureSpec, SpecMismatchError
-from pipeline import tracking
-from pipeline.config import GateConfig, MlflowConfig
+from pipeline.common import tracking
+from pipeline.common.config import GateConfig, MlflowConfig
 from pipeline.register import gate_decision
 
 

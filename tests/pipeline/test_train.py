@@ -8,10 +8,11 @@ from mlflow import MlflowClient
 
 from features.catalogue import feature_catalogue
 from models.spec import FeatureSpec
-from pipeline import evaluate, tracking
-from pipeline.config import params_from_dict
-from pipeline.errors import ConfigError
-from pipeline.timeline import split_of
+from pipeline import evaluate
+from pipeline.common import tracking
+from pipeline.common.adapters import split_of
+from pipeline.common.config import params_from_dict
+from pipeline.common.errors import ConfigError
 from pipeline.train import fit_prior, hyperparameters, tuned_hyperparameters
 from tests.conftest import small_params
 

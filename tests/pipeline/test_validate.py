@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import CsvOptions, FilesConfig, SourceFile
-from pipeline.errors import DataError
-from pipeline.ingest import RawPart, read_file, read_part, type_part
-from pipeline.validate import supersede_overlaps, validate_tables
+from pipeline.common.config import CsvOptions, FilesConfig, SourceFile
+from pipeline.common.errors import DataError
+from pipeline.common.ingest import RawPart, read_file, read_part, type_part
+from pipeline.common.validation import supersede_overlaps, validate_tables
 from tests.conftest import customers_frame
 
 runner = CliRunner()

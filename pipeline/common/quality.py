@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest import RawPart
-from pipeline.io import markdown_cell
+from pipeline.common.ingest import RawPart
+from pipeline.common.io import markdown_cell
 
 OUTLIER_FACTOR = 10  # a line is an outlier when |amount| exceeds this many times the 99.9th percentile
 FILE_REPAIRS = ("ids_normalised", "timezone_aware_converted", "non_iso_dates_inferred", "bands_converted",

@@ -55,7 +55,7 @@ from pydantic import (
 )
 
 from features.catalogue import feature_families
-from pipeline.errors import ConfigError
+from pipeline.common.errors import ConfigError
 
 MAX_REPR = 60  # characters of an offending value quoted in a message
 

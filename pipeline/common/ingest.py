@@ -1,5 +1,5 @@
 """Reading raw exports: files or globs per table, the file's kind by its bytes (CSV, gzip, UTF-16, XLSX,
-Parquet), column mapping and per-file typing with number and date formats decided per column (pipeline/sniff.py).
+Parquet), column mapping and per-file typing with number and date formats decided per column (pipeline/common/sniff.py).
 
 Every problem is reported with the file it comes from, the column, up to five example rows and the setting
 that decides. Nothing in the raw folder is ever written.
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import CsvOptions, SourceFile
-from pipeline.errors import DataError
-from pipeline.sniff import (
+from pipeline.common.config import CsvOptions, SourceFile
+from pipeline.common.errors import DataError
+from pipeline.common.sniff import (
     CURRENCY,
     ISO,
     SNIFF_BYTES,
@@ -250,7 +250,7 @@ def _format_error(frame: pd.DataFrame, column: str, file: str, text: pd.Series, 
 
 def parse_numbers(frame: pd.DataFrame, column: str, file: str, csv: CsvOptions) -> pd.Series:
     """Finite numbers from numbers or text; the decimal mark and thousands separator are the CSV options or,
-    when auto, decided by the column's values (pipeline/sniff.py). Blanks and MISSING_TOKENS such as "NaN"
+    when auto, decided by the column's values (pipeline/common/sniff.py). Blanks and MISSING_TOKENS such as "NaN"
     are missing values."""
     values = _blank_as_missing(frame[column], MISSING_TOKENS)
     hint = ""
@@ -299,7 +299,7 @@ def parse_dates(
     frame: pd.DataFrame, column: str, file: str, csv: CsvOptions, timezone: str
 ) -> tuple[pd.Series, dict[str, int]]:
     """Naive timestamps in `timezone`. ISO 8601 values are read as such; the others in data.files.csv.date_format
-    or else in the one format their values decide (day-first or month-first never guessed: pipeline/sniff.py).
+    or else in the one format their values decide (day-first or month-first never guessed: pipeline/common/sniff.py).
     Returns them and how many aware values were converted and how many were read in a non-ISO format."""
     values = _blank_as_missing(frame[column], MISSING_TOKENS)
     if pd.api.types.is_datetime64_any_dtype(values):

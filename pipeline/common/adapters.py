@@ -1,4 +1,7 @@
-"""Which cutoffs the pipeline uses, derived from params and the data's time range."""
+"""Params turned into library calls: the cutoffs and split, the spine, eligibility, labels and features.
+
+Training and scoring both go through these, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ import logging
 
 import pandas as pd
 
+from features.builder import build_features
 from features.labels import KeyAccountRule, build_labels
-from features.spine import monthly_cutoffs
+from features.spine import customers_seen_before, monthly_cutoffs
 from models.split import TimeSplit, time_split
-from pipeline.config import Params
-from pipeline.errors import ConfigError
+from pipeline.common.config import Params
+from pipeline.common.errors import ConfigError
+from pipeline.common.validation import ValidatedTables
 
 log = logging.getLogger(__name__)
+
+CATEGORY_FAMILIES = ("categories", "expansion")  # families that read the category column
 
 
 def data_end(transactions: pd.DataFrame) -> pd.Timestamp:
@@ -90,6 +97,7 @@ def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.
                           f"(first {min(cutoffs).date()}): lower evaluate.backtest_folds or backtest_every_months")
     return wanted
 
+
 def split_of(params: Params, panel: pd.DataFrame, fold_test_cutoff: pd.Timestamp | None = None) -> TimeSplit:
     """The out-of-time split configured in params over the panel's cutoffs; for a backtest fold's test cutoff,
     the split whose validation cutoff follows from it. A split the params make impossible is a ConfigError."""
@@ -120,3 +128,29 @@ def eligibility_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFr
         transactions, spine, key_account_rule(params), 0, cfg.active_months, cfg.key_account.trailing_months
     )
     return labels[["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]]
+
+
+def training_spine(params: Params, tables: ValidatedTables) -> pd.DataFrame:
+    """(customer_id, cutoff) rows for training: customers seen before each labelled cutoff."""
+    return customers_seen_before(tables.transactions, labelled_cutoffs(params, tables.transactions))
+
+
+def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:
+    """The one feature builder, configured from params (training and scoring both call this)."""
+    cfg = params.features
+    _refuse_categories_without_categories(cfg.families, tables.transactions)
+    return build_features(
+        tables.transactions, tables.customers, spine, cfg.windows_days, tables.firmographics, cfg.families
+    )
+
+
+def _refuse_categories_without_categories(families: tuple[str, ...] | None, transactions: pd.DataFrame) -> None:
+    """Data without a category column gets each product as its category (validate): the category families
+    would then repeat the products family under a misleading name ("top category" in a sales reason)."""
+    wanted = [family for family in CATEGORY_FAMILIES if families is None or family in families]
+    if wanted and transactions["category"].eq(transactions["product_id"]).all():
+        raise ConfigError(
+            f"features.families: {', '.join(wanted)} need product categories, but every transaction's category "
+            f"is its product id (the transactions map no category column); list features.families without "
+            f"{' and '.join(wanted)}"
+        )

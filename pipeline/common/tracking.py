@@ -25,9 +25,9 @@ from mlflow.models import infer_signature
 from models.calibration import Calibrator
 from models.estimator import LogisticPrior, predict_probability
 from models.spec import FeatureSpec
-from pipeline.config import TRACKING_URI_VARIABLE, MlflowConfig
-from pipeline.errors import DataError, PipelineError
-from pipeline.io import read_json
+from pipeline.common.config import TRACKING_URI_VARIABLE, MlflowConfig
+from pipeline.common.errors import DataError, PipelineError
+from pipeline.common.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class KeyAccountModel(mlflow.pyfunc.PythonModel):
     it to the spec and returns calibrated probabilities, so the logged model also serves as it is
     (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
 
-    Stored as "model from code" (pipeline/mlflow_model.py) with the trees as LightGBM text and the spec,
+    Stored as "model from code" (pipeline/common/mlflow_model.py) with the trees as LightGBM text and the spec,
     calibrator and prior as JSON: loading a registry model never unpickles arbitrary objects.
     """
 

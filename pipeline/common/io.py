@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.common.errors import DataError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

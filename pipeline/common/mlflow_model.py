@@ -2,6 +2,6 @@
 
 import mlflow
 
-from pipeline.tracking import KeyAccountModel
+from pipeline.common.tracking import KeyAccountModel
 
 mlflow.models.set_model(KeyAccountModel())

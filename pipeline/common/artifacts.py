@@ -1,0 +1,72 @@
+"""Every stage's outputs: their file names and the loaders later stages read them with.
+
+A stage never imports another stage; it reads what an earlier one wrote through this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.common import tracking
+from pipeline.common.config import Params
+from pipeline.common.io import read_json, read_parquet
+from pipeline.common.validation import ValidatedTables
+
+QUALITY_JSON = "quality.json"
+QUALITY_MARKDOWN = "quality.md"
+FEATURES_FILE = "features.parquet"
+LABELS_FILE = "labels.parquet"
+TARGET = "became_key_account"  # the label column the model learns
+MLFLOW_MODEL_DIR = "mlflow_model"
+SUMMARY_FILE = "training.json"
+PREDICTIONS_FILE = "backtest_predictions.parquet"
+FOLD_METRICS_FILE = "backtest_metrics.csv"
+SEGMENTS_FILE = "segment_metrics.csv"
+RELIABILITY_FILE = "reliability.csv"
+SUMMARY_PLOT = "shap_summary.png"
+IMPORTANCE_TABLE = "mean_abs_shap.csv"
+PROSPECTS_STEM = "prospects"
+REPORT_FILE = "sales_report.html"
+RUN_FILE = "scoring_run.json"
+
+
+def validated_file(folder: Path, table: str) -> Path:
+    """The Parquet file of a validated table in `folder` (params.data.validated_dir)."""
+    return folder / f"{table}.parquet"
+
+
+def load_validated(params: Params) -> ValidatedTables:
+    """The validate stage's tables."""
+    folder = params.data.validated_dir
+    snapshots = validated_file(folder, "firmographics")
+    return ValidatedTables(
+        customers=read_parquet(validated_file(folder, "customers")),
+        transactions=read_parquet(validated_file(folder, "transactions")),
+        firmographics=read_parquet(snapshots) if snapshots.is_file() else None,
+        quality=read_json(folder / QUALITY_JSON),
+    )
+
+
+def load_features(params: Params) -> pd.DataFrame:
+    """The features stage's snapshots."""
+    return read_parquet(params.data.features_dir / FEATURES_FILE)
+
+
+def load_labels(params: Params) -> pd.DataFrame:
+    """The labels stage's table."""
+    return read_parquet(params.data.labels_dir / LABELS_FILE)
+
+
+def load_panel(params: Params) -> pd.DataFrame:
+    """Eligible (customer, cutoff) rows with features and labels."""
+    labels = load_labels(params)
+    panel = load_features(params).merge(labels, on=["customer_id", "cutoff"], how="inner", validate="1:1")
+    return panel[panel["eligible"]].reset_index(drop=True)
+
+
+def load_trained(params: Params) -> tuple[tracking.KeyAccountModel, dict]:
+    """The train stage's model and training summary."""
+    model = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
+    return model, read_json(params.data.model_dir / SUMMARY_FILE)
