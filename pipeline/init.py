@@ -510,7 +510,7 @@ def checked_profile(text: str, folder: Path) -> Params:
 
 def families_for(base: Params, tables: list[TableFile]) -> list[str]:
     """The base's feature families without those fed only by a transaction column no file has."""
-    families = base.features.families or feature_families(base.features.windows_days)
+    families = base.features.families or feature_families()
     mapped = {ours for f in tables if f.table == "transactions" for ours in f.proposal.mapping.values()}
     return [family for family in families if family not in FAMILY_COLUMNS or FAMILY_COLUMNS[family] in mapped]
 

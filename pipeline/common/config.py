@@ -304,14 +304,13 @@ class FeaturesConfig(_Group):
 
     @field_validator("families")
     @classmethod
-    def _known_families_with_the_baseline(cls, families: tuple[str, ...] | None, info: ValidationInfo
-                                          ) -> tuple[str, ...] | None:
-        if families is None or "windows_days" not in info.data:
+    def _known_families_with_the_baseline(cls, families: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if families is None:
             return families
         if "spend" not in families:
             raise ValueError("must include 'spend' (the spend-rank baseline and the prospect list's 12-month "
                              "spend use spend_sum_365d)")
-        known = feature_families(info.data["windows_days"])
+        known = feature_families()
         unknown = [f for f in families if f not in known]
         if unknown:
             raise ValueError(f"has unknown families {_short(unknown)} (known: {', '.join(known)})")

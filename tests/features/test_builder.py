@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import builder
+from features import sql
 from features.builder import build_features
 from features.catalogue import feature_catalogue
 from tests.conftest import customers_frame, transactions_frame
@@ -246,14 +246,14 @@ def test_switched_off_families_are_not_computed(known_history, monkeypatch):
         raise AssertionError("computed a family that is switched off")
 
     spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": [CUTOFF, CUTOFF]})
-    monkeypatch.setattr(builder, "_rollup", refuse)
+    monkeypatch.setattr(sql, "rollup", refuse)
     frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("firm",))
     assert frame.loc[0, "firm_industry"] == "Retail"
     monkeypatch.undo()
-    monkeypatch.setattr(builder, "_category_segments", refuse)
-    monkeypatch.setattr(builder, "_distinct_by_events", refuse)
-    monkeypatch.setattr(builder, "_expansion_shares", refuse)
-    monkeypatch.setattr(builder, "_firmographics", refuse)
+    monkeypatch.setattr(sql, "_category_segments", refuse)
+    monkeypatch.setattr(sql, "distinct_events", refuse)
+    monkeypatch.setattr(sql, "expansion_events", refuse)
+    monkeypatch.setattr(sql, "firm_attributes", refuse)
     frame = build_features(known_history, customers_frame(["A", "B"]), spine, families=("spend", "payment"))
     assert {c.split("_")[0] for c in frame.columns[2:]} == {"spend", "payment"}
 
@@ -267,7 +267,7 @@ def test_distinct_counts_by_events_equal_those_by_bit_masks(known_history, monke
     spine = pd.DataFrame({"customer_id": ["A", "B", "A", "B"],
                           "cutoff": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-07-01", "2024-01-01"])})
     by_masks = build_features(history, customers_frame(["A", "B"]), spine)
-    monkeypatch.setattr(builder, "MASK_BITS", 1)
+    monkeypatch.setattr(sql, "MASK_BITS", 1)
     by_events = build_features(history, customers_frame(["A", "B"]), spine)
     pd.testing.assert_frame_equal(by_masks, by_events)
     assert by_masks["products_distinct_all"].tolist() == [1, 3, 3, 4]  # B: Tools-x, Paint-x, Safety-x, Paint-y
@@ -278,7 +278,7 @@ def test_rolling_up_chunk_by_chunk_and_customers_by_bucket_changes_nothing(known
                           "cutoff": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-07-01", "2024-01-01"])})
     whole = build_features(known_history, customers_frame(["A", "B"]), spine)
     assert whole["expansion_spend_share_180d"].gt(0).any()  # customer A added Paint and Safety
-    monkeypatch.setattr(builder, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days, the customers in 4 buckets
+    monkeypatch.setattr(sql, "LINES_PER_CHUNK", 2)  # a chunk every ~90 days, the customers in 4 buckets
     pd.testing.assert_frame_equal(build_features(known_history, customers_frame(["A", "B"]), spine), whole)
 
 

@@ -1,0 +1,61 @@
+"""Spend against the firm's revenue and against what firms like it spend with us."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features import catalogue
+from features.families.common import from_units
+
+if TYPE_CHECKING:
+    from features.builder import Sources
+
+NAME = "wallet"
+READS = frozenset({"spend"})
+PEER_SIZE_BANDS = (10, 50, 250)  # employees: micro, small, medium, large firms (the EU's SME size classes)
+
+
+def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
+    """The wallet features (the same for every windows)."""
+    feature = catalogue.FeatureDef
+    return [
+        feature("wallet_spend_to_revenue_365d", NAME, "365d",
+                "Net spend in the last 365 days / the firm's annual revenue as of the cutoff (share-of-wallet proxy; "
+                "NaN without revenue).", "our share of the firm's revenue", unit="ratio"),
+        feature("wallet_spend_vs_peers_365d", NAME, "365d",
+                "Net spend in the last 365 days / the median of the customers of the same industry and size band "
+                f"(employees as of the cutoff, bands at {', '.join(map(str, PEER_SIZE_BANDS))}; unknown size is a "
+                "band of its own) that bought in that window (what a firm like this typically spends with us; NaN "
+                "without industry).", "spend vs industry peers of its size", unit="ratio"),
+    ]
+
+
+def compute(sources: Sources) -> dict[str, np.ndarray]:
+    spend = from_units(sources.days.sum("spend", 365))
+    revenue = sources.size_at_probes("annual_revenue")
+    return {"wallet_spend_to_revenue_365d": spend / np.where(revenue > 0, revenue, np.nan),
+            "wallet_spend_vs_peers_365d": _vs_peers(sources, spend)}
+
+
+def _vs_peers(sources: Sources, spend_365d: np.ndarray) -> np.ndarray:
+    """Spend over the median of ALL customers of the same industry and size band with an invoice in the last
+    365 days before the cutoff (whatever the spine holds: training and scoring agree)."""
+    out = np.full(len(sources.probes.customer), np.nan)
+    industry = sources.attributes["industry"].to_numpy()
+    population = sources.every_customer
+    for first, batch, w in population.batches(365):
+        spend, bought = w.sum("spend", 365), w.count(365) > 0
+        for i, cutoff in enumerate(batch, start=first):
+            at, customer = population.probes_at(cutoff)
+            rows = slice(i - first, None, len(batch))
+            active = bought[rows]
+            employees = sources.sizes["employees"][:, i]
+            band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
+            peer_spend = pd.Series(from_units(spend[rows][active]))
+            median = (peer_spend.groupby([industry[active], band[active]]).median()
+                      .reindex(pd.MultiIndex.from_arrays([industry[customer], band[customer]])).to_numpy())
+            out[at] = spend_365d[at] / np.where(median > 0, median, np.nan)
+    return out
