@@ -21,8 +21,8 @@ Figures are printed, then each target of the feature library (>= 10x the pandas 
 `--timeout` seconds or `--max-rss-gb` resident memory is killed and reported as such (exit status 2 at the
 end); if that happens to the main size's 12-cutoff run, the pandas comparison and the 1-cutoff ratio are done
 at the largest size that completed. Each run prints its build CPU seconds (all threads), the load average and
-a hash of features/builder.py, because wall times on a shared machine and a builder under active editing need
-both.
+a hash of the features package's code, because wall times on a shared machine and code under active editing
+need both.
 
     .venv/bin/python benchmarks/features.py --quick          # smoke run: 200k lines, 2k customers, seconds
     .venv/bin/python benchmarks/features.py                  # 20M lines, 200k customers, 3 repeats
@@ -228,12 +228,14 @@ def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
     itself, inside `build_s`), for the reference the transactions too."""
     # this script is called features.py: keep its folder off the path so `features` is the package
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-    import features.builder
+    import features
     from features.builder import build_features
     from features.catalogue import feature_catalogue
 
     # other people may be editing the builder: record which version this run measured
-    builder_version = hashlib.sha256(Path(features.builder.__file__).read_bytes()).hexdigest()[:10]
+    package = Path(features.__file__).parent
+    code = b"".join(path.read_bytes() for path in sorted(package.rglob("*.py")))
+    builder_version = hashlib.sha256(code).hexdigest()[:10]
     spec = importlib.util.spec_from_file_location("pandas_reference", HERE / "pandas_reference.py")
     reference = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(reference)
@@ -344,7 +346,7 @@ def measure(m: Measurement, folder: Path, repeats: int, args: argparse.Namespace
         print(f"  {m.kind:<6} {m.lines / 1e6:>6.2f}M lines, {m.cutoffs:>2} cutoffs ({figures['spine_rows']:,} spine "
               f"rows), run {repeat + 1}/{repeats}: read {figures['read_s']:.2f} s, build {figures['build_s']:.2f} s "
               f"(CPU {figures['build_cpu_s']:.1f} s), process {figures['wall_s']:.2f} s, peak RSS "
-              f"{figures['peak_rss_mb']:,.0f} MB{note}, builder.py {figures['builder']}, "
+              f"{figures['peak_rss_mb']:,.0f} MB{note}, features code {figures['builder']}, "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
@@ -549,8 +551,8 @@ def main() -> None:
     summary(measurements, reference)
     targets(measurements, reference)
     versions = sorted({r["builder"] for m in measurements for r in m.runs})
-    print(f"\nfeatures/builder.py versions measured (sha256 prefix): {', '.join(versions) or '-'}"
-          + ("  !! the builder changed during the benchmark: figures mix versions" if len(versions) > 1 else ""))
+    print(f"\nfeatures code versions measured (sha256 prefix): {', '.join(versions) or '-'}"
+          + ("  !! the features code changed during the benchmark: figures mix versions" if len(versions) > 1 else ""))
     if agree is False:
         print("\nFAILED: the DuckDB builder and the pandas reference disagree", file=sys.stderr)
         sys.exit(1)
