@@ -42,7 +42,6 @@ CUSTOMER_COLUMNS = [
 ]
 SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
 SIZE_COLUMNS = SNAPSHOT_COLUMNS[2:]  # firm size: from snapshots as of the cutoff, or the customers table
-DAY_COLUMNS = {"spend", "gross", "orders", "max_order", "purchase"}  # read off the per-day rollup as named
 
 
 def build_features(
@@ -158,17 +157,15 @@ class Sources:
             return
         parts = self._rollup
         if "days" in parts:
-            parts["days"].drop(done)
-            if not any(self._readers[read] > 0 for read in self._day_reads()):
+            rows = parts["days"]
+            rows.drop(done)
+            if not any(self._readers[column] > 0 for column in [*rows.columns, *rows.prefixes]):
                 for derived in ("days", "order_days", "purchase_days", "every_customer"):
                     self.__dict__.pop(derived, None)
                 del parts["days"]
         for part in ("paid", "category_segments"):
             if part in done:
                 parts.pop(part, None)
-
-    def _day_reads(self) -> set[str]:
-        return DAY_COLUMNS | {f"{column}_mask" for column in self.lines.mask_columns}
 
     @functools.cached_property
     def _rollup(self) -> dict[str, DayRows | dict[str, np.ndarray]]:

@@ -57,7 +57,9 @@ class Family(Protocol):
     """A module of `features/families/`: its features and how to compute them."""
 
     NAME: str
-    READS: frozenset[str]  # what it reads: rollup columns ("spend", "orders", ...), "paid", "bought", "lines", ...
+    # what it reads off the rollup: day columns ("spend", "gross", "orders", "max_order", "purchase"), "paid"
+    # (payment days), "bought" (the values it counts), "category_segments"; "lines": it queries the lines itself
+    READS: frozenset[str]
 
     def features(self, windows_days: tuple[int, ...]) -> list[FeatureDef]: ...
 
