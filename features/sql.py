@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from features.windows import SEARCH_THREADS, DayRows, return_freed_memory, search_key
+from features.windows import THREADS, DayRows, return_freed_memory, search_key
 
 MONEY_SCALE = 10_000  # money as integers of 1/10 000, the DECIMAL(18, 4) the amounts are read as
 MASK_BITS = 64  # up to this many distinct categories (products) are counted with bit masks, more with events
@@ -36,7 +36,7 @@ TransactionSource = pd.DataFrame | str | Path
 def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that spills to a temporary folder instead of growing beyond its memory limit."""
     with tempfile.TemporaryDirectory(prefix="kap-duckdb-") as spill:
-        con = duckdb.connect(config={"threads": SEARCH_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT,
+        con = duckdb.connect(config={"threads": THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT,
                                      "temp_directory": spill, "preserve_insertion_order": False})
         con.execute("SET enable_progress_bar = false")
         try:

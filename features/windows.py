@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-SEARCH_THREADS = 2  # the CI and target machines have 2 cores
+THREADS = 2  # of the binary searches and of DuckDB: the CI and target machines have 2 cores
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the (customer, day) search key
 
 
@@ -120,7 +120,7 @@ class Windows:
 
     def _search(self, days_before: list[int | None]) -> Iterator[np.ndarray]:
         dtype = np.int32 if len(self.rows.key) < 2**31 else np.int64
-        with ThreadPoolExecutor(SEARCH_THREADS) as pool:
+        with ThreadPoolExecutor(THREADS) as pool:
             return pool.map(lambda d: np.searchsorted(self.rows.key, self.probes.key(d)).astype(dtype), days_before)
 
     def forget_sums(self) -> None:
