@@ -32,8 +32,7 @@ Months = Annotated[StrictInt, Field(ge=1, le=240)]  # calendar arithmetic needs 
 
 
 class KeyAccountRule(BaseModel):
-    """Which customers count as key accounts at a cutoff: how the bar is set over a window of per-customer net
-    spend. Immutable; a value out of range or a key it does not know is refused when it is made."""
+    """Which customers count as key accounts at a cutoff: the bar over a window of per-customer net spend."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
