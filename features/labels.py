@@ -102,9 +102,9 @@ def eligibility(
 ) -> pd.DataFrame:
     """Who is eligible at every spine row (columns `ELIGIBILITY_COLUMNS`): below the key-account bar of the
     trailing window and bought in the last `active_months`. Reads no line at or after a row's cutoff."""
-    rows = _rows(spine)
-    spend = window_spend(transactions, _cutoffs(rows), rule.trailing_months, active_months, horizon_months=0)
-    return _eligibility(rows, spend, rule)[ELIGIBILITY_COLUMNS]
+    rows, cutoffs = _rows(spine)
+    spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months=0)
+    return _eligibility(rows, cutoffs, spend, rule)[ELIGIBILITY_COLUMNS]
 
 
 def build_labels(
@@ -115,37 +115,35 @@ def build_labels(
     active_months: int,
 ) -> pd.DataFrame:
     """Eligibility (as `eligibility`) and label for every spine row (columns `LABEL_COLUMNS`)."""
-    rows = _rows(spine)
-    spend = window_spend(transactions, _cutoffs(rows), rule.trailing_months, active_months, horizon_months)
-    labels = _eligibility(rows, spend, rule)
-    labels["outcome_bar"] = labels["cutoff"].map(_bars(spend, "outcome_spend", rule, horizon_months, _cutoffs(rows)))
+    rows, cutoffs = _rows(spine)
+    spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months)
+    labels = _eligibility(rows, cutoffs, spend, rule)
+    labels["outcome_bar"] = labels["cutoff"].map(_bars(spend, "outcome_spend", rule, horizon_months, cutoffs))
     labels["outcome_spend"] = labels["outcome_spend"].fillna(0.0).astype("float64")
     labels["became_key_account"] = labels["outcome_spend"] >= labels["outcome_bar"]
     return labels[LABEL_COLUMNS].reset_index(drop=True)
 
 
-def _rows(spine: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
+def _rows(spine: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """The spine's (customer_id, cutoff) rows in the types `window_spend` returns, and its cutoffs."""
+    rows = pd.DataFrame({
         "customer_id": spine["customer_id"].astype("str"),
         "cutoff": pd.to_datetime(spine["cutoff"]).astype("datetime64[us]"),
     })
+    return rows, sorted(rows["cutoff"].unique())
 
 
-def _cutoffs(rows: pd.DataFrame) -> list[pd.Timestamp]:
-    return sorted(rows["cutoff"].unique())
-
-
-def _eligibility(rows: pd.DataFrame, spend: pd.DataFrame, rule: KeyAccountRule) -> pd.DataFrame:
+def _eligibility(
+    rows: pd.DataFrame, cutoffs: list[pd.Timestamp], spend: pd.DataFrame, rule: KeyAccountRule
+) -> pd.DataFrame:
     """The spine rows with their window spends (`window_spend`), key-account bar and the eligibility rule's
     columns `is_key_account`, `active` and `eligible`.
 
     The bar uses every customer with spend in the window, not only the spine, so that the bar does not
     depend on which customers one asks about.
     """
-    bars = _bars(spend, "trailing_spend", rule, rule.trailing_months, _cutoffs(rows))
-    spend = spend.assign(cutoff=spend["cutoff"].astype("datetime64[us]"))
     frame = rows.merge(spend, on=["customer_id", "cutoff"], how="left")
-    frame["key_account_bar"] = frame["cutoff"].map(bars)
+    frame["key_account_bar"] = frame["cutoff"].map(_bars(spend, "trailing_spend", rule, rule.trailing_months, cutoffs))
     frame["trailing_spend"] = frame["trailing_spend"].fillna(0.0).astype("float64")
     frame["is_key_account"] = frame["trailing_spend"] >= frame["key_account_bar"]
     frame["active"] = frame["active_lines"].fillna(0) > 0
@@ -158,7 +156,7 @@ def _bars(
 ) -> pd.Series:
     """The bar of `rule` over the spends in `column` at each cutoff (indexed by cutoff); a cutoff without any
     spend gets the rule's bar for no spend."""
-    by_cutoff = dict(list(spend.groupby(spend["cutoff"].astype("datetime64[us]"))[column]))
+    by_cutoff = dict(list(spend.groupby("cutoff")[column]))
     no_spend = pd.Series(dtype="float64")
     bars = [rule.bar(by_cutoff.get(cutoff, no_spend), window_months) for cutoff in cutoffs]
-    return pd.Series(bars, index=pd.DatetimeIndex(cutoffs, name="cutoff").astype("datetime64[us]"), dtype="float64")
+    return pd.Series(bars, index=pd.DatetimeIndex(cutoffs, name="cutoff"), dtype="float64")

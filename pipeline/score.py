@@ -53,8 +53,9 @@ def as_of_date(params: Params, transactions: pd.DataFrame, today: pd.Timestamp) 
 
 
 def eligible_spine(params: Params, transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The (customer_id, cutoff) rows to score: the training spine and eligibility at the one as-of date, its
-    eligible rows. None eligible is a DataError naming score.as_of and labels.active_months."""
+    """The (customer_id, cutoff) rows to score: the customers eligible on the as-of date, found as training finds
+    them at each of its cutoffs (spine, then eligibility). None eligible is a DataError naming score.as_of and
+    labels.active_months."""
     spine = customers_seen_before(transactions, [as_of])
     eligible = eligibility_for(params, transactions, spine)
     if not eligible["eligible"].any():
