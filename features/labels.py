@@ -6,32 +6,42 @@ At a cutoff `t`:
 - eligible customers are the ones below the bar that ordered in `[t - active_months, t)`;
 - the label `became_key_account` says whether net spend in the outcome window `[t, t + horizon)` reached
   the bar measured, with the same rule, on that outcome window (so the bar follows growth and inflation).
+
+Eligibility needs no outcome window, so scoring at one as-of date asks `eligibility` what training reads from
+`build_labels`: both apply the one rule of `_eligibility`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
+ELIGIBILITY_COLUMNS = ["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]
 LABEL_COLUMNS = [
     "customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "active", "eligible",
     "outcome_spend", "outcome_bar", "became_key_account",
 ]
 
+Share = Annotated[StrictFloat, Field(gt=0, lt=1)]
+Months = Annotated[StrictInt, Field(ge=1, le=240)]  # calendar arithmetic needs a span a history can have
 
-@dataclass(frozen=True)
-class KeyAccountRule:
-    """How the key-account bar is set over a window of per-customer net spend."""
 
-    rule: Literal["revenue_share", "top_share", "absolute"] = "revenue_share"
-    revenue_share: float = 0.8
-    top_share: float = 0.2
-    absolute_amount: float = 100000.0  # per 12 months
+class KeyAccountRule(BaseModel):
+    """Which customers count as key accounts at a cutoff: the bar over a window of per-customer net spend."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: Literal["revenue_share", "top_share", "absolute"] = Field("revenue_share", description="How the bar is set.")
+    revenue_share: Share = Field(0.8, description="Rule revenue_share: key accounts make this share of revenue.")
+    top_share: Share = Field(0.2, description="Rule top_share: the top share of customers by trailing revenue.")
+    absolute_amount: StrictFloat = Field(
+        100000.0, gt=0, description="Rule absolute: revenue per 12 months (scaled to the window length).")
+    trailing_months: Months = Field(12, description="Window over which the bar is measured at the cutoff.")
 
     def bar(self, spend: pd.Series, window_months: int) -> float:
         """Smallest spend that makes a key account in a window with these per-customer spends."""
@@ -87,44 +97,66 @@ def window_spend(
         con.close()
 
 
+def eligibility(
+    transactions: pd.DataFrame, spine: pd.DataFrame, rule: KeyAccountRule, active_months: int
+) -> pd.DataFrame:
+    """Who is eligible at every spine row (columns `ELIGIBILITY_COLUMNS`): below the key-account bar of the
+    trailing window and bought in the last `active_months`. Reads no line at or after a row's cutoff."""
+    rows, cutoffs = _rows(spine)
+    spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months=0)
+    return _eligibility(rows, cutoffs, spend, rule)[ELIGIBILITY_COLUMNS]
+
+
 def build_labels(
     transactions: pd.DataFrame,
     spine: pd.DataFrame,
     rule: KeyAccountRule,
     horizon_months: int,
     active_months: int,
-    trailing_months: int,
 ) -> pd.DataFrame:
-    """Eligibility and label for every spine row (columns `LABEL_COLUMNS`).
-
-    The bars use every customer with spend in the window, not only the spine, so that the bar does not
-    depend on which customers one asks about.
-    """
-    cutoffs = sorted(pd.to_datetime(spine["cutoff"]).unique())
-    spend = window_spend(transactions, cutoffs, trailing_months, active_months, horizon_months)
-    bars = pd.DataFrame(
-        [
-            {
-                "cutoff": cutoff,
-                "key_account_bar": rule.bar(group["trailing_spend"], trailing_months),
-                "outcome_bar": rule.bar(group["outcome_spend"], horizon_months),
-            }
-            for cutoff, group in spend.groupby("cutoff")
-        ],
-        columns=["cutoff", "key_account_bar", "outcome_bar"],  # a cutoff after every line has no spend at all
-    )
-    labels = pd.DataFrame(
-        {"customer_id": spine["customer_id"].astype("str"), "cutoff": pd.to_datetime(spine["cutoff"])}
-    )
-    labels["cutoff"] = labels["cutoff"].astype("datetime64[us]")
-    spend["cutoff"] = spend["cutoff"].astype("datetime64[us]")
-    bars["cutoff"] = bars["cutoff"].astype("datetime64[us]")
-    labels = labels.merge(spend, on=["customer_id", "cutoff"], how="left").merge(bars, on="cutoff", how="left")
-    labels[["key_account_bar", "outcome_bar"]] = labels[["key_account_bar", "outcome_bar"]].fillna(math.inf)
-    labels["trailing_spend"] = labels["trailing_spend"].fillna(0.0).astype("float64")
+    """Eligibility (as `eligibility`) and label for every spine row (columns `LABEL_COLUMNS`)."""
+    rows, cutoffs = _rows(spine)
+    spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months)
+    labels = _eligibility(rows, cutoffs, spend, rule)
+    labels["outcome_bar"] = labels["cutoff"].map(_bars(spend, "outcome_spend", rule, horizon_months, cutoffs))
     labels["outcome_spend"] = labels["outcome_spend"].fillna(0.0).astype("float64")
-    labels["is_key_account"] = labels["trailing_spend"] >= labels["key_account_bar"]
-    labels["active"] = labels["active_lines"].fillna(0) > 0
-    labels["eligible"] = labels["active"] & ~labels["is_key_account"]
     labels["became_key_account"] = labels["outcome_spend"] >= labels["outcome_bar"]
     return labels[LABEL_COLUMNS].reset_index(drop=True)
+
+
+def _rows(spine: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """The spine's (customer_id, cutoff) rows in the types `window_spend` returns, and its cutoffs."""
+    rows = pd.DataFrame({
+        "customer_id": spine["customer_id"].astype("str"),
+        "cutoff": pd.to_datetime(spine["cutoff"]).astype("datetime64[us]"),
+    })
+    return rows, sorted(rows["cutoff"].unique())
+
+
+def _eligibility(
+    rows: pd.DataFrame, cutoffs: list[pd.Timestamp], spend: pd.DataFrame, rule: KeyAccountRule
+) -> pd.DataFrame:
+    """The spine rows with their window spends (`window_spend`), key-account bar and the eligibility rule's
+    columns `is_key_account`, `active` and `eligible`.
+
+    The bar uses every customer with spend in the window, not only the spine, so that the bar does not
+    depend on which customers one asks about.
+    """
+    frame = rows.merge(spend, on=["customer_id", "cutoff"], how="left")
+    frame["key_account_bar"] = frame["cutoff"].map(_bars(spend, "trailing_spend", rule, rule.trailing_months, cutoffs))
+    frame["trailing_spend"] = frame["trailing_spend"].fillna(0.0).astype("float64")
+    frame["is_key_account"] = frame["trailing_spend"] >= frame["key_account_bar"]
+    frame["active"] = frame["active_lines"].fillna(0) > 0
+    frame["eligible"] = frame["active"] & ~frame["is_key_account"]
+    return frame
+
+
+def _bars(
+    spend: pd.DataFrame, column: str, rule: KeyAccountRule, window_months: int, cutoffs: list[pd.Timestamp]
+) -> pd.Series:
+    """The bar of `rule` over the spends in `column` at each cutoff (indexed by cutoff); a cutoff without any
+    spend gets the rule's bar for no spend."""
+    by_cutoff = dict(list(spend.groupby("cutoff")[column]))
+    no_spend = pd.Series(dtype="float64")
+    bars = [rule.bar(by_cutoff.get(cutoff, no_spend), window_months) for cutoff in cutoffs]
+    return pd.Series(bars, index=pd.DatetimeIndex(cutoffs, name="cutoff"), dtype="float64")

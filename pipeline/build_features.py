@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> pd.DataFrame:
     """Stage entry: feature snapshots of the training spine, written atomically to data.features_dir."""
     tables = load_validated(params)
-    spine = training_spine(params, tables)
+    spine = training_spine(params, tables.transactions)
     log.info("building features for %s rows over %s cutoffs", len(spine), spine["cutoff"].nunique())
     frame = features_for(params, tables, spine)
     with atomic_dir(params.data.features_dir) as tmp:

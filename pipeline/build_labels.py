@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> pd.DataFrame:
     """Stage entry: eligibility and label per (customer, cutoff), written atomically to data.labels_dir."""
     tables = load_validated(params)
-    labels = labels_for(params, tables.transactions, training_spine(params, tables))
+    labels = labels_for(params, tables.transactions, training_spine(params, tables.transactions))
     eligible = labels[labels["eligible"]]
     log.info("%s eligible rows, %.2f%% become key accounts", len(eligible), 100 * eligible[TARGET].mean())
     with atomic_dir(params.data.labels_dir) as tmp:

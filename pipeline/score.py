@@ -28,42 +28,48 @@ PROSPECT_COLUMNS = [
 ]
 
 
-def as_of_date(params: Params, transactions: pd.DataFrame) -> pd.Timestamp:
-    """The configured as-of date, or the day after the last transaction. A date at or before the first
-    transaction has no history to score and is refused naming score.as_of and the data's span (a date after the
-    data is for score.max_data_age_days to judge)."""
-    if params.score.as_of is None:
-        return data_end(transactions)
-    as_of = pd.Timestamp(params.score.as_of)  # a date: checked when params are loaded
+def as_of_date(params: Params, transactions: pd.DataFrame, today: pd.Timestamp) -> pd.Timestamp:
+    """The scoring date: score.as_of, or the day after the last transaction. Every refusal of the date is here, a
+    DataError on the transactions' timestamp: a date at or before the first transaction has no history to score
+    (named with the data's span); the newest transaction more than score.max_data_age_days before the date (before
+    `today` when score.as_of is null) means a stalled export, which must fail a scheduled run, not pass as fresh."""
+    source = str(validated_file(params.data.validated_dir, "transactions"))
     first = pd.Timestamp(transactions["timestamp"].min()).normalize()
+    newest = data_end(transactions) - pd.Timedelta(days=1)
+    configured = params.score.as_of  # a date: checked when params are loaded
+    as_of = data_end(transactions) if configured is None else pd.Timestamp(configured)
     if as_of <= first:
-        last = data_end(transactions) - pd.Timedelta(days=1)
-        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), "timestamp",
+        raise DataError(source, "timestamp",
                         f"score.as_of {as_of.date()} is not after the data, which spans {first.date()} to "
-                        f"{last.date()}: set a later score.as_of, or null (the day after the last transaction)")
+                        f"{newest.date()}: set a later score.as_of, or null (the day after the last transaction)")
+    max_age = params.score.max_data_age_days
+    reference = today.normalize() if configured is None else as_of
+    age = (reference - newest).days
+    if max_age is not None and age > max_age:
+        raise DataError(source, "timestamp",
+                        f"the newest transaction is from {newest.date()}, {age} days before {reference.date()}, "
+                        f"more than score.max_data_age_days ({max_age}): are the exports up to date (and validated)?")
     return as_of
 
 
-def refuse_stale_data(params: Params, transactions: pd.DataFrame, today: pd.Timestamp) -> None:
-    """Raise a DataError when the newest transaction is more than score.max_data_age_days before the as-of
-    date (today when score.as_of is null): a stalled export must fail a scheduled run, not pass as fresh."""
-    max_age = params.score.max_data_age_days
-    if max_age is None:
-        return
-    reference = today.normalize() if params.score.as_of is None else as_of_date(params, transactions)
-    newest = data_end(transactions) - pd.Timedelta(days=1)
-    age = (reference - newest).days
-    if age > max_age:
-        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), "timestamp",
-                        f"the newest transaction is from {newest.date()}, {age} days before {reference.date()}, "
-                        f"more than score.max_data_age_days ({max_age}): are the exports up to date (and validated)?")
+def eligible_spine(params: Params, transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The (customer_id, cutoff) rows to score: the customers eligible on the as-of date, found as training finds
+    them at each of its cutoffs (spine, then eligibility). None eligible is a DataError naming score.as_of and
+    labels.active_months."""
+    spine = customers_seen_before(transactions, [as_of])
+    eligible = eligibility_for(params, transactions, spine)
+    if not eligible["eligible"].any():
+        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), None,
+                        f"no customer is eligible on {as_of.date()} (none bought in the "
+                        f"{params.labels.active_months} months before it, or all are key accounts already): "
+                        "check score.as_of and labels.active_months")
+    return eligible.loc[eligible["eligible"], ["customer_id", "cutoff"]]
 
 
 def run(params: Params) -> pd.DataFrame:
     """Stage entry: the ranked, explained prospect list and sales report (data.scores_dir), atomically."""
     tables = load_validated(params)
-    refuse_stale_data(params, tables.transactions, pd.Timestamp.today())
-    as_of = as_of_date(params, tables.transactions)
+    as_of = as_of_date(params, tables.transactions, pd.Timestamp.today())
     tracking.configure(params.mlflow)
     version = tracking.alias_version(params.mlflow.registered_model, params.score.model_alias)
     model_uri = tracking.version_uri(params.mlflow.registered_model, version)
@@ -72,15 +78,7 @@ def run(params: Params) -> pd.DataFrame:
     model = tracking.load_model(model_uri)
     record = tracking.version_run_tag(params.mlflow.registered_model, version, tracking.TRACK_RECORD_TAG)
 
-    spine = customers_seen_before(tables.transactions, [as_of])
-    eligible = eligibility_for(params, tables.transactions, spine)
-    eligible = eligible[eligible["eligible"]]
-    if eligible.empty:
-        raise DataError(str(validated_file(params.data.validated_dir, "transactions")), None,
-                        f"no customer is eligible on {as_of.date()} (none bought in the "
-                        f"{params.labels.active_months} months before it, or all are key accounts already): "
-                        "check score.as_of and labels.active_months")
-    features = features_for(params, tables, eligible[["customer_id", "cutoff"]])
+    features = features_for(params, tables, eligible_spine(params, tables.transactions, as_of))
     try:
         X = model.spec.conform(features)
     except SpecMismatchError as exc:

@@ -10,7 +10,7 @@ import logging
 import pandas as pd
 
 from features.builder import build_features
-from features.labels import KeyAccountRule, build_labels
+from features.labels import build_labels, eligibility
 from features.spine import customers_seen_before, monthly_cutoffs
 from models.split import TimeSplit, time_split
 from pipeline.common.config import Params
@@ -52,12 +52,6 @@ def labelled_cutoffs(params: Params, transactions: pd.DataFrame) -> list[pd.Time
             f"which is too short for the history window plus a {params.labels.horizon_months}-month horizon"
         )
     return cutoffs
-
-
-def key_account_rule(params: Params) -> KeyAccountRule:
-    """The key-account rule from params.labels.key_account."""
-    ka = params.labels.key_account
-    return KeyAccountRule(ka.rule, ka.revenue_share, ka.top_share, ka.absolute_amount)
 
 
 def population_settings(params: Params) -> dict[str, str]:
@@ -112,27 +106,21 @@ def split_of(params: Params, panel: pd.DataFrame, fold_test_cutoff: pd.Timestamp
                           f"split.validation_gap_months and labels.horizon_months)") from exc
 
 
-def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
-    """Eligibility and label per spine row, configured from params."""
-    cfg = params.labels
-    return build_labels(
-        transactions, spine, key_account_rule(params), cfg.horizon_months, cfg.active_months,
-        cfg.key_account.trailing_months,
-    )
+def training_spine(params: Params, transactions: pd.DataFrame) -> pd.DataFrame:
+    """(customer_id, cutoff) rows for training: customers seen before each labelled cutoff (scoring's spine is
+    the same at its one as-of date)."""
+    return customers_seen_before(transactions, labelled_cutoffs(params, transactions))
 
 
 def eligibility_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
-    """Who is eligible at each spine cutoff (no outcome window needed: scoring uses this)."""
+    """Who is eligible at each spine row, configured from params.labels (scoring uses this: no outcome needed)."""
+    return eligibility(transactions, spine, params.labels.key_account, params.labels.active_months)
+
+
+def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
+    """Eligibility and label per spine row, configured from params.labels."""
     cfg = params.labels
-    labels = build_labels(
-        transactions, spine, key_account_rule(params), 0, cfg.active_months, cfg.key_account.trailing_months
-    )
-    return labels[["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]]
-
-
-def training_spine(params: Params, tables: ValidatedTables) -> pd.DataFrame:
-    """(customer_id, cutoff) rows for training: customers seen before each labelled cutoff."""
-    return customers_seen_before(tables.transactions, labelled_cutoffs(params, tables.transactions))
+    return build_labels(transactions, spine, cfg.key_account, cfg.horizon_months, cfg.active_months)
 
 
 def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:

@@ -1,11 +1,12 @@
 """Typed view of params.yaml: the single source of every knob and path.
 
-Every group of params.yaml is a frozen pydantic model below: each key's type, default, bounds and a one-line
-description live in its `Field`. Loading is explicit (`load_params`); nothing is read at import time. Unknown
-keys, values of the wrong type, out of range, unparsable dates, unknown time zones, encodings and feature
-families raise `ConfigError` when params are loaded (one line per problem, naming the key path), so a typo fails
-before any stage runs, not in the middle of a scheduled run. A key left out takes its field's default (required
-keys, such as the paths, have none).
+Every group of params.yaml is a frozen pydantic model below, except labels.key_account, which is the labels
+library's own `KeyAccountRule`: each key's type, default, bounds and a one-line description live in its
+`Field`. Loading is explicit (`load_params`); nothing is read at import time. Unknown keys, values of the wrong
+type, out of range, unparsable dates, unknown time zones, encodings and feature families raise `ConfigError`
+when params are loaded (one line per problem, naming the key path), so a typo fails before any stage runs, not
+in the middle of a scheduled run. A key left out takes its field's default (required keys, such as the paths,
+have none).
 
 Files are read with a safe YAML loader that refuses duplicate keys and aliases of mappings or lists (a scalar
 anchor such as `&raw_dir` is fine), so a "billion laughs" file fails at once.
@@ -55,6 +56,7 @@ from pydantic import (
 )
 
 from features.catalogue import feature_families
+from features.labels import KeyAccountRule, Months, Share
 from pipeline.common.errors import ConfigError
 
 MAX_REPR = 60  # characters of an offending value quoted in a message
@@ -127,9 +129,7 @@ def _date_format(value: str | None) -> str | None:
 
 Date = Annotated[StrictStr, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
 OptionalDate = Annotated[StrictStr | None, BeforeValidator(_date_text), AfterValidator(_calendar_date)]
-Share = Annotated[StrictFloat, Field(gt=0, lt=1)]
 Count = Annotated[StrictInt, Field(ge=1)]
-Months = Annotated[StrictInt, Field(ge=1, le=240)]  # calendar arithmetic needs a span a history can have
 
 
 class _Group(BaseModel):
@@ -264,23 +264,12 @@ class DemoConfig(_Group):
         return self.start + pd.DateOffset(years=self.years)
 
 
-class KeyAccountConfig(_Group):
-    """Which customers count as key accounts at a cutoff."""
-
-    rule: Literal["revenue_share", "top_share", "absolute"] = Field("revenue_share", description="How the bar is set.")
-    revenue_share: Share = Field(0.8, description="Rule revenue_share: key accounts make this share of revenue.")
-    top_share: Share = Field(0.2, description="Rule top_share: the top share of customers by trailing revenue.")
-    absolute_amount: StrictFloat = Field(
-        100000.0, gt=0, description="Rule absolute: revenue per 12 months (scaled to the window length).")
-    trailing_months: Months = Field(12, description="Window over which the bar is measured at the cutoff.")
-
-
 class LabelsConfig(_Group):
     """The outcome a model predicts."""
 
     horizon_months: Months = Field(12, description="Outcome window [cutoff, cutoff + horizon).")
     active_months: Months = Field(12, description="Eligible only if it bought in the last N months before the cutoff.")
-    key_account: KeyAccountConfig = Field(default_factory=KeyAccountConfig, description="The key-account bar.")
+    key_account: KeyAccountRule = Field(default_factory=KeyAccountRule, description="The key-account bar.")
 
 
 class FeaturesConfig(_Group):

@@ -48,6 +48,13 @@ def test_negative_isotonic_pseudo_rows_is_a_config_error():
     ({"evaluate": {"capacity_shares": [0.05, 1.5]}}, "evaluate.capacity_shares[1] must be < 1, got 1.5"),
     ({"evaluate": {"confidence": 95}}, "evaluate.confidence must be < 1, got 95"),
     ({"labels": {"key_account": {"revenue_share": 80}}}, "labels.key_account.revenue_share must be < 1, got 80"),
+    ({"labels": {"key_account": {"revenue_share": "80%"}}}, "labels.key_account.revenue_share must be a number"),
+    ({"labels": {"key_account": {"absolute_amount": 0}}}, "labels.key_account.absolute_amount must be > 0, got 0"),
+    ({"labels": {"key_account": {"trailing_months": 0}}}, "labels.key_account.trailing_months must be >= 1, got 0"),
+    ({"labels": {"key_account": {"rule": "biggest"}}},
+     "labels.key_account.rule must be one of 'revenue_share', 'top_share' or 'absolute', got 'biggest'"),
+    ({"labels": {"key_account": {"trailing_month": 6}}},
+     "unknown key 'labels.key_account.trailing_month' (did you mean 'labels.key_account.trailing_months'?)"),
     ({"model": {"learning_rate": 0}}, "model.learning_rate must be > 0, got 0"),
     ({"report": {"top_n": -5}}, "report.top_n must be >= 1, got -5"),
 ])
@@ -174,6 +181,12 @@ def test_schema_has_descriptions_and_forbids_extras(tmp_path):
     horizon = schema["$defs"]["LabelsConfig"]["properties"]["horizon_months"]
     assert horizon["minimum"] == 1 and horizon["description"].startswith("Outcome window")
     assert schema["$defs"]["LabelsConfig"]["additionalProperties"] is False
+    key_account = schema["$defs"][schema["$defs"]["LabelsConfig"]["properties"]["key_account"]["$ref"].split("/")[-1]]
+    assert key_account["additionalProperties"] is False
+    assert list(key_account["properties"]) == ["rule", "revenue_share", "top_share", "absolute_amount",
+                                               "trailing_months"]
+    assert all(field["description"] for field in key_account["properties"].values())
+    assert key_account["properties"]["revenue_share"]["exclusiveMaximum"] == 1
 
 
 def test_scalar_anchor_of_params_yaml_loads():
