@@ -14,12 +14,12 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from pipeline.common.adapters import features_for
 from pipeline.cli import app
 from pipeline.common import tracking
+from pipeline.common.adapters import features_for
+from pipeline.common.artifacts import load_validated
 from pipeline.common.charts import CHART_FILES
 from pipeline.common.config import load_params
-from pipeline.common.artifacts import load_validated
 from pipeline.score import PROSPECT_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
