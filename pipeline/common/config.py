@@ -377,7 +377,8 @@ class EvaluateConfig(_Group):
 
     @property
     def headline_k(self) -> int:
-        """The sales capacity quoted in plain words (model card, sales report): the middle of `k`."""
+        """The sales capacity quoted in plain words (model card, sales report) and in the headline metrics
+        (data.metrics_file): the middle of `k`."""
         return self.k[len(self.k) // 2]
 
 
