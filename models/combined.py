@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
@@ -79,7 +79,7 @@ class FitSettings:
     target: str  # the label column of the panel
     features: tuple[str, ...]
     categorical: tuple[str, ...]
-    hyperparameters: dict = field(hash=False)
+    hyperparameters: dict
     early_stopping_rounds: int
     seed: int
     prior_features: tuple[str, ...]  # numeric features of the logistic prior; (): none
