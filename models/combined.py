@@ -16,7 +16,8 @@ from models.estimator import LogisticPrior, TrainingResult, predict_probability,
 from models.spec import FeatureSpec
 from models.split import TimeSplit
 
-BOOSTER_FILE, SPEC_FILE, CALIBRATOR_FILE, PRIOR_FILE = "booster", "feature_spec", "calibrator", "prior"
+# the parts of a stored model, each one file (also the names of its MLflow artifacts)
+BOOSTER_PART, SPEC_PART, CALIBRATOR_PART, PRIOR_PART = "booster", "feature_spec", "calibrator", "prior"
 
 
 class KeyAccountModel:
@@ -49,12 +50,12 @@ class KeyAccountModel:
     def write_files(self, folder: Path) -> dict[str, str]:
         """Write the trees as LightGBM text and the spec, calibrator and prior as JSON into `folder`; returns
         each part's file by name (what `from_files` reads)."""
-        files = {name: folder / f"{name}{'.txt' if name == BOOSTER_FILE else '.json'}"
-                 for name in (BOOSTER_FILE, SPEC_FILE, CALIBRATOR_FILE, PRIOR_FILE)}
-        self.booster.save_model(str(files[BOOSTER_FILE]))
+        files = {name: folder / f"{name}{'.txt' if name == BOOSTER_PART else '.json'}"
+                 for name in (BOOSTER_PART, SPEC_PART, CALIBRATOR_PART, PRIOR_PART)}
+        self.booster.save_model(str(files[BOOSTER_PART]))
         prior = None if self.prior is None else self.prior.to_dict()
-        for name, data in ((SPEC_FILE, self.spec.to_dict()), (CALIBRATOR_FILE, self.calibrator.to_dict()),
-                           (PRIOR_FILE, prior)):
+        for name, data in ((SPEC_PART, self.spec.to_dict()), (CALIBRATOR_PART, self.calibrator.to_dict()),
+                           (PRIOR_PART, prior)):
             files[name].write_text(json.dumps(data, indent=2), encoding="utf-8")
         return {name: str(path) for name, path in files.items()}
 
@@ -62,9 +63,9 @@ class KeyAccountModel:
     def from_files(cls, files: Mapping[str, str]) -> KeyAccountModel:
         """The model from the files `write_files` wrote (no prior file: a model from before priors, which needs
         none). Nothing is unpickled."""
-        prior = _read_json(files[PRIOR_FILE]) if PRIOR_FILE in files else None
-        return cls(lgb.Booster(model_file=files[BOOSTER_FILE]), FeatureSpec.from_dict(_read_json(files[SPEC_FILE])),
-                   Calibrator.from_dict(_read_json(files[CALIBRATOR_FILE])),
+        prior = _read_json(files[PRIOR_PART]) if PRIOR_PART in files else None
+        return cls(lgb.Booster(model_file=files[BOOSTER_PART]), FeatureSpec.from_dict(_read_json(files[SPEC_PART])),
+                   Calibrator.from_dict(_read_json(files[CALIBRATOR_PART])),
                    None if prior is None else LogisticPrior.from_dict(prior))
 
 

@@ -20,7 +20,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from models.combined import SPEC_FILE, KeyAccountModel
+from models.combined import SPEC_PART, KeyAccountModel
 from pipeline.common.config import TRACKING_URI_VARIABLE, MlflowConfig
 from pipeline.common.errors import DataError, PipelineError
 
@@ -89,7 +89,7 @@ def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path
         "signature": infer_signature(example, model.predict(example)),
         "input_example": example.head(5),
         "pip_requirements": [f"{package}=={version(package)}" for package in MODEL_PACKAGES],
-        "metadata": {SPEC_FILE: model.spec.to_dict()},
+        "metadata": {SPEC_PART: model.spec.to_dict()},
     }
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.combined import FitSettings, KeyAccountModel, fit_model, fitting_rows
+from models.combined import PRIOR_PART, FitSettings, KeyAccountModel, fit_model, fitting_rows
 from models.split import time_split
 
 CUTOFFS = list(pd.date_range("2021-01-01", "2024-01-01", freq="MS"))
@@ -77,5 +77,5 @@ def test_the_model_reads_back_from_its_files_and_one_without_a_prior_file(tmp_pa
     pd.testing.assert_series_equal(loaded.predict(test), model.predict(test))
     plain, _ = fit_model(rows, SPLIT, settings(prior_features=()))
     files = plain.write_files(tmp_path)
-    del files["prior"]  # a model from before priors existed
+    del files[PRIOR_PART]  # a model from before priors existed
     assert KeyAccountModel.from_files(files).prior is None

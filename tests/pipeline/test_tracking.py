@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from models.backtest import Scorecard
 from models.calibration import fit_calibrator
-from models.combined import PRIOR_FILE, KeyAccountModel
+from models.combined import PRIOR_PART, KeyAccountModel
 from models.estimator import LogisticPrior, predict_probability, train_classifier
 from models.spec import FeatureSpec, SpecMismatchError
 from pipeline.common import tracking
@@ -116,7 +116,7 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     assert tracking.load_model(uri).prior == prior
     # a model logged before priors existed: no prior artifact
     arguments = tracking._model_arguments(plain, frame.head(10), tmp_path)
-    del arguments["artifacts"][PRIOR_FILE]
+    del arguments["artifacts"][PRIOR_PART]
     mlflow.pyfunc.save_model(str(tmp_path / "older"), **arguments)
     older = tracking.load_model(str(tmp_path / "older"))
     assert older.prior is None
