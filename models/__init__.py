@@ -1,1 +1,2 @@
-"""Learning and judging: estimator, baselines, metrics and explanations. No file paths, no MLflow."""
+"""Learning and judging: the combined model and its fitting, baselines, metrics, the backtest and explanations.
+No file paths, no MLflow."""

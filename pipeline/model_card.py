@@ -11,14 +11,22 @@ import mlflow
 import pandas as pd
 
 from features.catalogue import feature_catalogue
+from models.backtest import Scorecard
 from models.metrics import MIN_SEGMENT_POSITIVES, MIN_SEGMENT_ROWS
+from models.rankings import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK
 from pipeline.common import tracking
-from pipeline.common.artifacts import FOLD_METRICS_FILE, IMPORTANCE_TABLE, QUALITY_JSON, SEGMENTS_FILE, SUMMARY_FILE
+from pipeline.common.artifacts import (
+    FOLD_METRICS_FILE,
+    IMPORTANCE_TABLE,
+    QUALITY_JSON,
+    SEGMENTS_FILE,
+    SUMMARY_FILE,
+    load_evaluation,
+)
 from pipeline.common.charts import CHART_FILES
 from pipeline.common.config import Params
 from pipeline.common.io import markdown_cell, read_csv, read_json, write_text
 from pipeline.common.report import key_accounts_reached, track_record
-from pipeline.evaluate import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +55,18 @@ def _label_definition(params: Params) -> str:
             "reaches the bar measured the same way on that outcome window.")
 
 
-def _rankings(metrics: dict) -> list[str]:
+def _rankings(test: Scorecard, backtest: Scorecard) -> list[str]:
     """The model first, then the other rankings by descending backtest mean PR-AUC."""
-    others = [name for name, values in metrics.items()
-              if isinstance(values, dict) and "pr_auc" in values and name != MODEL]
-    return [MODEL, *sorted(others, key=lambda name: -metrics["backtest"][name]["pr_auc_mean"])]
+    others = [name for name in test.rankings if name != MODEL]
+    return [MODEL, *sorted(others, key=lambda name: -backtest.rankings[name]["pr_auc_mean"])]
 
 
-def _rankings_table(metrics: dict, k: int, confidence: float) -> list[str]:
-    backtest = metrics["backtest"]
+def _rankings_table(test: Scorecard, backtest: Scorecard, k: int, confidence: float) -> list[str]:
     rows = [f"| ranking | test PR-AUC [{confidence:.0%} CI] | backtest mean PR-AUC ± sd [CI of the mean] "
             f"| ROC-AUC | precision@{k} | revenue captured@{k} | normalized Gini |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name in _rankings(metrics):
-        m, b = metrics[name], backtest[name]
+    for name in _rankings(test, backtest):
+        m, b = test.rankings[name], backtest.rankings[name]
         rows.append(
             f"| {name} | {_number(m['pr_auc'])} [{_number(m['pr_auc_ci_low'])}, {_number(m['pr_auc_ci_high'])}] "
             f"| {_number(b['pr_auc_mean'])} ± {_number(b['pr_auc_std'])} "
@@ -71,11 +77,12 @@ def _rankings_table(metrics: dict, k: int, confidence: float) -> list[str]:
     return rows
 
 
-def _plain_words(params: Params, metrics: dict, test_cutoff: str) -> list[str]:
+def _plain_words(params: Params, test: Scorecard, test_cutoff: str) -> list[str]:
     """For sales leads: the future key accounts a team calling the top k would have reached on the test cutoff,
     with the model, with today's spend ranking and with the best baseline."""
+    metrics = test.rankings
     model = metrics[MODEL]
-    compared = list(dict.fromkeys([SPEND_RANK, metrics["best_baseline"]]))
+    compared = list(dict.fromkeys([SPEND_RANK, test.comparisons["best_baseline"]]))
     lines = [
         track_record(test_cutoff, params.labels.horizon_months, params.evaluate.headline_k, model,
                      metrics[SPEND_RANK]),
@@ -90,13 +97,13 @@ def _plain_words(params: Params, metrics: dict, test_cutoff: str) -> list[str]:
     return lines
 
 
-def _known_limits(params: Params, metrics: dict, summary: dict) -> list[str]:
+def _known_limits(params: Params, test: Scorecard, backtest: Scorecard, summary: dict) -> list[str]:
     limits = []
-    model, backtest = metrics[MODEL], metrics["backtest"]
-    ratio, ratio_low = backtest["pr_auc_ratio_to_best_baseline"], backtest["pr_auc_ratio_to_best_baseline_ci_low"]
+    model, compared = test.rankings[MODEL], backtest.comparisons
+    ratio, ratio_low = compared["pr_auc_ratio_to_best_baseline"], compared["pr_auc_ratio_to_best_baseline_ci_low"]
     if not ratio_low > 1:
         limits.append(f"Over the backtest the model is not clearly better than the best baseline "
-                      f"({backtest['best_baseline']}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
+                      f"({compared['best_baseline']}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
                       f"{_number(ratio_low, 2)}. Treat its list as a second opinion next to that baseline's.")
     if model["n_positive"] < 100:
         limits.append(f"Only {model['n_positive']} positives on the test cutoff: intervals are wide.")
@@ -151,10 +158,11 @@ def _segments_table(segments: pd.DataFrame) -> list[str]:
     return lines
 
 
-def model_card(params: Params, summary: dict, metrics: dict, importance: pd.DataFrame, per_fold: pd.DataFrame,
-               segments: pd.DataFrame, quality: dict) -> str:
+def model_card(params: Params, summary: dict, test: Scorecard, backtest: Scorecard, importance: pd.DataFrame,
+               per_fold: pd.DataFrame, segments: pd.DataFrame, quality: dict) -> str:
     """The model card as Markdown."""
     catalogue = {f.name: f for f in feature_catalogue(params.features.windows_days, params.features.families)}
+    metrics = test.rankings
     model = metrics[MODEL]
     cfg = params.evaluate
     chart_dir = os.path.relpath(params.data.evaluation_dir, params.data.model_card_file.parent)
@@ -174,7 +182,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
            f"{_cutoff_range(summary['refit_cutoffs'])}, validation included." if summary["refit_cutoffs"]
            else "the training cutoffs."),
         *_prior_lines(summary.get("prior")),
-        f"- Backtest test cutoffs: {', '.join(metrics['backtest']['test_cutoffs'])}; each fold trained only on "
+        f"- Backtest test cutoffs: {', '.join(backtest.comparisons['test_cutoffs'])}; each fold trained only on "
         "cutoffs whose outcome window ends by its test cutoff.",
         "",
         "## Label",
@@ -185,18 +193,18 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         f"({model['positive_rate']:.2%}).",
         "",
         "## In plain words",
-        *_plain_words(params, metrics, summary["test_cutoff"]),
+        *_plain_words(params, test, summary["test_cutoff"]),
         "",
         "## Metrics against baselines",
-        *_rankings_table(metrics, cfg.headline_k, cfg.confidence),
+        *_rankings_table(test, backtest, cfg.headline_k, cfg.confidence),
         "",
-        f"Best baseline on the test cutoff: `{metrics['best_baseline']}`; model PR-AUC ratio to it "
-        f"{_number(metrics['pr_auc_ratio_to_best_baseline'], 2)} (backtest mean "
-        f"{_number(metrics['backtest']['pr_auc_ratio_to_best_baseline'], 2)} against "
-        f"`{metrics['backtest']['best_baseline']}`).",
+        f"Best baseline on the test cutoff: `{test.comparisons['best_baseline']}`; model PR-AUC ratio to it "
+        f"{_number(test.comparisons['pr_auc_ratio_to_best_baseline'], 2)} (backtest mean "
+        f"{_number(backtest.comparisons['pr_auc_ratio_to_best_baseline'], 2)} against "
+        f"`{backtest.comparisons['best_baseline']}`).",
     ]
     if ORACLE in metrics:
-        share = _number(metrics["pr_auc_share_of_oracle"], 2)
+        share = _number(test.comparisons["pr_auc_share_of_oracle"], 2)
         lines.append(f"Share of the oracle's PR-AUC (demo ground truth): {share}.")
     lines += [
         f"Calibrated probabilities ({params.calibration.method}): Brier {_number(model['brier'], 4)}, expected "
@@ -210,7 +218,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
         "| --- | --- | --- |",
     ]
     wide = per_fold.pivot(index="test_cutoff", columns="ranking", values="pr_auc")
-    best = metrics["backtest"]["best_baseline"]
+    best = backtest.comparisons["best_baseline"]
     lines += [f"| {cutoff} | {_number(row[MODEL])} | {_number(row[best])} |" for cutoff, row in wide.iterrows()]
     lines += ["", "### Segments (test cutoff, model vs spend rank)", *_segments_table(segments)]
     lines += ["", "## Top features (mean |SHAP| on the test cutoff)", "| feature | mean abs SHAP | definition |",
@@ -218,7 +226,7 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
     for row in importance.head(TOP_FEATURES).itertuples(index=False):
         definition = catalogue[row.feature].definition if row.feature in catalogue else ""
         lines.append(f"| `{row.feature}` | {row.mean_abs_shap:.4f} | {definition} |")
-    lines += ["", "## Known limits", *[f"- {limit}" for limit in _known_limits(params, metrics, summary)], "",
+    lines += ["", "## Known limits", *[f"- {limit}" for limit in _known_limits(params, test, backtest, summary)], "",
               "## Charts", *[f"![{chart}]({chart_dir}/{chart})" for chart in CHART_FILES], ""]
     return "\n".join(lines)
 
@@ -226,9 +234,8 @@ def model_card(params: Params, summary: dict, metrics: dict, importance: pd.Data
 def run(params: Params) -> str:
     """Stage entry: write the model card (data.model_card_file) and log it to the training run."""
     summary = read_json(params.data.model_dir / SUMMARY_FILE)
-    metrics = read_json(params.data.metrics_file)
     card = model_card(
-        params, summary, metrics,
+        params, summary, *load_evaluation(params),
         read_csv(params.data.explain_dir / IMPORTANCE_TABLE),
         read_csv(params.data.evaluation_dir / FOLD_METRICS_FILE),
         read_csv(params.data.evaluation_dir / SEGMENTS_FILE, keep_default_na=False, na_values=[""]),

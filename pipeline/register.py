@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import logging
 
+from models.backtest import Scorecard
+from models.rankings import MODEL
 from pipeline.common import tracking
-from pipeline.common.artifacts import SUMMARY_FILE
+from pipeline.common.artifacts import SUMMARY_FILE, load_evaluation
 from pipeline.common.config import GateConfig, Params
 from pipeline.common.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
 
-def gate_decision(metrics: dict, gate: GateConfig) -> tuple[bool, list[str]]:
-    """Whether the model may become champion, and the reasons when it may not."""
+def gate_decision(test: Scorecard, gate: GateConfig) -> tuple[bool, list[str]]:
+    """Whether the model may become champion by its scorecard on the test cutoff, and the reasons when it may
+    not."""
     failures = []
-    pr_auc = metrics["model"]["pr_auc"]
+    pr_auc = test.rankings[MODEL]["pr_auc"]
     if not pr_auc >= gate.min_pr_auc:
         failures.append(f"test PR-AUC {pr_auc:.3f} < gate.min_pr_auc {gate.min_pr_auc}")
-    ratio = metrics["pr_auc_ratio_to_baseline"]
+    ratio = test.comparisons["pr_auc_ratio_to_baseline"]
     if not ratio >= gate.min_lift_over_baseline:
         failures.append(f"PR-AUC ratio to baseline {ratio:.3f} < gate.min_lift_over_baseline "
                         f"{gate.min_lift_over_baseline}")
@@ -29,8 +32,8 @@ def gate_decision(metrics: dict, gate: GateConfig) -> tuple[bool, list[str]]:
 def run(params: Params) -> dict:
     """Stage entry: register the model as challenger, promote it to champion if it passes the gate."""
     summary = read_json(params.data.model_dir / SUMMARY_FILE)
-    metrics = read_json(params.data.metrics_file)
-    promote, failures = gate_decision(metrics, params.gate)
+    test, _ = load_evaluation(params)
+    promote, failures = gate_decision(test, params.gate)
     tracking.configure(params.mlflow)
     registration = tracking.register(summary["model_uri"], params.mlflow.registered_model, promote, summary["run_id"])
     record = {

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.common import tracking
 from pipeline.common.adapters import features_for
-from pipeline.common.artifacts import load_validated
+from pipeline.common.artifacts import PLOT_FILES, load_evaluation, load_validated
 from pipeline.common.charts import CHART_FILES
 from pipeline.common.config import load_params
 from pipeline.score import PROSPECT_COLUMNS
@@ -72,8 +72,14 @@ def test_untrusted_names_are_neutralised_in_exports(demo_project):
     assert "How far to trust this list: On the test cutoff 2024-01-01" in html  # evaluate's tag on the run
 
 
+def _scorecards(project: Path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        return load_evaluation(load_params("params.yaml"))
+
+
 def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):
-    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
+    metrics = _scorecards(demo_project)[0].rankings
     model, baseline = metrics["model"], metrics["spend_rank_baseline"]
     for ranking in (model, baseline):
         assert 0 <= ranking["pr_auc"] <= 1 and 0 <= ranking["roc_auc"] <= 1
@@ -87,19 +93,29 @@ def test_metrics_in_range_and_model_beats_spend_rank_baseline(demo_project):
     assert "bgnbd_gamma_gamma_baseline" in metrics and 0 <= model["ece"] <= 1 and 0 < model["brier"] < 1
 
 
+def test_headline_metrics_name_the_best_baseline_and_the_test_cutoff(demo_project):
+    headline = json.loads((demo_project / "reports/metrics.json").read_text())
+    test, backtest = _scorecards(demo_project)
+    best = test.comparisons["best_baseline"]
+    assert headline["test_cutoff"] == "2024-01-01" and headline["best_baseline"]["name"] == best
+    assert headline["model"]["pr_auc"] == test.rankings["model"]["pr_auc"]
+    assert headline["best_baseline"]["precision_at_100"] == test.rankings[best]["precision_at_100"]
+    assert headline["model"]["backtest_pr_auc_mean"] == backtest.rankings["model"]["pr_auc_mean"]
+    assert len(pd.json_normalize(headline).columns) < 20  # a glance, not every ranking's every metric
+
+
 def test_backtest_has_every_fold_with_intervals_and_all_plots(demo_project):
-    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
-    backtest = metrics["backtest"]
-    assert backtest["test_cutoffs"] == ["2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01"]
-    model = backtest["model"]
+    _, backtest = _scorecards(demo_project)
+    assert backtest.comparisons["test_cutoffs"] == ["2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01"]
+    model = backtest.rankings["model"]
     assert model["pr_auc_mean_ci_low"] <= model["pr_auc_mean"] <= model["pr_auc_mean_ci_high"]
     assert model["pr_auc_min"] <= model["pr_auc_mean"] <= model["pr_auc_max"]
     per_fold = pd.read_csv(demo_project / "reports/evaluation/backtest_metrics.csv")
-    assert set(per_fold["test_cutoff"]) == set(backtest["test_cutoffs"])
+    assert set(per_fold["test_cutoff"]) == set(backtest.comparisons["test_cutoffs"])
     assert per_fold.groupby("test_cutoff")["ranking"].nunique().eq(7).all()  # model, 5 baselines, oracle
-    for name in ("pr_curve", "gains", "precision_at_k", "calibration", "backtest"):
-        assert len(pd.read_csv(demo_project / f"reports/plots/{name}.csv")) > 1
-        assert (demo_project / f"reports/evaluation/{name}.png").stat().st_size > 1000
+    for file in PLOT_FILES.values():
+        assert len(pd.read_csv(demo_project / "reports/evaluation/plots" / file)) > 1
+        assert (demo_project / "reports/evaluation" / file).with_suffix(".png").stat().st_size > 1000
     segments = pd.read_csv(demo_project / "reports/evaluation/segment_metrics.csv")
     assert {"industry", "region", "country", "size_band", "tenure_band"} <= set(segments["segment"])
 
@@ -110,8 +126,8 @@ def test_model_card_states_data_label_metrics_features_and_limits(demo_project):
                     "## Metrics against baselines", "## Top features", "## Known limits"):
         assert section in card
     assert "bgnbd_gamma_gamma_baseline" in card and "2024-01-01" in card
-    metrics = json.loads((demo_project / "reports/metrics.json").read_text())
-    model, backtest = metrics["model"], metrics["backtest"]["model"]
+    test, summary = _scorecards(demo_project)
+    model, backtest = test.rankings["model"], summary.rankings["model"]
     assert f"{model['n_rows']:,} eligible customers, {model['n_positive']:,} became key accounts" in card
     assert (f"| model | {model['pr_auc']:.3f} [{model['pr_auc_ci_low']:.3f}, {model['pr_auc_ci_high']:.3f}] "
             f"| {backtest['pr_auc_mean']:.3f} ± {backtest['pr_auc_std']:.3f} "

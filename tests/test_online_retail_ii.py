@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.common.artifacts import load_evaluation
 from pipeline.common.config import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,14 +76,13 @@ def test_validated_tables_are_netted_and_typed(online_retail_run):
 
 def test_profile_produces_metrics_and_a_ranked_list(online_retail_run):
     params = online_retail_run
-    metrics = json.loads(params.data.metrics_file.read_text())
-    assert metrics["test_cutoff"] == "2011-06-01"
+    assert json.loads(params.data.metrics_file.read_text())["test_cutoff"] == "2011-06-01"
+    test, backtest = load_evaluation(params)
     for ranking in ("model", "spend_rank_baseline"):
-        assert 0.2 < metrics[ranking]["pr_auc"] < 0.8
-        assert metrics[ranking]["n_positive"] > 100
-    backtest = metrics["backtest"]
-    assert backtest["test_cutoffs"] == ["2011-03-01", "2011-04-01", "2011-05-01", "2011-06-01"]
-    assert backtest["model"]["pr_auc_mean_ci_low"] < backtest["model"]["pr_auc_mean"]
+        assert 0.2 < test.rankings[ranking]["pr_auc"] < 0.8
+        assert test.rankings[ranking]["n_positive"] > 100
+    assert backtest.comparisons["test_cutoffs"] == ["2011-03-01", "2011-04-01", "2011-05-01", "2011-06-01"]
+    assert backtest.rankings["model"]["pr_auc_mean_ci_low"] < backtest.rankings["model"]["pr_auc_mean"]
     card = params.data.model_card_file.read_text(encoding="utf-8")
     assert "## Known limits" in card
     assert "The trees start from a logistic prior" in card and "spend_sum_365d (+" in card  # the profile's prior

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.backtest import Scorecard, scorecard_from
+from models.combined import KeyAccountModel
 from pipeline.common import tracking
 from pipeline.common.config import Params
 from pipeline.common.io import read_json, read_parquet
@@ -23,6 +25,12 @@ MLFLOW_MODEL_DIR = "mlflow_model"
 SUMMARY_FILE = "training.json"
 PREDICTIONS_FILE = "backtest_predictions.parquet"
 FOLD_METRICS_FILE = "backtest_metrics.csv"
+TEST_METRICS_FILE = "test_metrics.json"  # every ranking's metrics on the test cutoff, one record per ranking
+BACKTEST_SUMMARY_FILE = "backtest_summary.json"  # ... summarised over the backtest folds
+COMPARISONS_FILE = "comparisons.json"  # the model's ratios to the baselines: on the test cutoff, over the backtest
+PLOTS_DIR = "plots"  # the DVC plot tables (dvc.yaml's top-level plots name each)
+PLOT_FILES = {"pr": "pr_curve.csv", "gains": "gains.csv", "precision_at_k": "precision_at_k.csv",
+              "calibration": "calibration.csv", "backtest": "backtest.csv"}
 SEGMENTS_FILE = "segment_metrics.csv"
 RELIABILITY_FILE = "reliability.csv"
 SUMMARY_PLOT = "shap_summary.png"
@@ -66,7 +74,21 @@ def load_panel(params: Params) -> pd.DataFrame:
     return panel[panel["eligible"]].reset_index(drop=True)
 
 
-def load_trained(params: Params) -> tuple[tracking.KeyAccountModel, dict]:
+def load_trained(params: Params) -> tuple[KeyAccountModel, dict]:
     """The train stage's model and training summary."""
     model = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
     return model, read_json(params.data.model_dir / SUMMARY_FILE)
+
+
+def plot_file(params: Params, plot: str) -> Path:
+    """The CSV of a DVC plot table (a key of PLOT_FILES) under data.evaluation_dir."""
+    return params.data.evaluation_dir / PLOTS_DIR / PLOT_FILES[plot]
+
+
+def load_evaluation(params: Params) -> tuple[Scorecard, Scorecard]:
+    """The evaluate stage's scorecards: on the test cutoff, and over the backtest (its comparisons name the
+    folds' `test_cutoffs` too)."""
+    folder = params.data.evaluation_dir
+    comparisons = read_json(folder / COMPARISONS_FILE)
+    return (scorecard_from(read_json(folder / TEST_METRICS_FILE), comparisons["test"]),
+            scorecard_from(read_json(folder / BACKTEST_SUMMARY_FILE), comparisons["backtest"]))

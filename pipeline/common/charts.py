@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-MODEL = "model"
+from models.rankings import MODEL, ORACLE, ranking_label
+
 MIN_BIN_ROWS = 10  # reliability bins with fewer rows are noise and left out of the chart
 BACKTEST_CHART, PR_CURVE_CHART = "backtest.png", "pr_curve.png"
 PRECISION_AT_K_CHART, GAINS_CHART, CALIBRATION_CHART = "precision_at_k.png", "gains.png", "calibration.png"
@@ -21,8 +22,8 @@ def _line_chart(table: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: st
     fig = Figure(figsize=(6, 4.5))
     ax = fig.subplots()
     for column in table.columns.drop(x):
-        ax.plot(table[x], table[column], label=column.removesuffix("_baseline").replace("_", " "),
-                linewidth=2.4 if column == MODEL else 1.2, linestyle=":" if column == "oracle" else "-")
+        ax.plot(table[x], table[column], label=ranking_label(column),
+                linewidth=2.4 if column == MODEL else 1.2, linestyle=":" if column == ORACLE else "-")
     if diagonal:
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -72,15 +73,15 @@ def backtest_chart(pr_auc_by_cutoff: pd.DataFrame) -> Figure:
     return fig
 
 
-def save_evaluation_charts(plot_tables: dict[str, pd.DataFrame], raw_reliability: pd.DataFrame,
-                           pr_auc_by_cutoff: pd.DataFrame, folder: Path) -> None:
-    """Write every evaluation chart as PNG into `folder`."""
+def save_evaluation_charts(plot_tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Write every evaluation chart as PNG into `folder`, from models.backtest.curves' tables and the PR-AUC per
+    backtest cutoff (`backtest`)."""
     figures = {
-        BACKTEST_CHART: backtest_chart(pr_auc_by_cutoff),
+        BACKTEST_CHART: backtest_chart(plot_tables["backtest"]),
         PR_CURVE_CHART: pr_curve_chart(plot_tables["pr"]),
         PRECISION_AT_K_CHART: precision_at_k_chart(plot_tables["precision_at_k"]),
         GAINS_CHART: gains_chart(plot_tables["gains"]),
-        CALIBRATION_CHART: calibration_chart(plot_tables["calibration"], raw_reliability),
+        CALIBRATION_CHART: calibration_chart(plot_tables["calibration"], plot_tables["raw_calibration"]),
     }
     for name, figure in figures.items():
         figure.tight_layout()

@@ -220,13 +220,9 @@ class DataConfig(_Group):
     features_dir: Path = Field(description="Feature snapshots, one row per (customer_id, cutoff).")
     labels_dir: Path = Field(description="Labels and eligibility per (customer_id, cutoff).")
     model_dir: Path = Field(description="Trained model (MLflow format) and training summary.")
-    metrics_file: Path = Field(description="Metrics of the model and the baselines (JSON).")
-    pr_curve_file: Path = Field(description="Precision-recall curve (CSV).")
-    gains_file: Path = Field(description="Cumulative gains (CSV).")
-    precision_at_k_file: Path = Field(description="Precision at each sales capacity k (CSV).")
-    calibration_file: Path = Field(description="Reliability curve (CSV).")
-    backtest_file: Path = Field(description="Metrics per backtest fold (CSV).")
-    evaluation_dir: Path = Field(description="Backtest predictions, per-cutoff and per-segment metrics, plot images.")
+    metrics_file: Path = Field(description="Headline metrics of the model and the best baseline (JSON).")
+    evaluation_dir: Path = Field(description="Every ranking's metrics, backtest predictions, per-cutoff and "
+                                             "per-segment metrics, DVC plot tables (plots/), plot images.")
     explain_dir: Path = Field(description="SHAP summary plot and mean |SHAP| table.")
     model_card_file: Path = Field(description="Model card (Markdown).")
     registry_file: Path = Field(description="Registry decision: champion or challenger (JSON).")
@@ -369,7 +365,8 @@ class EvaluateConfig(_Group):
 
     @property
     def headline_k(self) -> int:
-        """The sales capacity quoted in plain words (model card, sales report): the middle of `k`."""
+        """The sales capacity quoted in plain words (model card, sales report) and in the headline metrics
+        (data.metrics_file): the middle of `k`."""
         return self.k[len(self.k) // 2]
 
 

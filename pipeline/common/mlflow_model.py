@@ -2,6 +2,6 @@
 
 import mlflow
 
-from pipeline.common.tracking import KeyAccountModel
+from pipeline.common.tracking import KeyAccountPyfunc
 
-mlflow.models.set_model(KeyAccountModel())
+mlflow.models.set_model(KeyAccountPyfunc())

@@ -6,7 +6,6 @@ the SQLite file named in params (in the project folder); MLFLOW_TRACKING_URI ove
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import lightgbm as lgb
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -22,20 +20,13 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from models.calibration import Calibrator
-from models.estimator import LogisticPrior, predict_probability
-from models.spec import FeatureSpec
+from models.combined import SPEC_PART, KeyAccountModel
 from pipeline.common.config import TRACKING_URI_VARIABLE, MlflowConfig
 from pipeline.common.errors import DataError, PipelineError
-from pipeline.common.io import read_json
 
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGES = ("mlflow", "lightgbm", "pandas", "scikit-learn")  # pinned in the logged model's requirements
-BOOSTER_ARTIFACT = "booster"
-SPEC_ARTIFACT = "feature_spec"
-CALIBRATOR_ARTIFACT = "calibrator"
-PRIOR_ARTIFACT = "prior"
 TRACK_RECORD_TAG = "track_record"  # evaluate's plain-words result on the test cutoff, shown in the sales report
 
 
@@ -71,63 +62,34 @@ def refuse_corrupt_store(uri: str) -> None:
                                 "registered models are then lost), or set mlflow.tracking_uri")
 
 
-class KeyAccountModel(mlflow.pyfunc.PythonModel):
-    """The LightGBM trees (with the logistic prior they boost from, if any), their feature spec and probability
-    calibrator as an MLflow pyfunc: takes a feature snapshot frame (as the feature builder returns it), conforms
-    it to the spec and returns calibrated probabilities, so the logged model also serves as it is
-    (`mlflow models serve`, `mlflow.pyfunc.spark_udf`).
+class KeyAccountPyfunc(mlflow.pyfunc.PythonModel):
+    """The combined model (models.combined.KeyAccountModel) as an MLflow pyfunc: takes a feature snapshot frame
+    and returns calibrated probabilities, so the logged model also serves as it is (`mlflow models serve`,
+    `mlflow.pyfunc.spark_udf`).
 
-    Stored as "model from code" (pipeline/common/mlflow_model.py) with the trees as LightGBM text and the spec,
-    calibrator and prior as JSON: loading a registry model never unpickles arbitrary objects.
+    Stored as "model from code" (pipeline/common/mlflow_model.py) with the model's own files as artifacts (the
+    trees as LightGBM text, the spec, calibrator and prior as JSON): loading a registry model never unpickles
+    arbitrary objects.
     """
 
-    def __init__(self, booster: lgb.Booster | None = None, spec: FeatureSpec | None = None,
-                 calibrator: Calibrator | None = None, prior: LogisticPrior | None = None):
-        self.booster = booster
-        self.spec = spec
-        self.calibrator = calibrator
-        self.prior = prior
+    def __init__(self, model: KeyAccountModel | None = None):
+        self.model = model
 
     def load_context(self, context) -> None:
-        self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
-        self.spec = FeatureSpec.from_dict(read_json(context.artifacts[SPEC_ARTIFACT]))
-        self.calibrator = Calibrator.from_dict(read_json(context.artifacts[CALIBRATOR_ARTIFACT]))
-        # models logged before priors existed have no prior artifact and need none
-        prior = read_json(context.artifacts[PRIOR_ARTIFACT]) if PRIOR_ARTIFACT in context.artifacts else None
-        self.prior = None if prior is None else LogisticPrior.from_dict(prior)
-
-    def raw_score(self, features: pd.DataFrame) -> pd.Series:
-        """The model's uncalibrated probability: the ranking score (calibration may tie neighbours)."""
-        return self.raw_score_conformed(self.spec.conform(features))
-
-    def raw_score_conformed(self, X: pd.DataFrame) -> pd.Series:
-        """`raw_score` of input already conformed to the spec (for callers that need the conformed frame too)."""
-        return predict_probability(self.booster, X, self.prior)
-
-    def probability(self, raw_score: pd.Series) -> pd.Series:
-        """Calibrated probability for raw scores (monotone, so the ranking by raw score is kept)."""
-        return pd.Series(self.calibrator.transform(raw_score.to_numpy()), index=raw_score.index, name="probability")
+        self.model = KeyAccountModel.from_files(context.artifacts)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:  # MLflow's interface
-        return self.probability(self.raw_score(model_input))
+        return self.model.predict(model_input)
 
 
 def _model_arguments(model: KeyAccountModel, example: pd.DataFrame, folder: Path) -> dict:
-    booster_file, spec_file = folder / "booster.txt", folder / "feature_spec.json"
-    calibrator_file, prior_file = folder / "calibrator.json", folder / "prior.json"
-    model.booster.save_model(str(booster_file))
-    spec_file.write_text(json.dumps(model.spec.to_dict(), indent=2), encoding="utf-8")
-    calibrator_file.write_text(json.dumps(model.calibrator.to_dict(), indent=2), encoding="utf-8")
-    prior = None if model.prior is None else model.prior.to_dict()
-    prior_file.write_text(json.dumps(prior, indent=2), encoding="utf-8")
     return {
         "python_model": str(Path(__file__).with_name("mlflow_model.py")),
-        "artifacts": {BOOSTER_ARTIFACT: str(booster_file), SPEC_ARTIFACT: str(spec_file),
-                      CALIBRATOR_ARTIFACT: str(calibrator_file), PRIOR_ARTIFACT: str(prior_file)},
-        "signature": infer_signature(example, model.predict(None, example)),
+        "artifacts": model.write_files(folder),
+        "signature": infer_signature(example, model.predict(example)),
         "input_example": example.head(5),
         "pip_requirements": [f"{package}=={version(package)}" for package in MODEL_PACKAGES],
-        "metadata": {SPEC_ARTIFACT: model.spec.to_dict()},
+        "metadata": {SPEC_PART: model.spec.to_dict()},
     }
 
 
@@ -146,12 +108,12 @@ def log_model(model: KeyAccountModel, example: pd.DataFrame) -> str:
 def load_model(model_uri: str) -> KeyAccountModel:
     """The model (trees, feature spec, calibrator, prior) behind a path, run or registry URI."""
     try:
-        model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        pyfunc = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
         raise PipelineError(f"cannot load model {model_uri}: {exc}") from exc
-    if not isinstance(model, KeyAccountModel):
-        raise PipelineError(f"{model_uri} is not a key-account model (found {type(model).__name__})")
-    return model
+    if not isinstance(pyfunc, KeyAccountPyfunc):
+        raise PipelineError(f"{model_uri} is not a key-account model (found {type(pyfunc).__name__})")
+    return pyfunc.model
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,24 @@
-"""Evaluation helpers with hand-built inputs: backtest cutoffs, segments, ratios, the interval of the mean."""
+"""The evaluate stage's wiring: backtest cutoffs and fold splits from params, the headline metrics, the plots."""
 
-import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from sklearn.metrics import average_precision_score
+import yaml
 
+from models.backtest import BacktestMetrics, Scorecard
+from models.rankings import BASELINES, MODEL
+from pipeline.common import adapters
+from pipeline.common.adapters import backtest_test_cutoffs, fitted_fold_for
+from pipeline.common.artifacts import PLOT_FILES, PLOTS_DIR
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
-from pipeline.evaluate import (
-    backtest_summary,
-    backtest_test_cutoffs,
-    fold_metrics,
-    rankings_in,
-    segments_of,
-    with_ratios,
-)
+from pipeline.evaluate import headline
 from tests.conftest import small_params
 
 MONTHLY = list(pd.date_range("2022-01-01", "2024-01-01", freq="MS"))
+PANEL = pd.DataFrame({"cutoff": pd.date_range("2021-01-01", "2024-01-01", freq="MS")})
+DVC_YAML = Path(__file__).resolve().parents[2] / "dvc.yaml"
 
 
 def test_backtest_cutoffs_end_at_the_test_cutoff_spaced_as_configured():
@@ -30,96 +31,54 @@ def test_backtest_cutoffs_end_at_the_test_cutoff_spaced_as_configured():
 
 def test_backtest_cutoffs_before_the_labelled_ones_are_a_config_error():
     params = params_from_dict(small_params(evaluate={"backtest_folds": 10, "backtest_every_months": 3}))
-    with pytest.raises(ConfigError, match=r"2021-10-01.*backtest_folds"):
+    with pytest.raises(ConfigError, match=r"evaluate: backtest test cutoffs 2021-10-01.*lower evaluate.backtest_folds"):
         backtest_test_cutoffs(params, MONTHLY, pd.Timestamp("2024-01-01"))
 
 
-def test_segments_band_size_and_tenure_and_name_missing_values():
-    params = params_from_dict(small_params(evaluate={"size_band_employees": [10, 50], "tenure_band_years": [1, 3]}))
-    test = pd.DataFrame({
-        "firm_industry": ["Retail", None, "Retail", "Food", "Food"],
-        "firm_region": ["North"] * 5,
-        "firm_country": [None] * 5,  # no data: no segment
-        "firm_employees": [5.0, 10.0, 49.0, 50.0, np.nan],
-        "tenure_days_since_first_order": [100.0, 365.25, 800.0, 1096.0, np.nan],
-    })
-    segments = segments_of(params, test)
-    assert list(segments.columns) == ["industry", "region", "size_band", "tenure_band"]
-    assert segments["region"].tolist() == ["North"] * 5
-    assert segments["industry"].tolist() == ["Retail", "unknown", "Retail", "Food", "Food"]
-    assert segments["size_band"].tolist() == [
-        "< 10 employees", "10–50 employees", "10–50 employees", "≥ 50 employees", "unknown"]
-    assert segments["tenure_band"].tolist() == [
-        "< 1 years", "1–3 years", "1–3 years", "≥ 3 years", "unknown"]
+def test_each_backtest_fold_trains_on_the_split_of_its_own_test_cutoff(monkeypatch):
+    fitted = []
+
+    def record_split(params, panel, split, hyperparameters):
+        fitted.append(split)
+        raise RuntimeError("stop after the split")
+
+    monkeypatch.setattr(adapters, "fit_model_for", record_split)
+    params = params_from_dict(small_params(split={"validation_gap_months": None}))
+    for test_cutoff in (pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")):
+        with pytest.raises(RuntimeError, match="stop after the split"):
+            fitted_fold_for(params, PANEL, test_cutoff, {})
+    assert [split.test for split in fitted] == [pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")]
+    for split in fitted:
+        assert split.validation + pd.DateOffset(months=12) <= split.test
+        assert all(c + pd.DateOffset(months=12) <= split.validation for c in split.train)
 
 
-def test_ratios_compare_the_model_with_spend_rank_best_baseline_and_oracle():
-    metrics = {
-        "model": {"pr_auc": 0.6, "precision_at_100": 0.5},
-        "spend_rank_baseline": {"pr_auc": 0.3, "precision_at_100": 0.25},
-        "rfm_baseline": {"pr_auc": 0.4, "precision_at_100": 0.2},
-        "oracle": {"pr_auc": 0.8, "precision_at_100": 0.9},
+def test_the_headline_holds_the_model_and_the_best_baseline_at_the_headline_capacity():
+    def ranking(pr_auc: float) -> dict:
+        return {"pr_auc": pr_auc, "pr_auc_ci_low": pr_auc - 0.25, "pr_auc_ci_high": pr_auc + 0.25, "ece": 0.01,
+                "precision_at_100": pr_auc / 2, "revenue_captured_at_100": pr_auc / 4, "precision_at_50": 1.0,
+                "roc_auc": 0.9}
+
+    test = Scorecard({"model": ranking(0.5), "rfm_baseline": ranking(0.25)},
+                     {"best_baseline": "rfm_baseline", "pr_auc_ratio_to_best_baseline": 2.0,
+                      "pr_auc_ratio_to_baseline": 3.0})
+    summary = Scorecard({"model": {"pr_auc_mean": 0.55}, "rfm_baseline": {"pr_auc_mean": 0.45}}, {})
+    figures = headline(BacktestMetrics(["2024-01-01"], [test.rankings], test, summary), 100, "2024-01-01")
+    assert figures == {
+        "test_cutoff": "2024-01-01",
+        "model": {"pr_auc": 0.5, "pr_auc_ci_low": 0.25, "pr_auc_ci_high": 0.75, "precision_at_100": 0.25,
+                  "revenue_captured_at_100": 0.125, "ece": 0.01, "backtest_pr_auc_mean": 0.55},
+        "best_baseline": {"name": "rfm_baseline", "pr_auc": 0.25, "pr_auc_ci_low": 0.0, "pr_auc_ci_high": 0.5,
+                          "precision_at_100": 0.125, "revenue_captured_at_100": 0.0625, "backtest_pr_auc_mean": 0.45},
+        "pr_auc_ratio_to_best_baseline": 2.0,
     }
-    result = with_ratios(metrics)
-    assert result["pr_auc_ratio_to_baseline"] == pytest.approx(2.0)
-    assert result["best_baseline"] == "rfm_baseline"
-    assert result["pr_auc_ratio_to_best_baseline"] == pytest.approx(1.5)
-    assert result["precision_at_100_ratio_to_best_baseline"] == pytest.approx(2.0)  # best P@100 is spend rank
-    assert result["pr_auc_share_of_oracle"] == pytest.approx(0.75)
 
 
-def test_backtest_summary_means_spreads_and_intervals_over_folds():
-    params = params_from_dict(small_params(evaluate={"bootstrap_resamples": 300, "confidence": 0.9}))
-    rng = np.random.default_rng(3)
-    folds = []
-    for cutoff in ("2023-01-01", "2023-04-01"):
-        y = rng.random(800) < 0.1
-        model = 1 / (1 + np.exp(-(y + rng.normal(0, 0.8, 800) - 2)))  # a raw probability
-        folds.append(pd.DataFrame({
-            "cutoff": pd.Timestamp(cutoff), "became_key_account": y, "outcome_spend": rng.gamma(2, 100, 800),
-            "model": model, "spend_rank_baseline": y + rng.normal(0, 1.6, 800),
-            "model_probability": np.clip(model * 0.8, 0, 1),
-        }))
-    evaluated = [fold_metrics(params, fold, seed=i) for i, fold in enumerate(folds)]
-    per_fold = [values for values, _ in evaluated]
-    summary = backtest_summary(params, folds, per_fold, [replicates for _, replicates in evaluated])
-
-    pr_aucs = [average_precision_score(f["became_key_account"], f["model"]) for f in folds]
-    assert [m["model"]["pr_auc"] for m in per_fold] == pytest.approx(pr_aucs)
-    assert summary["test_cutoffs"] == ["2023-01-01", "2023-04-01"]
-    model = summary["model"]
-    assert model["pr_auc_mean"] == pytest.approx(np.mean(pr_aucs))
-    assert model["pr_auc_std"] == pytest.approx(np.std(pr_aucs, ddof=1))
-    for metric in ("roc_auc", "precision_at_100", "brier", "revenue_captured_at_100"):  # every metric's spread
-        assert model[f"{metric}_std"] == pytest.approx(np.std([m["model"][metric] for m in per_fold], ddof=1))
-    assert model["roc_auc_std"] > 0
-    assert model["pr_auc_min"] == pytest.approx(min(pr_aucs))
-    assert model["pr_auc_mean_ci_low"] < model["pr_auc_mean"] < model["pr_auc_mean_ci_high"]
-    for m in per_fold:
-        assert m["model"]["pr_auc_ci_low"] < m["model"]["pr_auc"] < m["model"]["pr_auc_ci_high"]
-        assert 0 <= m["model"]["ece"] <= 1 and 0 <= m["model"]["brier"] <= 1
-    assert summary["best_baseline"] == "spend_rank_baseline"
-    ratio = model["pr_auc_mean"] / summary["spend_rank_baseline"]["pr_auc_mean"]
-    assert summary["pr_auc_ratio_to_best_baseline"] == pytest.approx(ratio)
-    assert summary["pr_auc_ratio_to_best_baseline_ci_low"] < ratio < summary["pr_auc_ratio_to_best_baseline_ci_high"]
-    again = [fold_metrics(params, fold, seed=i)[0] for i, fold in enumerate(folds)]
-    assert again == per_fold
-    assert rankings_in(folds[0].assign(rfm_baseline=0.0, oracle=0.0)) == [
-        "model", "spend_rank_baseline", "rfm_baseline", "oracle"]
-
-
-def test_brier_and_ece_for_the_model_and_the_probability_baseline_on_known_values():
-    params = params_from_dict(small_params(evaluate={"k": [1], "capacity_shares": [0.5], "calibration_bins": 2,
-                                                     "bootstrap_resamples": 10}))
-    fold = pd.DataFrame({
-        "became_key_account": [True, False, False, True], "outcome_spend": [10.0, 0.0, 0.0, 5.0],
-        "model": [0.9, 0.2, 0.4, 0.6], "model_probability": [0.8, 0.1, 0.3, 0.7],
-        "spend_rank_baseline": [3.0, 1.0, 2.0, 4.0], "logistic_regression_baseline": [0.6, 0.4, 0.2, 0.8],
-    })
-    metrics, _ = fold_metrics(params, fold, seed=0)
-    assert metrics["model"]["brier"] == pytest.approx((0.2**2 + 0.1**2 + 0.3**2 + 0.3**2) / 4)
-    assert metrics["model"]["brier_uncalibrated"] == pytest.approx((0.1**2 + 0.2**2 + 0.4**2 + 0.4**2) / 4)
-    assert metrics["logistic_regression_baseline"]["brier"] == pytest.approx((0.4**2 + 0.4**2 + 0.2**2 + 0.2**2) / 4)
-    # two bins: [0, 0.5) holds 0.4 and 0.2 (no positive), [0.5, 1] holds 0.6 and 0.8 (both positive)
-    assert metrics["logistic_regression_baseline"]["ece"] == pytest.approx(0.5 * 0.3 + 0.5 * 0.3)
-    assert "brier" not in metrics["spend_rank_baseline"]  # a rank, not a probability
+def test_dvc_declares_each_plot_table_once_with_the_rankings_every_data_set_has():
+    dvc = yaml.safe_load(DVC_YAML.read_text(encoding="utf-8"))
+    [plotted] = [entry["plotted_rankings"] for entry in dvc["vars"] if "plotted_rankings" in entry]
+    assert plotted == [MODEL, *BASELINES]
+    paths = [path for entry in dvc["plots"] for path in entry]
+    assert len(paths) == len(set(paths))
+    assert {f"${{data.evaluation_dir}}/{PLOTS_DIR}/{file}" for file in PLOT_FILES.values()} <= set(paths)
+    assert not any("plots" in stage for stage in dvc["stages"].values())  # declared at the top level only

@@ -113,7 +113,7 @@ def test_european_export_gives_a_minimal_profile_the_pipeline_reads(project, ban
     assert profile["data"]["source"] == "files"
     assert profile["data"]["raw_dir"] == "../exports"
     assert profile["data"]["validated_dir"] == "../data/acme/validated"
-    assert profile["data"]["pr_curve_file"] == "../reports/acme/plots/pr_curve.csv"
+    assert profile["data"]["metrics_file"] == "../reports/acme/metrics.json"
     assert files["transactions"] == [{"path": "umsatz.csv", "columns": {
         "Kundennummer": "customer_id", "Datum": "timestamp", "Menge": "quantity", "Nettobetrag": "amount",
         "Warengruppe": "category", "Zahlungsdauer": "days_to_pay"}}]

@@ -2,23 +2,24 @@ import re
 
 import pandas as pd
 
+from models.backtest import Scorecard
 from pipeline.common.config import params_from_dict
 from pipeline.model_card import _known_limits, _plain_words, _prior_lines, _segments_table
 from tests.conftest import small_params
 
 
-def _metrics(ece: float, ece_uncalibrated: float) -> dict:
+def _scorecards(ece: float, ece_uncalibrated: float) -> tuple[Scorecard, Scorecard]:
     backtest = {"pr_auc_ratio_to_best_baseline": 1.2, "pr_auc_ratio_to_best_baseline_ci_low": 1.1,
                 "best_baseline": "spend_rank_baseline"}
     model = {"n_positive": 241, "positive_rate": 0.1303, "ece": ece, "ece_uncalibrated": ece_uncalibrated}
-    return {"model": model, "backtest": backtest}
+    return Scorecard({"model": model}, {}), Scorecard({}, backtest)
 
 
 SUMMARY = {"validation_cutoff": "2010-12-01", "refit_cutoffs": ["2010-06-01"], "validation_positive_rate": 0.0613}
 
 
 def test_calibration_worse_than_raw_is_stated_with_both_base_rates():
-    limits = _known_limits(params_from_dict(small_params()), _metrics(0.0973, 0.0216), SUMMARY)
+    limits = _known_limits(params_from_dict(small_params()), *_scorecards(0.0973, 0.0216), SUMMARY)
     stated = [limit for limit in limits if limit.startswith("On the test cutoff the calibrated probabilities")]
     assert stated == [
         "On the test cutoff the calibrated probabilities are further off than the raw scores (expected calibration "
@@ -28,7 +29,7 @@ def test_calibration_worse_than_raw_is_stated_with_both_base_rates():
 
 
 def test_calibration_that_helps_adds_no_such_limit():
-    limits = _known_limits(params_from_dict(small_params()), _metrics(0.003, 0.020), SUMMARY)
+    limits = _known_limits(params_from_dict(small_params()), *_scorecards(0.003, 0.020), SUMMARY)
     assert not any("further off than the raw scores" in limit for limit in limits)
     assert not any("clearly better" in limit for limit in limits)  # ratio interval above 1
 
@@ -42,13 +43,12 @@ def test_prior_is_described_with_its_weights():
 
 def test_plain_words_count_the_key_accounts_each_ranking_reaches_per_capacity():
     params = params_from_dict(small_params(evaluate={"k": [10, 50]}, labels={"horizon_months": 6}))
-    metrics = {
+    test = Scorecard({
         "model": {"n_positive": 40, "n_rows": 900, "recall_at_10": 0.2, "recall_at_50": 0.55},
         "spend_rank_baseline": {"recall_at_10": 0.05, "recall_at_50": 0.3},
         "rfm_baseline": {"recall_at_10": 0.1, "recall_at_50": 0.35},
-        "best_baseline": "rfm_baseline",
-    }
-    lines = _plain_words(params, metrics, "2011-06-01")
+    }, {"best_baseline": "rfm_baseline"})
+    lines = _plain_words(params, test, "2011-06-01")
     assert lines[0] == (
         "On the test cutoff 2011-06-01, 40 of the 900 eligible customers became key accounts within 6 months. "
         "A team calling the model's top 50 would have reached 22 of them; ranking by spend over the last 365 days, "
@@ -58,10 +58,10 @@ def test_plain_words_count_the_key_accounts_each_ranking_reaches_per_capacity():
 
 
 def test_plain_words_name_spend_rank_once_when_it_is_the_best_baseline():
-    metrics = {"model": {"n_positive": 10, "n_rows": 100, **{f"recall_at_{k}": 0.5 for k in (50, 100, 500)}},
-               "spend_rank_baseline": {f"recall_at_{k}": 0.4 for k in (50, 100, 500)},
-               "best_baseline": "spend_rank_baseline"}
-    table_header = _plain_words(params_from_dict(small_params()), metrics, "2024-01-01")[2]
+    test = Scorecard({"model": {"n_positive": 10, "n_rows": 100, **{f"recall_at_{k}": 0.5 for k in (50, 100, 500)}},
+                      "spend_rank_baseline": {f"recall_at_{k}": 0.4 for k in (50, 100, 500)}},
+                     {"best_baseline": "spend_rank_baseline"})
+    table_header = _plain_words(params_from_dict(small_params()), test, "2024-01-01")[2]
     assert table_header.count("spend_rank_baseline") == 1
 
 

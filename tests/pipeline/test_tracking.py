@@ -9,7 +9,9 @@ import pytest
 from mlflow import MlflowClient
 from scipy.special import expit
 
+from models.backtest import Scorecard
 from models.calibration import fit_calibrator
+from models.combined import PRIOR_PART, KeyAccountModel
 from models.estimator import LogisticPrior, predict_probability, train_classifier
 from models.spec import FeatureSpec, SpecMismatchError
 from pipeline.common import tracking
@@ -26,10 +28,10 @@ def tiny_model():
     result = train_classifier(spec.conform(frame), label, spec.conform(frame), label,
                               {"n_estimators": 20, "num_leaves": 4}, 5, seed=1)
     calibrator = fit_calibrator(label, predict_probability(result.booster, spec.conform(frame)).to_numpy(), "platt")
-    return tracking.KeyAccountModel(result.booster, spec, calibrator), frame
+    return KeyAccountModel(result.booster, spec, calibrator), frame
 
 
-def _logged_in_a_run(model: tracking.KeyAccountModel, frame: pd.DataFrame) -> tuple[str, str]:
+def _logged_in_a_run(model: KeyAccountModel, frame: pd.DataFrame) -> tuple[str, str]:
     """Log `model` in a new run of the project's store: its model URI and run id."""
     tracking.configure(MlflowConfig())
     with mlflow.start_run() as run:
@@ -46,9 +48,10 @@ def test_logged_model_predicts_calibrated_probabilities_from_raw_features(projec
     assert not np.allclose(expected, raw)  # the calibrator is part of the served model
     np.testing.assert_allclose(np.asarray(served).ravel(), expected)
     loaded = tracking.load_model(uri)
+    assert isinstance(loaded, KeyAccountModel)  # the plain model, not MLflow's wrapper
     assert loaded.spec == model.spec and loaded.calibrator == model.calibrator
     with pytest.raises(SpecMismatchError, match="spend"):
-        loaded.predict(None, frame.drop(columns="spend"))
+        loaded.predict(frame.drop(columns="spend"))
 
 
 def test_champion_moves_only_through_the_gate(project, tiny_model):
@@ -78,10 +81,14 @@ def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
 
 def test_gate_decision_names_each_failed_threshold():
     gate = GateConfig(min_pr_auc=0.2, min_lift_over_baseline=1.1)
-    assert gate_decision({"model": {"pr_auc": 0.3}, "pr_auc_ratio_to_baseline": 1.5}, gate) == (True, [])
-    passed, failures = gate_decision({"model": {"pr_auc": 0.1}, "pr_auc_ratio_to_baseline": 1.0}, gate)
+
+    def test_cutoff(pr_auc: float, ratio: float) -> Scorecard:
+        return Scorecard({"model": {"pr_auc": pr_auc}}, {"pr_auc_ratio_to_baseline": ratio})
+
+    assert gate_decision(test_cutoff(0.3, 1.5), gate) == (True, [])
+    passed, failures = gate_decision(test_cutoff(0.1, 1.0), gate)
     assert not passed and len(failures) == 2 and "min_pr_auc" in failures[0]
-    passed, _ = gate_decision({"model": {"pr_auc": float("nan")}, "pr_auc_ratio_to_baseline": 2.0}, gate)
+    passed, _ = gate_decision(test_cutoff(float("nan"), 2.0), gate)
     assert not passed
 
 
@@ -101,7 +108,7 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     plain, frame = tiny_model
     label = pd.Series(np.random.default_rng(2).random(len(frame)) < frame["spend"] / frame["spend"].max())
     prior = LogisticPrior.fit(plain.spec.conform(frame), label, ("spend",))
-    model = tracking.KeyAccountModel(plain.booster, plain.spec, plain.calibrator, prior)
+    model = KeyAccountModel(plain.booster, plain.spec, plain.calibrator, prior)
     X = model.spec.conform(frame.head(50))
     expected = model.calibrator.transform(expit(model.booster.predict(X, raw_score=True) + prior.log_odds(X)))
     uri, _ = _logged_in_a_run(model, frame)
@@ -109,7 +116,7 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     assert tracking.load_model(uri).prior == prior
     # a model logged before priors existed: no prior artifact
     arguments = tracking._model_arguments(plain, frame.head(10), tmp_path)
-    del arguments["artifacts"][tracking.PRIOR_ARTIFACT]
+    del arguments["artifacts"][PRIOR_PART]
     mlflow.pyfunc.save_model(str(tmp_path / "older"), **arguments)
     older = tracking.load_model(str(tmp_path / "older"))
     assert older.prior is None
