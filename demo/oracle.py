@@ -53,7 +53,8 @@ def expected_spend_known_at(ground_truth: pd.DataFrame, cutoff: pd.Timestamp, en
     on that (onsets uniform over the rest of their range; churn with churn_probability at a uniform time,
     draws whose decline would already have begun rejected) and the expected spend is averaged. This is the
     best ranking one could know at the cutoff; `expected_spend` also knows the future onsets and churns.
-    Meant for customers who arrived before the cutoff. Deterministic for (seed, cutoff).
+    `period` is the one the ground truth was simulated over (the simulator's settings have it). Meant for
+    customers who arrived before the cutoff. Deterministic for (seed, cutoff).
     """
     latent = Latent.from_frame(ground_truth)
     lo, hi = to_day(cutoff), to_day(end)
