@@ -54,7 +54,7 @@ import yaml
 from features.catalogue import feature_families
 from pipeline.common.config import CsvOptions, DataConfig, Params, load_params
 from pipeline.common.errors import ConfigError, DataError, UserInputError
-from pipeline.common.ingest import BANDS, DATES, MISSING_TOKENS, NUMBERS, REQUIRED, TEXT, read_file
+from pipeline.common.ingest import MISSING_TOKENS, ROLES, read_file
 from pipeline.common.sniff import (
     SNIFF_BYTES,
     FormatError,
@@ -69,7 +69,7 @@ from pipeline.common.sniff import (
 from pipeline.common.validation import read_sources, validate_tables
 
 TABLES = ("transactions", "customers")
-CANONICAL = {table: TEXT[table] + NUMBERS[table] + DATES[table] for table in TABLES}
+CANONICAL = {table: [*ROLES[table].text, *ROLES[table].numbers, *ROLES[table].dates] for table in TABLES}
 
 # Header names of each of our columns (besides the column's own name), as `normalise_header` spells them.
 # A name listed under columns of both tables (revenue) means the column of the table the file holds.
@@ -441,7 +441,7 @@ def classify(exports: list[ExportFile], overrides: dict[str, str | None]) -> lis
                             f"quantity and a unit price) nor customers (a customer id) by its column names "
                             f"{headers[:20]}; name its columns with --map THEIRS=OURS")
         proposal = propose_mapping(headers, table, str(export.path), overrides)
-        missing = [c for c in REQUIRED[table] if c != "invoice_id" and c not in proposal.mapping.values()]
+        missing = [c for c in ROLES[table].in_every_export if c != "invoice_id" and c not in proposal.mapping.values()]
         if missing:
             raise DataError(str(export.path), missing[0], f"no column of the file is recognised as {missing[0]} "
                             f"(columns {headers[:20]}); name it with --map THEIRS={missing[0]}")
@@ -475,9 +475,9 @@ def csv_settings(files: list[TableFile], choice: FormatChoice) -> tuple[dict[str
             values = _text_values(f.export.frame, theirs)
             if values is None:
                 continue
-            if ours in NUMBERS[f.table]:
-                numbers.append(values[values.map(parse_band).isna()] if ours in BANDS else values)
-            elif ours in DATES[f.table]:
+            if ours in ROLES[f.table].numbers:
+                numbers.append(values[values.map(parse_band).isna()] if ours in ROLES[f.table].bands else values)
+            elif ours in ROLES[f.table].dates:
                 dates[f"{f.export.path.name} {theirs!r}"] = date_format(values, choice.dayfirst)
     lines = []
     found = number_format(numbers)
@@ -526,7 +526,8 @@ def files_settings(tables: list[TableFile], csv: dict[str, Any], raw_dir: Path) 
     files["derive_invoice_id"] = any("invoice_id" not in columns for columns in transactions)
     in_customers = {ours for f in tables if f.table == "customers" for ours in f.proposal.mapping.values()}
     files["customer_attributes_from_transactions"] = sorted(
-        c for c in set().union(*transactions) & set(TEXT["customers"]) if c != "customer_id" and c not in in_customers)
+        c for c in set().union(*transactions) & set(ROLES["customers"].text)
+        if c != "customer_id" and c not in in_customers)
     return files
 
 

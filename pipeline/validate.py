@@ -11,7 +11,7 @@ from pipeline.common.artifacts import QUALITY_JSON, QUALITY_MARKDOWN, validated_
 from pipeline.common.config import Params
 from pipeline.common.io import atomic_dir, write_json
 from pipeline.common.quality import quality_markdown
-from pipeline.common.validation import TABLES, ValidatedTables, read_sources, validate_tables
+from pipeline.common.validation import TABLE_MODELS, ValidatedTables, read_sources, validate_tables
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def run(params: Params) -> ValidatedTables:
     """Read the raw files, validate, write the validated folder and the data-quality report atomically."""
     tables = validate_tables(read_sources(params), params.data.files, pd.Timestamp.now().normalize())
     with atomic_dir(params.data.validated_dir) as tmp:
-        for table in TABLES:
+        for table in TABLE_MODELS:
             frame = getattr(tables, table)
             if frame is not None:
                 frame.to_parquet(validated_file(tmp, table), index=False)

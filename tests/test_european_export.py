@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo.simulator import generate_demo
 from pipeline.common.config import DemoConfig, load_params
-from pipeline.demo_data import generate_demo
+from pipeline.demo_data import simulation_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="european_export")]
 
@@ -40,7 +41,8 @@ def employee_band(employees: float) -> str:
 
 def write_export(folder: Path) -> pd.Series:
     """Write umsatz.csv and kunden.csv; returns the true net spend per customer (guest lines excluded)."""
-    tables = generate_demo(DemoConfig(n_customers=2000, years=4, start_date="2021-01-01"), seed=11)
+    tables = generate_demo(simulation_settings(DemoConfig(n_customers=2000, years=4, start_date="2021-01-01")),
+                           seed=11)
     tx = tables.transactions
     daily = (tx.assign(Datum=tx["timestamp"].dt.normalize())
              .groupby(["customer_id", "Datum", "category"], as_index=False)

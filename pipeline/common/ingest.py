@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.tables import Customers, Firmographics, TransactionExport, column_roles
 from pipeline.common.config import CsvOptions, SourceFile
 from pipeline.common.errors import DataError
 from pipeline.common.sniff import (
@@ -36,25 +37,9 @@ from pipeline.common.sniff import (
     to_numbers,
 )
 
-TEXT = {
-    "customers": ["customer_id", "company_name", "industry", "country", "region", "credit_rating",
-                  "acquisition_channel", "account_owner"],
-    "transactions": ["invoice_id", "customer_id", "product_id", "category", "country"],
-    "firmographics": ["customer_id"],
-}
-NUMBERS = {
-    "customers": ["employees", "annual_revenue", "founded_year"],
-    "transactions": ["quantity", "unit_price", "amount", "days_to_pay"],
-    "firmographics": ["employees", "annual_revenue"],
-}
-DATES = {"customers": ["first_order_date"], "transactions": ["timestamp"], "firmographics": ["valid_from"]}
-REQUIRED = {
-    "customers": ["customer_id"],
-    "transactions": ["invoice_id", "customer_id", "timestamp"],
-    "firmographics": ["customer_id", "valid_from", "employees", "annual_revenue"],
-}
-BANDS = ("employees", "annual_revenue")  # size bands such as "10-49" become numbers (data.files.band_value)
-IDS = ("invoice_id", "customer_id", "product_id")
+# How each table's exports are read (features/tables.py): a transactions export may carry customer attributes.
+EXPORT_MODELS = {"customers": Customers, "transactions": TransactionExport, "firmographics": Firmographics}
+ROLES = {table: column_roles(model) for table, model in EXPORT_MODELS.items()}
 AWARE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 INTEGER_AS_FLOAT = re.compile(r"^(\d+)\.0+$")
 MISSING_TOKENS = ("nan", "nat", "na", "n/a", "#n/a", "null", "none", "-")  # in ids, numbers and dates, like blanks
@@ -365,7 +350,8 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
     customer and day."""
     typed = frame.copy()
     derive = table == "transactions" and "invoice_id" not in typed.columns and derive_invoice_id
-    missing = [c for c in REQUIRED[table] if c not in typed.columns and not (derive and c == "invoice_id")]
+    roles = ROLES[table]
+    missing = [c for c in roles.in_every_export if c not in typed.columns and not (derive and c == "invoice_id")]
     if missing:
         hint = _delimiter_hint(frame, csv)
         if missing == ["invoice_id"]:
@@ -375,18 +361,18 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
                         f"{list(frame.columns)[:20]}{hint}")
     conversions = {"ids_normalised": 0, "timezone_aware_converted": 0, "non_iso_dates_inferred": 0,
                    "bands_converted": 0, "invoice_ids_derived": 0}
-    for column in TEXT[table]:
+    for column in roles.text:
         if column in typed.columns:
-            if column in IDS:
+            if column in roles.ids:
                 typed[column], changed = normalise_ids(typed[column])
                 if column == "customer_id":
                     conversions["ids_normalised"] = changed
             else:
                 text = _blank_as_missing(typed[column])
                 typed[column] = text.astype("str").str.strip().where(text.notna())
-    for column in NUMBERS[table]:
+    for column in roles.numbers:
         if column in typed.columns:
-            bands = parse_bands(typed[column], band_value) if column in BANDS else None
+            bands = parse_bands(typed[column], band_value) if column in roles.bands else None
             if bands is not None and bands.notna().any():
                 conversions["bands_converted"] += int(bands.notna().sum())
                 # the bands' own digits ("10-49") must not decide the column's decimal mark
@@ -394,7 +380,7 @@ def type_part(frame: pd.DataFrame, table: str, file: str, csv: CsvOptions, timez
                 typed[column] = bands.fillna(parse_numbers(typed, column, file, csv))
             else:
                 typed[column] = parse_numbers(typed, column, file, csv)
-    for column in DATES[table]:
+    for column in roles.dates:
         if column in typed.columns:
             typed[column], counts = parse_dates(typed, column, file, csv, timezone)
             for name, count in counts.items():

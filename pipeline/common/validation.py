@@ -46,43 +46,17 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features.tables import Customers, Firmographics, Transactions, column_names
 from pipeline.common.config import FilesConfig, Params, SourceFile
 from pipeline.common.errors import DataError
-from pipeline.common.ingest import MAX_DAYS_TO_PAY, NUMBERS, TEXT, RawPart, empty_column, expand_sources, read_part
+from pipeline.common.ingest import MAX_DAYS_TO_PAY, ROLES, RawPart, empty_column, expand_sources, read_part
 from pipeline.common.quality import quality_report
 
 log = logging.getLogger(__name__)
 
-TABLES = ("customers", "transactions", "firmographics")
-TRANSACTION_COLUMNS = ["invoice_id", "customer_id", "timestamp", "product_id", "category", "quantity",
-                       "unit_price", "amount", "days_to_pay"]
-CUSTOMER_COLUMNS = ["customer_id", "company_name", "industry", "country", "region", "employees", "annual_revenue",
-                    "founded_year", "credit_rating", "acquisition_channel", "account_owner", "first_order_date"]
-FIRMOGRAPHIC_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
-DEMO_SOURCES = {table: (SourceFile(path=f"{table}.parquet"),) for table in TABLES}
-
-# The contract every later stage relies on, checked on the cleaned tables.
-SCHEMAS = {
-    "transactions": pa.DataFrameSchema({
-        "invoice_id": pa.Column(str),
-        "customer_id": pa.Column(str),
-        "timestamp": pa.Column("datetime64[us]"),
-        "product_id": pa.Column(str),
-        "category": pa.Column(str),
-        "amount": pa.Column(float, pa.Check(np.isfinite, element_wise=False, error="finite")),
-        "days_to_pay": pa.Column(float, pa.Check.ge(0), nullable=True),
-    }),
-    "customers": pa.DataFrameSchema({
-        "customer_id": pa.Column(str, unique=True),
-        "employees": pa.Column(float, pa.Check.ge(0), nullable=True),
-        "annual_revenue": pa.Column(float, pa.Check.ge(0), nullable=True),
-        "first_order_date": pa.Column("datetime64[us]", nullable=True),
-    }),
-    "firmographics": pa.DataFrameSchema(
-        {"customer_id": pa.Column(str), "valid_from": pa.Column("datetime64[us]")},
-        unique=["customer_id", "valid_from"],
-    ),
-}
+# The contract every later stage relies on, checked on the cleaned tables (features/tables.py).
+TABLE_MODELS = {"customers": Customers, "transactions": Transactions, "firmographics": Firmographics}
+DEMO_SOURCES = {table: (SourceFile(path=f"{table}.parquet"),) for table in TABLE_MODELS}
 
 
 @dataclass(frozen=True)
@@ -252,11 +226,12 @@ def clean_transactions(
 
 def _canonical_transactions(tx: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=tx.index)
-    for column in TRANSACTION_COLUMNS:
+    for column in column_names(Transactions):
         if column in tx.columns:
             out[column] = tx[column]
         else:
-            out[column] = empty_column("float64" if column in NUMBERS["transactions"] else "str", len(tx)).to_numpy()
+            out[column] = empty_column("float64" if column in ROLES["transactions"].numbers else "str",
+                                       len(tx)).to_numpy()
     out["product_id"] = out["product_id"].fillna("unknown")
     out["category"] = out["category"].fillna(out["product_id"])  # without categories, products stand in
     return out.sort_values(["timestamp", "invoice_id"], kind="stable", ignore_index=True)
@@ -304,18 +279,19 @@ def build_customers(parts: list[RawPart], tx: pd.DataFrame, attributes: pd.DataF
         _check_unknown_customers(unknown, known, tx["customer_id"].nunique(), parts, max_share)
     customers = pd.concat([customers, pd.DataFrame({"customer_id": pd.Series(unknown, dtype="str")})],
                           ignore_index=True)
-    for column in CUSTOMER_COLUMNS:
+    columns = column_names(Customers)
+    for column in columns:
         if column not in customers.columns:
-            dtype = "float64" if column in NUMBERS["customers"] else "str"
+            dtype = "float64" if column in ROLES["customers"].numbers else "str"
             customers[column] = empty_column(dtype, len(customers)).to_numpy()
     for attribute in attributes.columns:
         customers[attribute] = customers[attribute].fillna(customers["customer_id"].map(attributes[attribute]))
     first_order = tx.loc[tx["amount"] > 0].groupby("customer_id")["timestamp"].min().dt.normalize()
     customers["first_order_date"] = pd.to_datetime(customers["first_order_date"]).fillna(
         customers["customer_id"].map(first_order)).astype("datetime64[us]")
-    for column in TEXT["customers"]:
+    for column in ROLES["customers"].text:
         customers[column] = customers[column].astype("str").where(customers[column].notna())
-    return customers[CUSTOMER_COLUMNS].reset_index(drop=True), counts, conflicts
+    return customers[columns].reset_index(drop=True), counts, conflicts
 
 
 def build_firmographics(parts: list[RawPart]) -> pd.DataFrame | None:
@@ -324,13 +300,13 @@ def build_firmographics(parts: list[RawPart]) -> pd.DataFrame | None:
         return None
     snapshots = pd.concat([p.frame for p in parts], ignore_index=True).dropna(subset=["customer_id"])
     snapshots = snapshots.drop_duplicates(["customer_id", "valid_from"], keep="last")
-    return snapshots[FIRMOGRAPHIC_COLUMNS].sort_values(["customer_id", "valid_from"], ignore_index=True)
+    return snapshots[column_names(Firmographics)].sort_values(["customer_id", "valid_from"], ignore_index=True)
 
 
 def check_schema(frame: pd.DataFrame, table: str, files: list[RawPart]) -> None:
     """The cleaned table against its contract; the first failure becomes a DataError with examples."""
     try:
-        SCHEMAS[table].validate(frame, lazy=True)
+        TABLE_MODELS[table].to_schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         column = cases["column"].iloc[0] if isinstance(cases["column"].iloc[0], str) else None
