@@ -32,15 +32,13 @@ import pandas as pd
 from features import sql
 from features.catalogue import Family, FeatureDef, feature_catalogue, wanted_families
 from features.families import payment
+from features.tables import Customers, Firmographics, Spine, Transactions, column_names, required_columns
 from features.windows import DayRows, EveryCustomer, Probes, Windows
 
-SPINE_COLUMNS = ["customer_id", "cutoff"]
-TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "product_id", "category", "amount", "days_to_pay"]
-CUSTOMER_COLUMNS = [
-    "customer_id", "industry", "country", "region", "employees", "annual_revenue",
-    "founded_year", "credit_rating", "acquisition_channel",
-]
-SNAPSHOT_COLUMNS = ["customer_id", "valid_from", "employees", "annual_revenue"]
+SPINE_COLUMNS = column_names(Spine)
+TRANSACTION_COLUMNS = required_columns(Transactions)
+CUSTOMER_COLUMNS = required_columns(Customers)
+SNAPSHOT_COLUMNS = column_names(Firmographics)
 SIZE_COLUMNS = SNAPSHOT_COLUMNS[2:]  # firm size: from snapshots as of the cutoff, or the customers table
 
 

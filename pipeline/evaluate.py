@@ -20,6 +20,7 @@ import logging
 import mlflow
 import pandas as pd
 
+from demo.oracle import GROUND_TRUTH_FILE, expected_spend_known_at
 from models.backtest import (
     BacktestMetrics,
     cross_validation,
@@ -57,7 +58,6 @@ from pipeline.common.artifacts import (
 from pipeline.common.config import Params
 from pipeline.common.io import atomic_dir, read_parquet, write_json
 from pipeline.common.report import track_record
-from pipeline.demo_data import GROUND_TRUTH_FILE, expected_spend_known_at
 
 log = logging.getLogger(__name__)
 
