@@ -22,7 +22,7 @@ demo: install
 	@echo ""
 	@echo "Ranked prospects:  data/scores/prospects.csv (and .parquet, sales_report.html)"
 	@echo "Metrics:           reports/metrics.json   ($(BIN)/dvc metrics show)"
-	@echo "Plots:             reports/plots/         ($(BIN)/dvc plots show)"
+	@echo "Plots:             reports/evaluation/plots/  ($(BIN)/dvc plots show)"
 	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"
 
 ## Run the whole test suite (CI runs exactly this).

@@ -213,8 +213,9 @@ def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_
 
 
 def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
-    """dvc.yaml runs end to end; a scoring param dirties only the score stage; `dvc exp run -S` works."""
-    for item in ("dvc.yaml", ".dvc/config", "features", "models", "pipeline"):
+    """dvc.yaml runs end to end; a scoring param or pipeline/score.py dirties only the score stage, a feature
+    family's module the features stage and what follows; `dvc exp run -S` works."""
+    for item in ("dvc.yaml", ".dvcignore", ".dvc/config", "demo", "features", "models", "pipeline"):
         source = REPO / item
         if source.is_dir():
             shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -245,6 +246,19 @@ def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     assert (tmp_path / "data/scores/prospects.csv").is_file()
     assert json.loads(sh(*dvc, "status", "--json")) == {}
     assert "model.pr_auc" in sh(*dvc, "metrics", "show")
+
+    def dirtied_by(path: str) -> set[str]:
+        """The stages `dvc status` names after a comment is appended to `path` (then put back)."""
+        original = (tmp_path / path).read_text(encoding="utf-8")
+        (tmp_path / path).write_text(original + "# touched\n", encoding="utf-8")
+        try:
+            return set(json.loads(sh(*dvc, "status", "--json")))
+        finally:
+            (tmp_path / path).write_text(original, encoding="utf-8")
+
+    assert dirtied_by("pipeline/score.py") == {"score"}
+    assert dirtied_by("features/families/spend.py") == {"features", "train", "evaluate", "model-card", "score"}
+    assert json.loads(sh(*dvc, "status", "--json")) == {}
 
     params["score"]["top_reasons"] = 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
