@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 ELIGIBILITY_COLUMNS = ["customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "eligible"]
+TARGET = "became_key_account"  # the label column the model learns
 LABEL_COLUMNS = [
     "customer_id", "cutoff", "trailing_spend", "key_account_bar", "is_key_account", "active", "eligible",
     "outcome_spend", "outcome_bar", "became_key_account",
@@ -120,7 +121,7 @@ def build_labels(
     labels = _eligibility(rows, cutoffs, spend, rule)
     labels["outcome_bar"] = labels["cutoff"].map(_bars(spend, "outcome_spend", rule, horizon_months, cutoffs))
     labels["outcome_spend"] = labels["outcome_spend"].fillna(0.0).astype("float64")
-    labels["became_key_account"] = labels["outcome_spend"] >= labels["outcome_bar"]
+    labels[TARGET] = labels["outcome_spend"] >= labels["outcome_bar"]
     return labels[LABEL_COLUMNS].reset_index(drop=True)
 
 

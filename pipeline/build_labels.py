@@ -6,8 +6,9 @@ import logging
 
 import pandas as pd
 
+from features.labels import TARGET
 from pipeline.common.adapters import labels_for, training_spine
-from pipeline.common.artifacts import LABELS_FILE, TARGET, load_validated
+from pipeline.common.artifacts import LABELS_FILE, load_validated
 from pipeline.common.config import Params
 from pipeline.common.io import atomic_dir
 

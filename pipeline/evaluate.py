@@ -21,6 +21,7 @@ import mlflow
 import pandas as pd
 
 from demo.oracle import GROUND_TRUTH_FILE, expected_spend_known_at
+from features.labels import TARGET
 from models.backtest import (
     BacktestMetrics,
     cross_validation,
@@ -49,7 +50,6 @@ from pipeline.common.artifacts import (
     PREDICTIONS_FILE,
     RELIABILITY_FILE,
     SEGMENTS_FILE,
-    TARGET,
     TEST_METRICS_FILE,
     load_panel,
     load_trained,

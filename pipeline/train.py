@@ -12,6 +12,7 @@ import logging
 import mlflow
 import pandas as pd
 
+from features.labels import TARGET
 from models.combined import fit_prior, training_design
 from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
@@ -24,7 +25,7 @@ from pipeline.common.adapters import (
     population_settings,
     split_of,
 )
-from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE, TARGET, load_panel
+from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE, load_panel
 from pipeline.common.config import Params
 from pipeline.common.io import atomic_dir, write_json
 

@@ -11,13 +11,12 @@ import pandas as pd
 
 from features.builder import build_features
 from features.catalogue import feature_catalogue
-from features.labels import build_labels, eligibility
+from features.labels import TARGET, build_labels, eligibility
 from features.spine import customers_seen_before, monthly_cutoffs
 from models.backtest import FittedFold, MetricSettings, SegmentBands, generate_cutoffs
 from models.combined import FitSettings, KeyAccountModel, fit_model, fitting_rows
 from models.estimator import TrainingResult
 from models.split import TimeSplit, time_split
-from pipeline.common.artifacts import TARGET
 from pipeline.common.config import Params
 from pipeline.common.errors import ConfigError
 from pipeline.common.validation import ValidatedTables

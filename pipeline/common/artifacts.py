@@ -20,7 +20,6 @@ QUALITY_JSON = "quality.json"
 QUALITY_MARKDOWN = "quality.md"
 FEATURES_FILE = "features.parquet"
 LABELS_FILE = "labels.parquet"
-TARGET = "became_key_account"  # the label column the model learns
 MLFLOW_MODEL_DIR = "mlflow_model"
 SUMMARY_FILE = "training.json"
 PREDICTIONS_FILE = "backtest_predictions.parquet"

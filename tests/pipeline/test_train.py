@@ -7,9 +7,9 @@ import pytest
 from mlflow import MlflowClient
 
 from features.catalogue import feature_catalogue
+from features.labels import TARGET
 from pipeline.common import tracking
 from pipeline.common.adapters import fit_settings, hyperparameters_of, split_of
-from pipeline.common.artifacts import TARGET
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
 from pipeline.train import tuned_hyperparameters
