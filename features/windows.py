@@ -177,24 +177,47 @@ class Windows:
 
 
 class EveryCustomer:
-    """Every customer probed at each spine cutoff (a population to rank a probe among), a batch of cutoffs at
-    a time, about as many probes as the spine has rows (memory)."""
+    """Every customer at each probe cutoff (a population to rank a probe among): net spend and whether it
+    bought in a window, computed once per window for every family that compares with the population."""
 
     def __init__(self, rows: DayRows, probes: Probes, n_customers: int):
         self.rows, self.probes, self.n_customers = rows, probes, n_customers
+        self._spend: dict[int, np.ndarray] = {}
+        self._bought: dict[int, np.ndarray] = {}
 
-    def batches(self, *days_before: int) -> Iterator[tuple[int, np.ndarray, Windows]]:
-        """(index of the batch's first cutoff among the probes' cutoffs, the batch's cutoffs, windows of every
-        customer at each of them, by customer then cutoff: cutoff i's rows are i::len(batch)), with the row
-        positions of `days_before` and of the cutoff found."""
-        everyone = np.arange(self.n_customers)
+    def spend(self, window: int) -> np.ndarray:
+        """Net spend (money units) of every customer in the `window` days before each cutoff: one row per cutoff
+        of `probes.cutoffs`, one column per customer."""
+        self.prepare(window)
+        return self._spend[window]
+
+    def bought(self, window: int) -> np.ndarray:
+        """Whether each customer has an invoice in the `window` days before each cutoff (shaped as `spend`)."""
+        self.prepare(window)
+        return self._bought[window]
+
+    def prepare(self, *windows: int) -> None:
+        """Compute these windows in one pass: every customer is probed at a batch of cutoffs at a time, about as
+        many probes as the spine has rows (memory)."""
+        missing = [window for window in dict.fromkeys(windows) if window not in self._spend]
+        if not missing:
+            return
         cutoffs = self.probes.cutoffs
+        everyone = np.arange(self.n_customers)
+        spend = {window: np.empty((len(cutoffs), self.n_customers), np.int64) for window in missing}
+        bought = {window: np.empty((len(cutoffs), self.n_customers), bool) for window in missing}
         batch_size = max(1, len(self.probes.customer) // max(1, self.n_customers))
         for first in range(0, len(cutoffs), batch_size):
             batch = cutoffs[first:first + batch_size]
-            windows = Probes(np.repeat(everyone, len(batch)), np.tile(batch, self.n_customers)).windows(self.rows)
-            windows.prefetch(0, *days_before)
-            yield first, batch, windows
+            # by customer, then cutoff: reshaped to (customer, cutoff) and transposed to a row per cutoff
+            windows_ = Probes(np.repeat(everyone, len(batch)), np.tile(batch, self.n_customers)).windows(self.rows)
+            windows_.prefetch(0, *missing)
+            for window in missing:
+                shape = (self.n_customers, len(batch))
+                spend[window][first:first + len(batch)] = windows_.sum("spend", window).reshape(shape).T
+                bought[window][first:first + len(batch)] = (windows_.count(window) > 0).reshape(shape).T
+        self._spend |= spend
+        self._bought |= bought
 
     def probes_at(self, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
         """The probes at this cutoff day and their customers."""

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from features.spine import customers_seen_before
-from pipeline.common.adapters import backtest_test_cutoffs, labelled_cutoffs, labels_for, split_of
+from pipeline.common.adapters import labelled_cutoffs, labels_for, split_of
 from pipeline.common.config import Params
 from pipeline.common.errors import ConfigError, UserInputError
+from pipeline.common.fitting import backtest_test_cutoffs
 from pipeline.common.validation import read_sources, validate_tables
 
 MIN_TEST_POSITIVES = 5  # fewer future key accounts on the test cutoff leave PR-AUC and the gate to chance

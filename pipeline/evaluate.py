@@ -35,12 +35,6 @@ from models.backtest import (
 )
 from models.rankings import MODEL, ORACLE, SPEND_RANK
 from pipeline.common import charts, tracking
-from pipeline.common.adapters import (
-    backtest_test_cutoffs,
-    fitted_fold_for,
-    metric_settings,
-    segment_bands,
-)
 from pipeline.common.artifacts import (
     BACKTEST_SUMMARY_FILE,
     COMPARISONS_FILE,
@@ -56,6 +50,7 @@ from pipeline.common.artifacts import (
     load_validated,
 )
 from pipeline.common.config import Params
+from pipeline.common.fitting import backtest_test_cutoffs, fitted_fold_for, metric_settings, segment_bands
 from pipeline.common.io import atomic_dir, read_parquet, write_json
 from pipeline.common.report import track_record
 

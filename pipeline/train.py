@@ -17,16 +17,10 @@ from models.combined import fit_prior, training_design
 from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
 from pipeline.common import tracking
-from pipeline.common.adapters import (
-    fit_model_for,
-    fit_settings,
-    fitting_rows_for,
-    hyperparameters_of,
-    population_settings,
-    split_of,
-)
+from pipeline.common.adapters import population_settings, split_of
 from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE, load_panel
 from pipeline.common.config import Params
+from pipeline.common.fitting import fit_model_for, fit_settings, fitting_rows_for, hyperparameters_of
 from pipeline.common.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)

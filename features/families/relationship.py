@@ -28,11 +28,8 @@ def compute(sources: Sources) -> dict[str, np.ndarray]:
     out = np.full(len(sources.probes.customer), np.nan)
     owner = sources.attributes["account_owner"].to_numpy()
     population = sources.every_customer
-    for _, batch, w in population.batches(365):
-        bought = w.count(365) > 0
-        for i, cutoff in enumerate(batch):
-            at, customer = population.probes_at(cutoff)
-            active = bought[i::len(batch)]
-            portfolio = pd.Series(owner[active]).value_counts().reindex(owner[customer])
-            out[at] = portfolio.to_numpy(dtype=float)
+    for i, cutoff in enumerate(sources.probes.cutoffs):
+        at, customer = population.probes_at(cutoff)
+        portfolio = pd.Series(owner[population.bought(365)[i]]).value_counts().reindex(owner[customer])
+        out[at] = portfolio.to_numpy(dtype=float)
     return {"relationship_owner_portfolio_365d": out}

@@ -85,16 +85,13 @@ def _percentiles(sources: Sources) -> dict[str, np.ndarray]:
     out = {f"spend_percentile_{window}d": np.full(len(sources.probes.customer), np.nan)
            for window in PERCENTILE_WINDOWS_DAYS}
     population = sources.every_customer
-    for _, batch, w in population.batches(*PERCENTILE_WINDOWS_DAYS):
-        spend = {window: w.sum("spend", window) for window in PERCENTILE_WINDOWS_DAYS}
-        bought = {window: w.count(window) > 0 for window in PERCENTILE_WINDOWS_DAYS}
-        for i, cutoff in enumerate(batch):
-            at, customer = population.probes_at(cutoff)
-            rows = slice(i, None, len(batch))
-            for window in PERCENTILE_WINDOWS_DAYS:
-                peers = np.flatnonzero(bought[window][rows])
-                peer_spend = spend[window][rows][peers]
-                percentile = np.zeros(population.n_customers)  # 0 without an invoice in the window
-                percentile[peers] = np.searchsorted(np.sort(peer_spend), peer_spend, "right") / len(peers)
-                out[f"spend_percentile_{window}d"][at] = percentile[customer]
+    population.prepare(*PERCENTILE_WINDOWS_DAYS, 365)  # one pass, shared with the wallet and relationship families
+    for i, cutoff in enumerate(sources.probes.cutoffs):
+        at, customer = population.probes_at(cutoff)
+        for window in PERCENTILE_WINDOWS_DAYS:
+            peers = np.flatnonzero(population.bought(window)[i])
+            peer_spend = population.spend(window)[i][peers]
+            percentile = np.zeros(population.n_customers)  # 0 without an invoice in the window
+            percentile[peers] = np.searchsorted(np.sort(peer_spend), peer_spend, "right") / len(peers)
+            out[f"spend_percentile_{window}d"][at] = percentile[customer]
     return out

@@ -46,16 +46,13 @@ def _vs_peers(sources: Sources, spend_365d: np.ndarray) -> np.ndarray:
     out = np.full(len(sources.probes.customer), np.nan)
     industry = sources.attributes["industry"].to_numpy()
     population = sources.every_customer
-    for first, batch, w in population.batches(365):
-        spend, bought = w.sum("spend", 365), w.count(365) > 0
-        for i, cutoff in enumerate(batch, start=first):
-            at, customer = population.probes_at(cutoff)
-            rows = slice(i - first, None, len(batch))
-            active = bought[rows]
-            employees = sources.sizes["employees"][:, i]
-            band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
-            peer_spend = pd.Series(from_units(spend[rows][active]))
-            median = (peer_spend.groupby([industry[active], band[active]]).median()
-                      .reindex(pd.MultiIndex.from_arrays([industry[customer], band[customer]])).to_numpy())
-            out[at] = spend_365d[at] / np.where(median > 0, median, np.nan)
+    for i, cutoff in enumerate(sources.probes.cutoffs):
+        at, customer = population.probes_at(cutoff)
+        active = population.bought(365)[i]
+        employees = sources.sizes["employees"][:, i]
+        band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
+        peer_spend = pd.Series(from_units(population.spend(365)[i][active]))
+        median = (peer_spend.groupby([industry[active], band[active]]).median()
+                  .reindex(pd.MultiIndex.from_arrays([industry[customer], band[customer]])).to_numpy())
+        out[at] = spend_365d[at] / np.where(median > 0, median, np.nan)
     return out

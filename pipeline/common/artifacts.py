@@ -6,15 +6,17 @@ A stage never imports another stage; it reads what an earlier one wrote through 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from models.backtest import Scorecard, scorecard_from
-from models.combined import KeyAccountModel
-from pipeline.common import tracking
 from pipeline.common.config import Params
 from pipeline.common.io import read_json, read_parquet
 from pipeline.common.validation import ValidatedTables
+
+if TYPE_CHECKING:
+    from models.backtest import Scorecard
+    from models.combined import KeyAccountModel
 
 QUALITY_JSON = "quality.json"
 QUALITY_MARKDOWN = "quality.md"
@@ -75,6 +77,9 @@ def load_panel(params: Params) -> pd.DataFrame:
 
 def load_trained(params: Params) -> tuple[KeyAccountModel, dict]:
     """The train stage's model and training summary."""
+    # imported here: MLflow and LightGBM take seconds to load, which the stages reading only tables do not pay
+    from pipeline.common import tracking
+
     model = tracking.load_model(str(params.data.model_dir / MLFLOW_MODEL_DIR))
     return model, read_json(params.data.model_dir / SUMMARY_FILE)
 
@@ -87,6 +92,8 @@ def plot_file(params: Params, plot: str) -> Path:
 def load_evaluation(params: Params) -> tuple[Scorecard, Scorecard]:
     """The evaluate stage's scorecards: on the test cutoff, and over the backtest (its comparisons name the
     folds' `test_cutoffs` too)."""
+    from models.backtest import scorecard_from  # imported here, as in load_trained
+
     folder = params.data.evaluation_dir
     comparisons = read_json(folder / COMPARISONS_FILE)
     return (scorecard_from(read_json(folder / TEST_METRICS_FILE), comparisons["test"]),

@@ -9,10 +9,10 @@ import yaml
 from models.backtest import BacktestMetrics, Scorecard
 from models.rankings import BASELINES, MODEL
 from pipeline.common import adapters
-from pipeline.common.adapters import backtest_test_cutoffs, fitted_fold_for
 from pipeline.common.artifacts import PLOT_FILES, PLOTS_DIR
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
+from pipeline.common.fitting import backtest_test_cutoffs, fitted_fold_for
 from pipeline.evaluate import headline
 from tests.conftest import small_params
 

@@ -9,9 +9,10 @@ from mlflow import MlflowClient
 from features.catalogue import feature_catalogue
 from features.labels import TARGET
 from pipeline.common import tracking
-from pipeline.common.adapters import fit_settings, hyperparameters_of, split_of
+from pipeline.common.adapters import split_of
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
+from pipeline.common.fitting import fit_settings, hyperparameters_of
 from pipeline.train import tuned_hyperparameters
 from tests.conftest import small_params
 
