@@ -8,7 +8,7 @@ import yaml
 
 from models.backtest import BacktestMetrics, Scorecard
 from models.rankings import BASELINES, MODEL
-from pipeline.common import adapters
+from pipeline.common import fitting
 from pipeline.common.artifacts import PLOT_FILES, PLOTS_DIR
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
@@ -42,7 +42,7 @@ def test_each_backtest_fold_trains_on_the_split_of_its_own_test_cutoff(monkeypat
         fitted.append(split)
         raise RuntimeError("stop after the split")
 
-    monkeypatch.setattr(adapters, "fit_model_for", record_split)
+    monkeypatch.setattr(fitting, "fit_model_for", record_split)
     params = params_from_dict(small_params(split={"validation_gap_months": None}))
     for test_cutoff in (pd.Timestamp("2023-04-01"), pd.Timestamp("2023-07-01")):
         with pytest.raises(RuntimeError, match="stop after the split"):
