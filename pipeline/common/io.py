@@ -73,11 +73,6 @@ def write_text(text: str, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a machine-read CSV (plain UTF-8, no index), e.g. DVC plot data."""
-    return _write_atomic(target, lambda tmp: frame.to_csv(tmp, index=False))
-
-
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Copy of `frame` whose text cells cannot run as spreadsheet formulas (prefixed with a quote)."""
     safe = frame.copy()
