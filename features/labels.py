@@ -3,7 +3,8 @@
 At a cutoff `t`:
 - the bar is measured on net spend in the trailing window `[t - trailing_months, t)`; customers at or
   above it are key accounts already and so not eligible;
-- eligible customers are the ones below the bar that ordered in `[t - active_months, t)`;
+- eligible customers are the ones below the bar that ordered in `[t - active_months, t)` (optionally only
+  those below a share of the bar, `max_share_of_bar`: for teams that want the customers far from it);
 - the label `became_key_account` says whether net spend in the outcome window `[t, t + horizon)` reached
   the bar measured, with the same rule, on that outcome window (so the bar follows growth and inflation).
 
@@ -99,13 +100,15 @@ def window_spend(
 
 
 def eligibility(
-    transactions: pd.DataFrame, spine: pd.DataFrame, rule: KeyAccountRule, active_months: int
+    transactions: pd.DataFrame, spine: pd.DataFrame, rule: KeyAccountRule, active_months: int,
+    max_share_of_bar: float | None = None,
 ) -> pd.DataFrame:
     """Who is eligible at every spine row (columns `ELIGIBILITY_COLUMNS`): below the key-account bar of the
-    trailing window and bought in the last `active_months`. Reads no line at or after a row's cutoff."""
+    trailing window (below `max_share_of_bar` times it, when given) and bought in the last `active_months`.
+    Reads no line at or after a row's cutoff."""
     rows, cutoffs = _rows(spine)
     spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months=0)
-    return _eligibility(rows, cutoffs, spend, rule)[ELIGIBILITY_COLUMNS]
+    return _eligibility(rows, cutoffs, spend, rule, max_share_of_bar)[ELIGIBILITY_COLUMNS]
 
 
 def build_labels(
@@ -114,11 +117,12 @@ def build_labels(
     rule: KeyAccountRule,
     horizon_months: int,
     active_months: int,
+    max_share_of_bar: float | None = None,
 ) -> pd.DataFrame:
     """Eligibility (as `eligibility`) and label for every spine row (columns `LABEL_COLUMNS`)."""
     rows, cutoffs = _rows(spine)
     spend = window_spend(transactions, cutoffs, rule.trailing_months, active_months, horizon_months)
-    labels = _eligibility(rows, cutoffs, spend, rule)
+    labels = _eligibility(rows, cutoffs, spend, rule, max_share_of_bar)
     labels["outcome_bar"] = labels["cutoff"].map(_bars(spend, "outcome_spend", rule, horizon_months, cutoffs))
     labels["outcome_spend"] = labels["outcome_spend"].fillna(0.0).astype("float64")
     labels[TARGET] = labels["outcome_spend"] >= labels["outcome_bar"]
@@ -135,10 +139,12 @@ def _rows(spine: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
 
 
 def _eligibility(
-    rows: pd.DataFrame, cutoffs: list[pd.Timestamp], spend: pd.DataFrame, rule: KeyAccountRule
+    rows: pd.DataFrame, cutoffs: list[pd.Timestamp], spend: pd.DataFrame, rule: KeyAccountRule,
+    max_share_of_bar: float | None,
 ) -> pd.DataFrame:
     """The spine rows with their window spends (`window_spend`), key-account bar and the eligibility rule's
-    columns `is_key_account`, `active` and `eligible`.
+    columns `is_key_account`, `active` and `eligible` (active, below the bar, and below `max_share_of_bar`
+    times the bar when given).
 
     The bar uses every customer with spend in the window, not only the spine, so that the bar does not
     depend on which customers one asks about.
@@ -149,6 +155,8 @@ def _eligibility(
     frame["is_key_account"] = frame["trailing_spend"] >= frame["key_account_bar"]
     frame["active"] = frame["active_lines"].fillna(0) > 0
     frame["eligible"] = frame["active"] & ~frame["is_key_account"]
+    if max_share_of_bar is not None:
+        frame["eligible"] &= frame["trailing_spend"] < max_share_of_bar * frame["key_account_bar"]
     return frame
 
 

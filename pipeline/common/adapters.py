@@ -61,6 +61,7 @@ def population_settings(params: Params) -> dict[str, str]:
     return {
         "labels.horizon_months": str(labels.horizon_months),
         "labels.active_months": str(labels.active_months),
+        "labels.eligible_max_share_of_bar": str(labels.eligible_max_share_of_bar),
         "labels.key_account.rule": key_account.rule,
         "labels.key_account.revenue_share": str(key_account.revenue_share),
         "labels.key_account.top_share": str(key_account.top_share),
@@ -103,13 +104,15 @@ def training_spine(params: Params, transactions: pd.DataFrame) -> pd.DataFrame:
 
 def eligibility_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
     """Who is eligible at each spine row, configured from params.labels (scoring uses this: no outcome needed)."""
-    return eligibility(transactions, spine, params.labels.key_account, params.labels.active_months)
+    cfg = params.labels
+    return eligibility(transactions, spine, cfg.key_account, cfg.active_months, cfg.eligible_max_share_of_bar)
 
 
 def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
     """Eligibility and label per spine row, configured from params.labels."""
     cfg = params.labels
-    return build_labels(transactions, spine, cfg.key_account, cfg.horizon_months, cfg.active_months)
+    return build_labels(transactions, spine, cfg.key_account, cfg.horizon_months, cfg.active_months,
+                        cfg.eligible_max_share_of_bar)
 
 
 def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:

@@ -266,6 +266,8 @@ class LabelsConfig(_Group):
     horizon_months: Months = Field(12, description="Outcome window [cutoff, cutoff + horizon).")
     active_months: Months = Field(12, description="Eligible only if it bought in the last N months before the cutoff.")
     key_account: KeyAccountRule = Field(default_factory=KeyAccountRule, description="The key-account bar.")
+    eligible_max_share_of_bar: Share | None = Field(
+        None, description="Eligible only below this share of the bar (customers far from it); null: below the bar.")
 
 
 class FeaturesConfig(_Group):

@@ -76,6 +76,18 @@ def test_eligibility_alone_reads_only_the_lines_before_the_cutoff():
     assert short["eligible"].to_dict() == {"BIG": False, "GROW": True, "FLAT": False, "OLD": False}
 
 
+def test_a_maximum_share_of_the_bar_keeps_only_the_customers_far_from_it():
+    near = pd.concat([HISTORY, transactions_frame([("NEAR", "9", "2023-06-01", "x", 600.0, 10)])], ignore_index=True)
+    spine = pd.concat([SPINE, pd.DataFrame({"customer_id": ["NEAR"], "cutoff": pd.Timestamp("2023-07-01")})])
+    rule = KeyAccountRule(rule="absolute", absolute_amount=1000.0)  # bar 1000: BIG is a key account, NEAR is not
+    plain = eligibility(near, spine, rule, 12).set_index("customer_id")
+    assert plain["eligible"].to_dict() == {"BIG": False, "GROW": True, "FLAT": True, "OLD": False, "NEAR": True}
+    far = eligibility(near, spine, rule, 12, max_share_of_bar=0.5).set_index("customer_id")  # below 500 only
+    assert far["eligible"].to_dict() == {"BIG": False, "GROW": True, "FLAT": True, "OLD": False, "NEAR": False}
+    labels = build_labels(near, spine, rule, 12, 12, max_share_of_bar=0.5).set_index("customer_id")
+    assert labels["eligible"].to_dict() == far["eligible"].to_dict()
+
+
 def test_a_cutoff_after_every_line_has_nobody_eligible():
     tx = transactions_frame([("A", "1", "2023-03-01", "x", 100.0, 10), ("B", "2", "2023-04-01", "x", 50.0, 10)])
     spine = pd.DataFrame({"customer_id": ["A", "B"], "cutoff": pd.Timestamp("2030-01-01")})
@@ -111,13 +123,15 @@ def history_and_spine(draw):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history_and_spine(), rules, st.integers(1, 18), st.integers(1, 18), st.integers(0, 10_000))
-def test_eligibility_is_the_eligibility_of_the_labels_and_ignores_later_lines(data, rule, horizon, active, seed):
+@given(history_and_spine(), rules, st.integers(1, 18), st.integers(1, 18), st.integers(0, 10_000),
+       st.one_of(st.none(), st.floats(0.05, 0.95)))
+def test_eligibility_is_the_eligibility_of_the_labels_and_ignores_later_lines(data, rule, horizon, active, seed,
+                                                                              max_share):
     tx, spine = data
     later = tx.assign(timestamp=spine["cutoff"].max() + pd.to_timedelta(tx.index * 7 + seed % 97, unit="D"),
                       amount=tx["amount"] * 5 + 11, invoice_id="L" + tx["invoice_id"])
     with_later_lines = pd.concat([tx, later], ignore_index=True)
     pd.testing.assert_frame_equal(
-        eligibility(with_later_lines, spine, rule, active),
-        build_labels(tx, spine, rule, horizon, active)[ELIGIBILITY_COLUMNS],
+        eligibility(with_later_lines, spine, rule, active, max_share),
+        build_labels(tx, spine, rule, horizon, active, max_share)[ELIGIBILITY_COLUMNS],
     )
