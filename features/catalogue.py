@@ -43,7 +43,8 @@ class FeatureDef:
     definition: str
     label: str  # plain words for reason codes, e.g. "orders in last 90 days"
     kind: Literal["numeric", "categorical"] = "numeric"
-    unit: Literal["count", "money", "days", "years", "share", "ratio", "text", "score"] = "count"
+    # "ratio" is a signed change (+35%), "multiple" a quotient of two amounts (3×)
+    unit: Literal["count", "money", "days", "years", "share", "ratio", "multiple", "text", "score"] = "count"
     compare_to: str | None = None  # feature holding the earlier value, shown as "up from ..."
     # The orders count of this feature's window (`orders_count_90d`; only windows ending at the cutoff, "<N>d" or
     # "all"): a reason whose window holds no orders reads "no orders in the last 90 days" when the feature is

@@ -48,6 +48,8 @@ def _format_values(values: pd.Series, unit: str) -> pd.Series:
         if unit in ("ratio", "share"):
             sign = "+" if unit == "ratio" else ""
             text = numbers.map(lambda v: f"{v:{sign}.0%}")
+        elif unit == "multiple":
+            text = numbers.map(_times)
         elif unit == "days":
             text = numbers.map(lambda v: f"{v:,.0f} days")
         elif unit == "years":
@@ -55,6 +57,15 @@ def _format_values(values: pd.Series, unit: str) -> pd.Series:
         else:
             text = numbers.map(lambda v: f"{v:,.0f}")
     return text.where(~missing, "unknown")
+
+
+def _times(multiple: float) -> str:
+    """A multiple in as few digits as read well: "12×", "3×", "1.5×", "0.07×"."""
+    if multiple >= 9.95:
+        return f"{multiple:,.0f}×"
+    if multiple >= 0.095:
+        return f"{multiple:.1f}".removesuffix(".0") + "×"
+    return f"{multiple:.1g}×"
 
 
 def _phrases(feature: FeatureDef, features: pd.DataFrame) -> pd.Series:
@@ -90,7 +101,7 @@ def reason_codes(
       known values; text and unknown values get none. Only features are used.
 
     Columns reason_1..reason_n (n = top_n, at most the number of measures), index of `features`; a row with
-    fewer distinct facts gets None in the last columns. Every reason ends in " — raises" or " — lowers".
+    fewer distinct facts gets "" in the last columns. Every reason ends in " — raises" or " — lowers".
     """
     defs = {d.name: d for d in catalogue}
     columns = list(shap_values.columns)
@@ -109,7 +120,7 @@ def reason_codes(
     rows = np.arange(len(features))[:, None]
     top = np.argsort(np.where(present, -np.abs(fact_totals), 1.0), axis=1, kind="stable")[:, :min(top_n, n_measures)]
     stated = present[rows, top]
-    text = np.full(top.shape, None, dtype=object)
+    text = np.full(top.shape, "", dtype=object)
     typical = _Typical(features)
     top_columns = np.where(stated & (top < n_measures), shown[rows, np.minimum(top, n_measures - 1)], -1)
     for j, name in enumerate(columns):  # phrase only the cells that were chosen
@@ -123,7 +134,7 @@ def reason_codes(
         if len(hit_rows):
             text[hit_rows, slots] = facts.phrases(fact, hit_rows, totals, shown, typical)
     effect = np.where(fact_totals[rows, top] >= 0, " — raises", " — lowers")
-    reasons = np.where(stated, text + effect, None)
+    reasons = np.where(stated, text + effect, "")
     return pd.DataFrame(reasons, index=features.index, columns=[f"reason_{i + 1}" for i in range(top.shape[1])])
 
 
@@ -197,7 +208,7 @@ class _Typical:
         multiple = values[rows] / np.where(median > 0, median, np.nan)
         shown = (size >= MIN_YARDSTICK_ROWS) & (multiple >= MIN_SHOWN_MULTIPLE)
         text = np.full(len(rows), "", dtype=object)
-        text[shown] = [f"{m:,.0f}×" if m >= 9.95 else f"{m:.1f}".removesuffix(".0") + "×" for m in multiple[shown]]
+        text[shown] = [_times(m) for m in multiple[shown]]
         return np.where(shown, text + " the median of its industry and size", "").astype(str)
 
     def share_like(self, holds: np.ndarray, rows: np.ndarray) -> np.ndarray:
