@@ -43,14 +43,40 @@ class FeatureDef:
     definition: str
     label: str  # plain words for reason codes, e.g. "orders in last 90 days"
     kind: Literal["numeric", "categorical"] = "numeric"
-    unit: Literal["count", "money", "days", "years", "share", "ratio", "text", "score"] = "count"
+    # "ratio" is a signed change (+35%), "multiple" a quotient of two amounts (3×)
+    unit: Literal["count", "money", "days", "years", "share", "ratio", "multiple", "text", "score"] = "count"
     compare_to: str | None = None  # feature holding the earlier value, shown as "up from ..."
+    # The orders count of this feature's window (`orders_count_90d`; only windows ending at the cutoff, "<N>d" or
+    # "all"): a reason whose window holds no orders reads "no orders in the last 90 days" when the feature is
+    # unknown or 0 there, and one whose window holds one order "one order in the last 90 days: 910" when it is
+    # unknown, the count itself, the order's value (`order_value`) or a money amount showing that value.
+    orders_feature: str | None = None
+    order_value: bool = False  # with exactly one order in its window, it is that order's value (mean, largest)
+    # how a reason compares it with typical: "rank" its standing among the rows explained ("highest 8% of
+    # eligible customers"), "peers" the multiple of the median of its industry and size band ("3× the median of
+    # its industry and size", the standing where that group is too small), None nothing (relative already, text)
+    typical: Literal["rank", "peers"] | None = "rank"
 
     @property
     def measure(self) -> str:
         """The name without its trailing window length: `spend_sum_90d` and `spend_sum_all` are both
         `spend_sum` (one reason for sales), `spend_sum_prev_90d` is `spend_sum_prev`."""
         return re.sub(r"_(\d+d|all)$", "", self.name)
+
+    @property
+    def window_days(self) -> float:
+        """Length of a window ending at the cutoff in days ("90d": 90, "all": infinite)."""
+        if self.window == "all":
+            return float("inf")
+        if not re.fullmatch(r"\d+d", self.window):
+            raise ValueError(f"{self.name}: window {self.window!r} does not end at the cutoff")
+        return float(self.window[:-1])
+
+    @property
+    def window_words(self) -> str:
+        """A window ending at the cutoff in words: "in the last 90 days", "to date"."""
+        days = self.window_days
+        return "to date" if days == float("inf") else f"in the last {days:.0f} days"
 
 
 class Family(Protocol):

@@ -22,11 +22,12 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
     return [
         feature("cadence_days_between_orders_all", NAME, "all",
                 "Mean days between consecutive orders: (last order day - first order day) / (orders - 1); NaN with "
-                "fewer than two orders.", "average days between orders", unit="days"),
+                "fewer than two orders.", "average days between orders", unit="days",
+                orders_feature="orders_count_all"),
         feature("cadence_gap_mean_365d", NAME, "365d",
                 "Mean days between consecutive orders in the 365 days before the cutoff: (last - first order day "
                 "there) / (orders there - 1); NaN with fewer than two orders there.",
-                "average days between orders (last year)", unit="days"),
+                "average days between orders (last year)", unit="days", orders_feature="orders_count_365d"),
         feature("cadence_gap_trend_365d", NAME, "365d",
                 "Mean days between consecutive orders in the last 365 days minus that in the 365 days before "
                 "(negative = ordering more often); NaN with fewer than two orders in either.",

@@ -23,16 +23,17 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
     return [
         feature("firm_employees", NAME, "asof", "Employees, from the latest snapshot before the cutoff.", "employees"),
         feature("firm_revenue", NAME, "asof", "Annual revenue of the firm, from the latest snapshot before the cutoff.",
-                "firm revenue", unit="money"),
+                "firm revenue", unit="money", typical="peers"),
         feature("firm_age_years", NAME, "asof", "Years since the firm was founded, at the cutoff.", "company age",
                 unit="years"),
         feature("firm_credit_score", NAME, "static",
                 f"Credit rating as a score: {', '.join(f'{r}={s}' for r, s in CREDIT_SCORES.items())}.",
                 "credit rating score", unit="score"),
-        feature("firm_industry", NAME, "static", "Industry.", "industry", "categorical", "text"),
-        feature("firm_country", NAME, "static", "Country.", "country", "categorical", "text"),
-        feature("firm_region", NAME, "static", "Sales region.", "region", "categorical", "text"),
-        feature("firm_channel", NAME, "static", "Acquisition channel.", "acquisition channel", "categorical", "text"),
+        feature("firm_industry", NAME, "static", "Industry.", "industry", "categorical", "text", typical=None),
+        feature("firm_country", NAME, "static", "Country.", "country", "categorical", "text", typical=None),
+        feature("firm_region", NAME, "static", "Sales region.", "region", "categorical", "text", typical=None),
+        feature("firm_channel", NAME, "static", "Acquisition channel.", "acquisition channel", "categorical", "text",
+                typical=None),
     ]
 
 

@@ -24,13 +24,16 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
         defs += [
             feature(f"order_value_mean_{w}d", NAME, f"{w}d",
                     f"Mean gross value per order in the {w} days before the cutoff (NaN without orders).",
-                    f"average order value over last {w} days", unit="money"),
+                    f"average order value over last {w} days", unit="money", orders_feature=f"orders_count_{w}d",
+                    order_value=True, typical="peers"),
             feature(f"order_value_max_{w}d", NAME, f"{w}d",
                     f"Largest gross order value in the {w} days before the cutoff (NaN without orders).",
-                    f"largest order in last {w} days", unit="money"),
+                    f"largest order in last {w} days", unit="money", orders_feature=f"orders_count_{w}d",
+                    order_value=True, typical="peers"),
         ]
     return [*defs, feature("order_value_max_all", NAME, "all", "Largest gross order value before the cutoff.",
-                           "largest order to date", unit="money")]
+                           "largest order to date", unit="money", orders_feature="orders_count_all",
+                           order_value=True, typical="peers")]
 
 
 def compute(sources: Sources) -> dict[str, np.ndarray]:

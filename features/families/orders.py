@@ -22,7 +22,8 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
     defs = [feature(f"orders_count_{w}d", NAME, f"{w}d",
                     f"Number of invoices with positive value in the {w} days before the cutoff.",
                     f"orders in last {w} days",
-                    compare_to=f"orders_count_prev_{w}d" if w in GROWTH_WINDOWS_DAYS else None)
+                    compare_to=f"orders_count_prev_{w}d" if w in GROWTH_WINDOWS_DAYS else None,
+                    orders_feature=f"orders_count_{w}d")
             for w in windows_days]
     for w in GROWTH_WINDOWS_DAYS:
         defs += [
@@ -33,7 +34,7 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
                     f"order trend over last {w} days", unit="ratio"),
         ]
     return [*defs, feature("orders_count_all", NAME, "all", "Orders over all history before the cutoff.",
-                           "orders to date")]
+                           "orders to date", orders_feature="orders_count_all")]
 
 
 def compute(sources: Sources) -> dict[str, np.ndarray]:

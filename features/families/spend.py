@@ -24,17 +24,19 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
     defs = [feature(f"spend_sum_{w}d", NAME, f"{w}d",
                     f"Net spend (invoices minus credit notes) in the {w} days before the cutoff.",
                     f"spend in last {w} days", unit="money",
-                    compare_to=f"spend_sum_prev_{w}d" if w in GROWTH_WINDOWS_DAYS else None)
+                    compare_to=f"spend_sum_prev_{w}d" if w in GROWTH_WINDOWS_DAYS else None,
+                    orders_feature=f"orders_count_{w}d", typical="peers")
             for w in windows_days]
     defs += [feature(f"spend_percentile_{w}d", NAME, f"{w}d",
                      f"Share of the customers that bought in the {w} days before the cutoff whose net spend there "
                      "is at most this customer's (0 without purchases); relative, so it survives seasonality and "
-                     "short history.", f"spend rank among all customers (last {w} days)", unit="share")
+                     "short history.", f"spend rank among all customers (last {w} days)", unit="share",
+                     typical=None)
              for w in PERCENTILE_WINDOWS_DAYS]
     for w in GROWTH_WINDOWS_DAYS:
         defs += [
             feature(f"spend_sum_prev_{w}d", NAME, f"prev_{w}d", f"Net spend in the {w} days before the last {w} days.",
-                    f"spend in the {w} days before that", unit="money"),
+                    f"spend in the {w} days before that", unit="money", typical="peers"),
             feature(f"spend_growth_{w}d", NAME, f"{w}d",
                     f"(last {w}d - previous {w}d) / (last + previous) net spend, in [-1, 1]; NaN when both are zero.",
                     f"spend trend over last {w} days", unit="ratio"),
@@ -43,7 +45,7 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
         *defs,
         feature("spend_sum_prev_year_90d", NAME, "prev_year_90d",
                 "Net spend in the same 90 days one year earlier ([cutoff - 365d, cutoff - 275d)).",
-                "spend in the same 90 days last year", unit="money"),
+                "spend in the same 90 days last year", unit="money", typical="peers"),
         feature("spend_growth_yoy_90d", NAME, "90d",
                 "(last 90d - same 90d last year) / (sum of both) net spend, in [-1, 1]; seasonal peaks do not look "
                 "like growth. NaN when both are zero.", "spend vs the same season last year", unit="ratio"),
@@ -51,7 +53,7 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
                 f"Least-squares slope of net spend per 30-day bucket over the last {SLOPE_MONTHS} buckets (money per "
                 "month; positive = growing).", "monthly spend trend over the last year", unit="money"),
         feature("spend_sum_all", NAME, "all", "Net spend over all history before the cutoff.", "spend to date",
-                unit="money"),
+                unit="money", orders_feature="orders_count_all", typical="peers"),
     ]
 
 

@@ -29,7 +29,7 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
                 "Net spend in the last 365 days / the median of the customers of the same industry and size band "
                 f"(employees as of the cutoff, bands at {', '.join(map(str, PEER_SIZE_BANDS))}; unknown size is a "
                 "band of its own) that bought in that window (what a firm like this typically spends with us; NaN "
-                "without industry).", "spend vs industry peers of its size", unit="ratio"),
+                "without industry).", "spend vs industry peers of its size", unit="multiple", typical=None),
     ]
 
 

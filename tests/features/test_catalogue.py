@@ -29,3 +29,22 @@ def test_families_filter_and_reject_unknown_names():
     assert "wallet" in feature_families()
     with pytest.raises(ValueError, match="unknown feature families"):
         feature_catalogue((365,), ("nope",))
+
+
+def test_order_facts_and_comparisons_are_declared_consistently():
+    """What a reason says about a window's orders rests on this metadata: each `orders_feature` is an orders count
+    of the same window, ending at the cutoff; an `order_value` is money; text has no standing."""
+    catalogue = feature_catalogue((30, 90, 180, 365))
+    defs = {d.name: d for d in catalogue}
+    described = [d for d in catalogue if d.orders_feature]
+    assert {d.family for d in described} == {"spend", "orders", "order", "cadence"}
+    for feature in described:
+        count = defs[feature.orders_feature]
+        assert count.orders_feature == count.name and count.family == "orders"
+        assert count.window == feature.window and feature.window_days > 0
+    assert all(d.orders_feature and d.unit == "money" for d in catalogue if d.order_value)
+    assert all(d.typical is None for d in catalogue if d.kind == "categorical")
+    assert defs["order_value_max_90d"].window_words == "in the last 90 days"
+    assert defs["order_value_max_all"].window_words == "to date"
+    with pytest.raises(ValueError, match="does not end at the cutoff"):
+        _ = defs["spend_sum_prev_90d"].window_days
