@@ -39,9 +39,9 @@ def test_refit_learns_from_every_cutoff_through_validation_and_the_spec_knows_th
     assert set(fitting_rows(rows, SPLIT, refit=False)["cutoff"]) == set(SPLIT.train)
     assert set(fitting_rows(rows, SPLIT, refit=True)["cutoff"]) == set(SPLIT.refit)
     rows.loc[rows["cutoff"] == SPLIT.validation, "industry"] = "Mining"  # a level only validation has
-    model, result = fit_model(rows, SPLIT, settings())
+    model, report = fit_model(rows, SPLIT, settings())
     assert "Mining" in model.spec.categories["industry"]
-    assert model.booster.num_trees() == result.best_iteration  # refitted with the early-stopped rounds
+    assert model.booster.num_trees() == report.training.best_iteration  # refitted with the early-stopped rounds
     assert model.prior is not None and model.prior.columns == ("spend_sum_365d",)
 
 
@@ -58,8 +58,8 @@ def test_fitting_is_deterministic_and_calibrated_probabilities_keep_the_raw_rank
 
 
 def test_without_a_prior_or_refit_the_trees_are_the_early_stopped_ones():
-    model, result = fit_model(panel(), SPLIT, settings(prior_features=(), refit=False))
-    assert model.prior is None and model.booster is result.booster
+    model, report = fit_model(panel(), SPLIT, settings(prior_features=(), refit=False))
+    assert model.prior is None and model.booster is report.training.booster and report.signal is None
 
 
 @pytest.mark.parametrize("column", ["industry", "spend_sum_999d"])
