@@ -157,6 +157,17 @@ def _early_stopped(design: Design, settings: FitSettings, prior: LogisticPrior |
                             settings.early_stopping_rounds, settings.seed, prior)
 
 
+def _signal_of(result: TrainingResult, design: Design, settings: FitSettings,
+               prior: LogisticPrior | None) -> SignalReport:
+    """The noise guard's verdicts for the early-stopped trees (and prior) on the validation rows."""
+    booster = result.booster
+    splits = booster.feature_importance("split", iteration=result.best_iteration)
+    read = {c for c, n in zip(design.spec.columns, splits, strict=True) if n > 0} | set(settings.prior_features)
+    return assess_signal(lambda X: predict_probability(booster, X, prior).to_numpy(), design.X_valid,
+                         design.y_valid, measure_groups(design.spec.columns, settings.measure_of),
+                         settings.signal_guard, settings.seed, settings.prior_features, used=read)
+
+
 def fit_model(panel: pd.DataFrame, split: TimeSplit, settings: FitSettings) -> tuple[KeyAccountModel, FitReport]:
     """LightGBM on the split's training cutoffs, early-stopped and calibrated on its validation cutoff; with
     `settings.signal_guard` the measures whose shuffling does not clearly lower the early-stopped trees'
@@ -168,10 +179,7 @@ def fit_model(panel: pd.DataFrame, split: TimeSplit, settings: FitSettings) -> t
     result = _early_stopped(design, settings, prior)
     signal = None
     if settings.signal_guard is not None:
-        booster = result.booster
-        signal = assess_signal(lambda X: predict_probability(booster, X, prior).to_numpy(), design.X_valid,
-                               design.y_valid, measure_groups(design.spec.columns, settings.measure_of),
-                               settings.signal_guard, settings.seed, settings.prior_features)
+        signal = _signal_of(result, design, settings, prior)
         if signal.dropped:
             log.info("left out, no stable signal on validation: %s", ", ".join(m.measure for m in signal.dropped))
             design = _without(design, signal.dropped_columns)

@@ -11,7 +11,7 @@ sqrt(1 + 1/repeats). A measure is kept when the mean drop exceeds `z` such sprea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -101,13 +101,17 @@ def permutation_drops(score: Score, X: pd.DataFrame, y: pd.Series, groups: Mappi
 
 
 def assess_signal(score: Score, X: pd.DataFrame, y: pd.Series, groups: Mapping[str, tuple[str, ...]],
-                guard: SignalGuard, seed: int, protected: tuple[str, ...] = ()) -> SignalReport:
-    """The guard's verdict on every group of columns of X for the model behind `score`. Groups holding a
+                  guard: SignalGuard, seed: int, protected: tuple[str, ...] = (),
+                  used: Collection[str] | None = None) -> SignalReport:
+    """The guard's verdict on every group of columns of X for the model behind `score`. A group with none of
+    the `used` columns (those the model reads; None: all) drops nothing and is not shuffled. Groups holding a
     `protected` column are kept. When every group would go, the one with the highest lower bound stays (a
     model needs a column). Without positives in y nothing can be tested and every group is kept untested."""
     if not y.any():
         return SignalReport(float("nan"), ())
-    base, drops = permutation_drops(score, X, y, groups, guard.repeats, seed)
+    read = {m: columns for m, columns in groups.items() if used is None or set(columns) & set(used)}
+    base, drops = permutation_drops(score, X, y, read, guard.repeats, seed)
+    drops = {m: drops.get(m, np.zeros(guard.repeats)) for m in groups}
     inflation = np.sqrt(1 + 1 / guard.repeats)
     bounds = {m: float(d.mean() - guard.z * d.std(ddof=1) * inflation) for m, d in drops.items()}
     held = {m for m, columns in groups.items() if set(columns) & set(protected)}
