@@ -150,7 +150,7 @@ def _feature_words(columns: list[str], catalogue: dict[str, FeatureDef]) -> str:
 
 def _training_lines(summary: dict, catalogue: dict[str, FeatureDef]) -> list[str]:
     """What the trees learnt: whether early stopping left the model its prior, and the feature measures the
-    noise guard left out (with the drop in validation PR-AUC when each was shuffled: mean ± sd)."""
+    noise guard left out."""
     lines = []
     rounds, prior = summary["best_iteration"], summary.get("prior")
     if rounds <= PRIOR_ONLY_ROUNDS:
@@ -165,11 +165,10 @@ def _training_lines(summary: dict, catalogue: dict[str, FeatureDef]) -> list[str
             lines.append("- The noise guard (`model.signal_guard`) could not test the features: no customer of the "
                          "validation cutoff became a key account.")
         elif dropped:
-            words = ", ".join(f"{_feature_words(m['columns'], catalogue)} ({m['mean_drop']:+.4f} ± {m['sd_drop']:.4f})"
-                              for m in dropped)
-            lines.append(f"- Left out, no stable signal on validation (`model.signal_guard`; drop in validation "
-                         f"PR-AUC when shuffled): {words}. {len(guard['measures']) - len(dropped)} of "
-                         f"{len(guard['measures'])} feature measures stay.")
+            words = ", ".join(_feature_words(m["columns"], catalogue) for m in dropped)
+            lines.append(f"- Left out, no stable signal on validation (`model.signal_guard`): {words}. "
+                         f"{len(guard['measures']) - len(dropped)} of {len(guard['measures'])} feature measures stay "
+                         f"(each measure's drop in validation PR-AUC when shuffled: `{SUMMARY_FILE}`).")
         else:
             lines.append("- Every feature measure lowered validation PR-AUC clearly when shuffled "
                          "(`model.signal_guard`): none was left out.")
