@@ -136,8 +136,9 @@ def fit_prior(X: pd.DataFrame, y: pd.Series, columns: tuple[str, ...]) -> Logist
 
 @dataclass(frozen=True)
 class FitReport:
-    """How the combined model was fitted: the early stopping of its final columns and the noise guard's
-    verdicts (None when the guard is off), whose average precision is that of the fit on every column."""
+    """How the combined model was fitted: the early stopping of its final columns, and the noise guard's
+    verdicts (None when the guard is off; their average precision is the validation PR-AUC of the first fit,
+    on every column, which the guard's choice did not flatter)."""
 
     training: TrainingResult
     signal: SignalReport | None = None
