@@ -59,7 +59,7 @@ def validation_scores(params: Params, panel: pd.DataFrame, seeds: list[int]) -> 
     for test_cutoff in backtest_test_cutoffs(params, cutoffs, last):
         split = split_of(params, panel, test_cutoff)
         per_seed = [fit_model_for(with_overrides(params, {"seed": seed}), panel, split,
-                                  hyperparameters_of(params))[1].validation_average_precision for seed in seeds]
+                                  hyperparameters_of(params))[1].training.validation_average_precision for seed in seeds]
         scores.append(sum(per_seed) / len(per_seed))
     return scores
 

@@ -10,7 +10,7 @@ import os
 import mlflow
 import pandas as pd
 
-from features.catalogue import feature_catalogue
+from features.catalogue import FeatureDef, feature_catalogue
 from models.backtest import Scorecard
 from models.metrics import MIN_SEGMENT_POSITIVES, MIN_SEGMENT_ROWS
 from models.rankings import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK
@@ -31,6 +31,8 @@ from pipeline.common.report import key_accounts_reached, track_record
 log = logging.getLogger(__name__)
 
 TOP_FEATURES = 10
+# early stopping at or below this many rounds: the trees add almost nothing to where they start from
+PRIOR_ONLY_ROUNDS = 10
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -139,6 +141,40 @@ def _prior_lines(prior: dict | None) -> list[str]:
             "corrections to it, and the reasons include its share."]
 
 
+def _feature_words(columns: list[str], catalogue: dict[str, FeatureDef]) -> str:
+    """A measure in plain words: its first column's label, and how many more windows it has."""
+    first = catalogue[columns[0]].label if columns[0] in catalogue else f"`{columns[0]}`"
+    more = len(columns) - 1
+    return first + (f" (and {more} more window{'s' if more > 1 else ''})" if more else "")
+
+
+def _training_lines(summary: dict, catalogue: dict[str, FeatureDef]) -> list[str]:
+    """What the trees learnt: whether early stopping left the model its prior, and the feature measures the
+    noise guard left out."""
+    lines = []
+    rounds, prior = summary["best_iteration"], summary.get("prior")
+    if rounds <= PRIOR_ONLY_ROUNDS:
+        start = ("the base rate" if prior is None else "the logistic prior on "
+                 + ", ".join(_feature_words([c], catalogue) for c in prior["columns"]))
+        lines.append(f"- The model is its prior: early stopping chose {rounds} round{'s' if rounds > 1 else ''}, "
+                     f"so the trees add almost nothing to {start}.")
+    guard = summary.get("signal_guard")
+    if guard is not None:
+        dropped = [m for m in guard["measures"] if not m["kept"]]
+        if not guard["measures"]:
+            lines.append("- The noise guard (`model.signal_guard`) could not test the features: no customer of the "
+                         "validation cutoff became a key account.")
+        elif dropped:
+            words = ", ".join(_feature_words(m["columns"], catalogue) for m in dropped)
+            lines.append(f"- Left out, no stable signal on validation (`model.signal_guard`): {words}. "
+                         f"{len(guard['measures']) - len(dropped)} of {len(guard['measures'])} feature measures stay "
+                         f"(each measure's drop in validation PR-AUC when shuffled: `{SUMMARY_FILE}`).")
+        else:
+            lines.append("- Every feature measure lowered validation PR-AUC clearly when shuffled "
+                         "(`model.signal_guard`): none was left out.")
+    return lines
+
+
 def _segments_table(segments: pd.DataFrame) -> list[str]:
     """Model and spend-rank PR-AUC per segment with enough data to measure; segment values come from the input
     data (escaped). The segments too small to measure are counted, not listed."""
@@ -182,6 +218,7 @@ def model_card(params: Params, summary: dict, test: Scorecard, backtest: Scoreca
            f"{_cutoff_range(summary['refit_cutoffs'])}, validation included." if summary["refit_cutoffs"]
            else "the training cutoffs."),
         *_prior_lines(summary.get("prior")),
+        *_training_lines(summary, catalogue),
         f"- Backtest test cutoffs: {', '.join(backtest.comparisons['test_cutoffs'])}; each fold trained only on "
         "cutoffs whose outcome window ends by its test cutoff.",
         "",

@@ -1,5 +1,6 @@
 """Stage train: LightGBM on stacked training cutoffs, early stopping and probability calibration on the
-validation cutoff (optionally after a seeded hyperparameter search on it).
+validation cutoff (optionally after a seeded hyperparameter search on it), without the feature measures the
+noise guard finds no stable signal in.
 
 Writes the model (MLflow format, with signature, input example and feature spec) and a training summary
 to data.model_dir, and logs params, metrics and the model to an MLflow run.
@@ -13,7 +14,7 @@ import mlflow
 import pandas as pd
 
 from features.labels import TARGET
-from models.combined import fit_prior, training_design
+from models.combined import FitReport, fit_prior, training_design
 from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
 from pipeline.common import tracking
@@ -50,6 +51,19 @@ def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit)
     return best
 
 
+def signal_summary(report: FitReport) -> dict | None:
+    """The noise guard's part of the training summary: the validation average precision of the fit on every
+    column, each measure's test and the measures left out; None when the guard was off."""
+    signal = report.signal
+    if signal is None:
+        return None
+    return {
+        "validation_average_precision_all_features": signal.average_precision,
+        "dropped": [m.measure for m in signal.dropped],
+        "measures": [m.to_dict() for m in signal.measures],
+    }
+
+
 def run(params: Params) -> dict:
     """Stage entry: fit, calibrate and log the model (MLflow run) and write it to data.model_dir."""
     panel = load_panel(params)
@@ -58,13 +72,15 @@ def run(params: Params) -> dict:
     tracking.configure(params.mlflow)
     with mlflow.start_run() as run_:
         chosen = tuned_hyperparameters(params, panel, split)
-        model, result = fit_model_for(params, panel, split, chosen)
+        model, report = fit_model_for(params, panel, split, chosen)
+        result, guard = report.training, params.model.signal_guard
         example = train[list(model.spec.columns)].head(5)
         mlflow.log_params({f"model.{k}": v for k, v in chosen.items()})
         mlflow.log_params({
             "seed": params.seed,
             "model.early_stopping_rounds": params.model.early_stopping_rounds,
             "model.prior_features": list(params.model.prior_features),
+            **{f"model.signal_guard.{k}": v for k, v in guard.model_dump().items()},
             "calibration.method": params.calibration.method,
             "calibration.isotonic_pseudo_rows": params.calibration.isotonic_pseudo_rows,
             "tuning.enabled": params.tuning.enabled,
@@ -86,8 +102,10 @@ def run(params: Params) -> dict:
             "run_id": run_.info.run_id,
             "model_uri": model_uri,
             "best_iteration": result.best_iteration,
+            "validation_average_precision": result.validation_average_precision,
             "hyperparameters": chosen,
             "prior": None if model.prior is None else model.prior.to_dict(),
+            "signal_guard": signal_summary(report),
             "train_cutoffs": [str(c.date()) for c in split.train],
             "refit_cutoffs": [str(c.date()) for c in split.refit] if params.split.refit else [],
             "validation_cutoff": str(split.validation.date()),

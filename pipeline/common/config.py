@@ -315,8 +315,18 @@ class SplitConfig(_Group):
                                                 "through validation.")
 
 
+class SignalGuardConfig(_Group):
+    """The noise guard: grouped permutation importance on the validation cutoff (docs/model.md)."""
+
+    enabled: StrictBool = Field(True, description="Leave out the feature measures without a stable signal.")
+    repeats: StrictInt = Field(5, ge=2, le=100, description="Shuffles of each measure's columns.")
+    z: StrictFloat = Field(2.0, ge=0, description="A measure stays when its mean drop in validation PR-AUC "
+                                                  "exceeds this many null spreads plus min_drop.")
+    min_drop: StrictFloat = Field(0.0, ge=0, lt=1, description="Least mean drop in validation PR-AUC worth keeping.")
+
+
 class ModelConfig(_Group):
-    """LightGBM hyperparameters and the logistic prior."""
+    """LightGBM hyperparameters, the logistic prior and the noise guard."""
 
     n_estimators: Count = Field(2000, description="Maximum boosting rounds.")
     learning_rate: StrictFloat = Field(0.03, gt=0, description="Shrinkage per round.")
@@ -330,6 +340,8 @@ class ModelConfig(_Group):
     n_jobs: StrictInt = Field(2, description="LightGBM threads.")
     prior_features: tuple[StrictStr, ...] = Field(
         ("spend_sum_365d",), description="Numeric features of the logistic prior the trees boost from; []: none.")
+    signal_guard: SignalGuardConfig = Field(default_factory=SignalGuardConfig,
+                                            description="Leave out feature measures without a stable signal.")
 
 
 class CalibrationConfig(_Group):

@@ -10,8 +10,8 @@ import pandas as pd
 from features.catalogue import feature_catalogue
 from features.labels import TARGET
 from models.backtest import FittedFold, MetricSettings, SegmentBands, generate_cutoffs
-from models.combined import FitSettings, KeyAccountModel, fit_model, fitting_rows
-from models.estimator import TrainingResult
+from models.combined import FitReport, FitSettings, KeyAccountModel, fit_model, fitting_rows
+from models.signal import SignalGuard
 from models.split import TimeSplit
 from pipeline.common.adapters import split_of
 from pipeline.common.config import Params
@@ -32,14 +32,21 @@ def backtest_test_cutoffs(params: Params, cutoffs: list[pd.Timestamp], last: pd.
 def hyperparameters_of(params: Params) -> dict:
     """The LightGBM hyperparameters of params.model (without the keys that are not LightGBM's)."""
     values = params.model.model_dump()
-    for key in ("early_stopping_rounds", "prior_features"):
+    for key in ("early_stopping_rounds", "prior_features", "signal_guard"):
         values.pop(key)
     return values
 
 
+def signal_guard_of(params: Params) -> SignalGuard | None:
+    """The noise guard of params.model.signal_guard; None when it is off."""
+    cfg = params.model.signal_guard
+    return SignalGuard(cfg.repeats, cfg.z, cfg.min_drop) if cfg.enabled else None
+
+
 def fit_settings(params: Params, hyperparameters: dict, extra_features: tuple[str, ...] = ()) -> FitSettings:
     """How params fit the combined model: the catalogue's features of the configured families plus
-    `extra_features` (numeric panel columns, for trying candidate features before they join the library)."""
+    `extra_features` (numeric panel columns, for trying candidate features before they join the library; the
+    noise guard tests each as a measure of its own)."""
     catalogue = feature_catalogue(params.features.windows_days, params.features.families)
     try:
         return FitSettings(
@@ -53,6 +60,8 @@ def fit_settings(params: Params, hyperparameters: dict, extra_features: tuple[st
             calibration_method=params.calibration.method,
             isotonic_pseudo_rows=params.calibration.isotonic_pseudo_rows,
             refit=params.split.refit,
+            signal_guard=signal_guard_of(params),
+            measure_of={f.name: f.measure for f in catalogue},
         )
     except ValueError as exc:
         raise ConfigError(f"params: model.prior_features {exc}") from exc
@@ -64,7 +73,7 @@ def fitting_rows_for(params: Params, panel: pd.DataFrame, split: TimeSplit) -> p
 
 
 def fit_model_for(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperparameters: dict,
-                  extra_features: tuple[str, ...] = ()) -> tuple[KeyAccountModel, TrainingResult]:
+                  extra_features: tuple[str, ...] = ()) -> tuple[KeyAccountModel, FitReport]:
     """The combined model fitted on the split as params configure it (models.combined.fit_model)."""
     settings = fit_settings(params, hyperparameters, extra_features)
     log.info("training on %s rows (%s cutoffs), validating on %s rows", panel["cutoff"].isin(split.train).sum(),

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from models.combined import PRIOR_PART, FitSettings, KeyAccountModel, fit_model, fitting_rows
+from models.signal import SignalGuard
 from models.split import time_split
 
 CUTOFFS = list(pd.date_range("2021-01-01", "2024-01-01", freq="MS"))
@@ -39,9 +40,9 @@ def test_refit_learns_from_every_cutoff_through_validation_and_the_spec_knows_th
     assert set(fitting_rows(rows, SPLIT, refit=False)["cutoff"]) == set(SPLIT.train)
     assert set(fitting_rows(rows, SPLIT, refit=True)["cutoff"]) == set(SPLIT.refit)
     rows.loc[rows["cutoff"] == SPLIT.validation, "industry"] = "Mining"  # a level only validation has
-    model, result = fit_model(rows, SPLIT, settings())
+    model, report = fit_model(rows, SPLIT, settings())
     assert "Mining" in model.spec.categories["industry"]
-    assert model.booster.num_trees() == result.best_iteration  # refitted with the early-stopped rounds
+    assert model.booster.num_trees() == report.training.best_iteration  # refitted with the early-stopped rounds
     assert model.prior is not None and model.prior.columns == ("spend_sum_365d",)
 
 
@@ -58,8 +59,17 @@ def test_fitting_is_deterministic_and_calibrated_probabilities_keep_the_raw_rank
 
 
 def test_without_a_prior_or_refit_the_trees_are_the_early_stopped_ones():
-    model, result = fit_model(panel(), SPLIT, settings(prior_features=(), refit=False))
-    assert model.prior is None and model.booster is result.booster
+    model, report = fit_model(panel(), SPLIT, settings(prior_features=(), refit=False))
+    assert model.prior is None and model.booster is report.training.booster and report.signal is None
+
+
+def test_measures_the_guard_leaves_out_are_gone_from_the_spec_the_trees_and_the_input_scoring_needs():
+    model, report = fit_model(panel(), SPLIT, settings(signal_guard=SignalGuard(), measure_of={}))
+    dropped = set(report.signal.dropped_columns)
+    assert "industry" in dropped and "spend_sum_365d" not in dropped  # never read by the trees; the prior's
+    assert not dropped & set(model.spec.columns) and "industry" not in model.spec.categories
+    assert model.booster.num_feature() == len(model.spec.columns)
+    assert model.predict(panel(seed=1).drop(columns=sorted(dropped))).between(0, 1).all()
 
 
 @pytest.mark.parametrize("column", ["industry", "spend_sum_999d"])

@@ -2,9 +2,17 @@ import re
 
 import pandas as pd
 
+from features.catalogue import feature_catalogue
 from models.backtest import Scorecard
 from pipeline.common.config import params_from_dict
-from pipeline.model_card import _known_limits, _plain_words, _prior_lines, _segments_table
+from pipeline.model_card import (
+    PRIOR_ONLY_ROUNDS,
+    _known_limits,
+    _plain_words,
+    _prior_lines,
+    _segments_table,
+    _training_lines,
+)
 from tests.conftest import small_params
 
 
@@ -85,3 +93,40 @@ def test_segments_too_small_to_measure_are_counted_not_listed():
     assert lines[2] == "| country | UK | 1,700 | 227 | 0.430 | 0.420 |" and len(lines) == 5
     assert lines[4] == ("2 segment(s) with fewer than 50 rows or 5 positives are not measured (country; listed in "
                         "`segment_metrics.csv`).")
+
+
+CATALOGUE = {f.name: f for f in feature_catalogue((30, 90, 365))}
+PRIOR = {"columns": ["spend_sum_365d"], "coefficients": [0.9], "intercept": -9.0, "reference": [6.0]}
+
+
+def _guard(*measures: tuple[str, list[str], bool]) -> dict:
+    return {"validation_average_precision_all_features": 0.3, "dropped": [m for m, _, kept in measures if not kept],
+            "measures": [{"measure": m, "columns": columns, "mean_drop": 0.0123 if kept else -0.00012,
+                          "sd_drop": 0.0009, "lower_bound": 0.01 if kept else -0.002, "kept": kept,
+                          "protected": False} for m, columns, kept in measures]}
+
+
+def test_a_model_that_stopped_within_a_handful_of_rounds_is_called_its_prior():
+    [line] = _training_lines({"best_iteration": 2, "prior": PRIOR}, CATALOGUE)
+    assert line == ("- The model is its prior: early stopping chose 2 rounds, so the trees add almost nothing to "
+                    "the logistic prior on spend in last 365 days.")
+    [line] = _training_lines({"best_iteration": PRIOR_ONLY_ROUNDS, "prior": None}, CATALOGUE)
+    assert line.endswith(f"chose {PRIOR_ONLY_ROUNDS} rounds, so the trees add almost nothing to the base rate.")
+    assert _training_lines({"best_iteration": 240, "prior": PRIOR}, CATALOGUE) == []
+    assert _training_lines({"best_iteration": PRIOR_ONLY_ROUNDS + 1, "prior": None}, CATALOGUE) == []
+
+
+def test_measures_the_guard_left_out_are_named_in_plain_words():
+    guard = _guard(("spend_sum", ["spend_sum_30d", "spend_sum_90d", "spend_sum_365d"], True),
+                   ("firm_age_years", ["firm_age_years"], False), ("firm_country", ["firm_country"], False),
+                   ("orders_count", ["orders_count_30d", "orders_count_90d"], False))
+    [line] = _training_lines({"best_iteration": 240, "prior": PRIOR, "signal_guard": guard}, CATALOGUE)
+    assert line == (
+        "- Left out, no stable signal on validation (`model.signal_guard`): company age, country, orders in last 30 "
+        "days (and 1 more window). 1 of 4 feature measures stay (each measure's drop in validation PR-AUC when "
+        "shuffled: `training.json`).")
+    kept = _guard(("spend_sum", ["spend_sum_365d"], True))
+    assert "none was left out" in _training_lines({"best_iteration": 240, "signal_guard": kept}, CATALOGUE)[0]
+    untested = _training_lines({"best_iteration": 240, "signal_guard": _guard()}, CATALOGUE)
+    assert "could not test the features" in untested[0]
+    assert _training_lines({"best_iteration": 240, "signal_guard": None}, CATALOGUE) == []

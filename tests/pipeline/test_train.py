@@ -8,12 +8,15 @@ from mlflow import MlflowClient
 
 from features.catalogue import feature_catalogue
 from features.labels import TARGET
+from models.combined import FitReport
+from models.estimator import TrainingResult
+from models.signal import MeasureSignal, SignalGuard, SignalReport
 from pipeline.common import tracking
 from pipeline.common.adapters import split_of
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
 from pipeline.common.fitting import fit_settings, hyperparameters_of
-from pipeline.train import tuned_hyperparameters
+from pipeline.train import signal_summary, tuned_hyperparameters
 from tests.conftest import small_params
 
 
@@ -26,8 +29,39 @@ def test_the_fit_settings_of_params_and_prior_features_never_a_lightgbm_argument
     assert settings.categorical == tuple(f.name for f in catalogue if f.kind == "categorical") != ()
     assert (settings.target, settings.prior_features, settings.calibration_method, settings.refit) == (
         TARGET, ("spend_sum_365d",), "platt", False)
-    assert "prior_features" not in settings.hyperparameters and "early_stopping_rounds" not in settings.hyperparameters
+    assert not {"prior_features", "early_stopping_rounds", "signal_guard"} & set(settings.hyperparameters)
     assert settings.hyperparameters["learning_rate"] == params.model.learning_rate
+
+
+def test_the_noise_guard_of_params_tests_the_catalogues_measures_and_is_off_when_disabled():
+    guard = {"enabled": True, "repeats": 7, "z": 2.5, "min_drop": 0.001}
+    params = params_from_dict(small_params(model={"signal_guard": guard}))
+    settings = fit_settings(params, hyperparameters_of(params))
+    assert settings.signal_guard == SignalGuard(repeats=7, z=2.5, min_drop=0.001)
+    assert settings.measure_of["spend_sum_90d"] == settings.measure_of["spend_sum_365d"] == "spend_sum"
+    assert settings.measure_of["firm_country"] == "firm_country"
+    off = params_from_dict(small_params(model={"signal_guard": guard | {"enabled": False}}))
+    assert fit_settings(off, hyperparameters_of(off)).signal_guard is None
+
+
+@pytest.mark.parametrize("guard", [{"repeats": 1}, {"z": -1.0}, {"min_drop": 1.0}, {"shuffles": 5}])
+def test_a_noise_guard_that_cannot_test_is_a_config_error(guard):
+    with pytest.raises(ConfigError, match=r"model\.signal_guard\."):
+        params_from_dict(small_params(model={"signal_guard": guard}))
+
+
+def test_the_training_summary_records_every_measures_test_and_the_ones_left_out():
+    measures = (MeasureSignal("spend_sum", ("spend_sum_90d", "spend_sum_365d"), 0.3, 0.01, 0.28, True, True),
+                MeasureSignal("firm_age_years", ("firm_age_years",), -0.0002, 0.0009, -0.002, False, False))
+    training = TrainingResult(booster=None, best_iteration=40, validation_average_precision=0.41)
+    summary = signal_summary(FitReport(training, SignalReport(0.4, measures)))
+    assert summary == {
+        "validation_average_precision_all_features": 0.4, "dropped": ["firm_age_years"],
+        "measures": [{"measure": "spend_sum", "columns": ["spend_sum_90d", "spend_sum_365d"], "mean_drop": 0.3,
+                      "sd_drop": 0.01, "lower_bound": 0.28, "kept": True, "protected": True},
+                     {"measure": "firm_age_years", "columns": ["firm_age_years"], "mean_drop": -0.0002,
+                      "sd_drop": 0.0009, "lower_bound": -0.002, "kept": False, "protected": False}]}
+    assert signal_summary(FitReport(training)) is None
 
 
 @pytest.mark.parametrize("column", ["firm_industry", "spend_sum_999d"])
