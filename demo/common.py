@@ -127,6 +127,8 @@ _HTML_NAMES = (
     "Evil <script>alert(1)</script> Supplies", "Fancy <b>Print</b> Services SARL",
 )
 CHANNELS = ("Field sales", "Inside sales", "Web shop", "Partner", "Trade fair")
+CHANNEL_SMALL = np.array([0.12, 0.33, 0.33, 0.12, 0.10])  # how firms below 200 employees came to us
+CHANNEL_LARGE = np.array([0.45, 0.25, 0.07, 0.13, 0.10])  # larger firms mostly via field sales
 _REP_FIRST = (
     "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Felix", "Laura", "Elias", "Clara", "Noah", "Emma", "Paul",
     "Julia", "Finn", "Lea", "Ben", "Mia", "Leon", "Hannah", "Tom", "Sara", "Max", "Nina", "David", "Lina",

@@ -86,6 +86,8 @@ import numpy as np
 import pandas as pd
 
 from demo.common import (
+    CHANNEL_LARGE,
+    CHANNEL_SMALL,
     CHANNELS,
     COUNTRIES,
     MAX_LINES,
@@ -139,8 +141,6 @@ _INDUSTRIES = (
     ("Agriculture", 0.05, 0.9, 1.3, 250_000, 0.6),
     ("Automotive", 0.08, 1.5, 0.7, 300_000, 1.0),
 )
-_CHANNEL_SMALL = np.array([0.12, 0.33, 0.33, 0.12, 0.10])
-_CHANNEL_LARGE = np.array([0.45, 0.25, 0.07, 0.13, 0.10])
 _CHANNEL_GROWTH = np.array([1.3, 1.0, 0.7, 1.15, 0.9])  # relative chance to be a grower
 # employees band upper bounds and relative chance to be a grower: growing mid-sized firms expand most
 _SIZE_BANDS = np.array([5.0, 20.0, 250.0])
@@ -178,8 +178,8 @@ def _draw_customers(settings: SimulationSettings, rng: np.random.Generator) -> t
     large = emp0 >= 200
     channel = np.where(
         large,
-        rng.choice(len(CHANNELS), n, p=_CHANNEL_LARGE),
-        rng.choice(len(CHANNELS), n, p=_CHANNEL_SMALL),
+        rng.choice(len(CHANNELS), n, p=CHANNEL_LARGE),
+        rng.choice(len(CHANNELS), n, p=CHANNEL_SMALL),
     )
     young = (start_year - founded) < 10
     p_grow = GROWER_BASE * (
