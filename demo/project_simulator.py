@@ -21,15 +21,15 @@ Generating process (time in days)
   at the fiscal year end) spread over the business days of M in [active_from, active_until);
   orders ~ Poisson(month spend / mean order value), values ~ Gamma(3) with mean
   ``order_value_scale * run_rate ** 0.45``, lines from the firm's core_breadth preferred categories.
-* Tenders (bidders only, about 40 % of firms, more in construction, the public sector and manufacturing):
+* Tenders (bidders only, about 38 % of firms, more in construction, the public sector and manufacturing):
   a self-exciting (Hawkes) process. The yearly tender rate is
   ``tender_rate * TENDER_PROFILE[fiscal month] + momentum * sum over won decisions d of exp(-(t - d) / 240 days)``
   (evaluated at month starts; new budgets open more tenders early in the fiscal year): every won project
-  raises the chance of further tenders (references, follow-on work) for some months. A tender bids 30-120
+  raises the chance of further tenders (references, follow-on work) for some months. A tender bids 90-270
   days, during which the firm places Poisson(SAMPLE_ORDERS_MEAN) small sample orders (mean value
   sample_order_value, a third of a run-rate order, 1-2 lines) in the tender's own 2-5 categories, often
   new to the firm; at the decision it is won with win_probability (better credit rating, better odds).
-* A won tender's project starts 7-45 days after the decision, lasts 90-450 days and is worth
+* A won tender's project starts 14-60 days after the decision, lasts 120-540 days and is worth
   ``project_scale * lognormal(0, 0.8)`` (project_scale grows with size and industry). Its calls
   (about 1.5 a month, Poisson) are large orders of Gamma(2) values with mean size / expected calls, on days
   drawn from Beta(2, 2) over its span (spend peaks mid-project), each of 2-15 lines in the project's

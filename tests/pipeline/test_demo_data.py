@@ -4,6 +4,7 @@ chosen world are written as the simulator returns them, and nothing but a note w
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -59,3 +60,15 @@ def test_with_files_as_the_source_only_a_note_is_written(project, tmp_path):
                                  demo={"output_dir": str(tmp_path / "demo")}))
     assert run(params) is None
     assert [p.name for p in params.demo.output_dir.iterdir()] == ["README.txt"]
+
+
+def test_the_projects_profile_simulates_that_world_apart_from_the_default_demo():
+    repo = Path(__file__).resolve().parents[2]
+    default, profile = load_params(repo / "params.yaml"), load_params(repo / "configs" / "projects.yaml")
+    assert (default.demo.world, profile.demo.world) == ("adoption", "projects")
+    assert profile.demo.output_dir == profile.data.raw_dir
+    assert profile.demo.model_dump(exclude={"world", "output_dir"}) == default.demo.model_dump(
+        exclude={"world", "output_dir"})
+    paths = {name: value for name, value in profile.data if isinstance(value, Path)}
+    assert all(path != getattr(default.data, name) for name, path in paths.items())
+    assert profile.mlflow.registered_model != default.mlflow.registered_model
