@@ -10,6 +10,8 @@ after its invoice, and that sample and project orders on a weekend move to the n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -78,11 +80,10 @@ def _future_tenders(firms: Firms, known: Tenders, open_bids: Tenders, lo: np.dat
     won_days = np.concatenate([np.tile(wins.decision, draws), open_bids.decision[open_index]])
     future = simulate_tenders(firms, rows, np.maximum(firms.tender_from, lo)[rows], hi, won_rows, won_days, rng)
     future_firm = rows[future.firm]
-    as_firms = Tenders(future_firm, future.arrival, future.decision, future.won, future.project_start,
-                       future.project_days, future.project_size)
+    by_firm = dataclasses.replace(future, firm=future_firm)
     window_lo, window_hi = _window(firms, future_firm, lo, hi)
     mean_project = firms.win_probability[future_firm] * firms.project_scale[future_firm] * MEAN_SIZE_FACTOR
-    spend = tender_spend(as_firms, firms, window_lo, window_hi, mean_project)
+    spend = tender_spend(by_firm, firms, window_lo, window_hi, mean_project)
     return np.bincount(future_firm, spend, minlength=n) / draws
 
 

@@ -263,7 +263,7 @@ def _ground_truth(firms: pd.DataFrame, tenders: Tenders) -> pd.DataFrame:
 
 
 def _orders(settings: SimulationSettings, rng: np.random.Generator, firms: Firms, tenders: Tenders,
-            aux: dict, firm_frame: pd.DataFrame) -> dict[str, np.ndarray]:
+            firm_frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Run-rate, sample and project orders inside the period: customer, day, value, kind (0 run-rate,
     1 sample, 2 project) and the tender behind a sample or project order (-1 for run-rate)."""
     start, end = to_day(settings.start), to_day(settings.end)
@@ -371,6 +371,6 @@ def generate_project_world(settings: SimulationSettings, seed: int) -> DemoTable
     no_wins = np.array([], dtype=np.int64)
     tenders = simulate_tenders(firms, np.arange(n), firms.tender_from, to_day(settings.end), no_wins,
                                no_wins.astype("datetime64[D]"), rng)
-    orders = _orders(settings, rng, firms, tenders, aux, firm_frame)
+    orders = _orders(settings, rng, firms, tenders, firm_frame)
     transactions = _transactions(settings, rng, orders, tenders, aux, firm_frame, products)
     return demo_tables(customers, transactions, firmographics, _ground_truth(firm_frame, tenders))
