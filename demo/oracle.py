@@ -1,5 +1,7 @@
-"""The demo's oracle: what the generating process (demo/process.py) expects each customer to spend.
+"""The demo's oracle: what the generating process expects each customer to spend.
 
+`expected_spend_known_at` serves every world: it dispatches on the simulated period's `world` (the project
+world's oracle is demo/project_oracle.py). The rest of this module is the adoption world's (demo/process.py):
 `expected_spend(ground_truth, start, end)` integrates the monthly process over [start, end) and returns the
 expected NET spend (gross * (1 - expected_return_share)); `expected_spend_known_at` does the same knowing only
 the adoptions and churns that have shown by the cutoff (the others redrawn from their priors), the best
@@ -15,13 +17,18 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from demo import project_oracle
+from demo.common import PROJECTS
 from demo.process import DAYS_PER_YEAR, DECLINE_MAX_DAYS, DECLINE_MIN_DAYS, Latent, month_starts, to_day
 
 GROUND_TRUTH_FILE = "ground_truth.parquet"  # the simulator's ground truth, beside the demo's tables
 
 
 class SimulatedPeriod(Protocol):
-    """The period the demo world was simulated over: its first day and exclusive end."""
+    """The world the ground truth comes from and the period it was simulated over: first day, exclusive end."""
+
+    @property
+    def world(self) -> str: ...
 
     @property
     def start(self) -> pd.Timestamp: ...
@@ -55,7 +62,11 @@ def expected_spend_known_at(ground_truth: pd.DataFrame, cutoff: pd.Timestamp, en
     best ranking one could know at the cutoff; `expected_spend` also knows the future onsets and churns.
     `period` is the one the ground truth was simulated over (the simulator's settings have it). Meant for
     customers who arrived before the cutoff. Deterministic for (seed, cutoff).
+
+    For the project world (period.world 'projects') it is `demo.project_oracle.expected_spend_known_at`.
     """
+    if period.world == PROJECTS:
+        return project_oracle.expected_spend_known_at(ground_truth, cutoff, end, seed, draws)
     latent = Latent.from_frame(ground_truth)
     lo, hi = to_day(cutoff), to_day(end)
     start, period_end = to_day(period.start), to_day(period.end)

@@ -235,6 +235,9 @@ class DemoConfig(_Group):
 
     output_dir: Path = Field(Path("data/raw"), description="Where the demo-data stage writes (raw_dir with "
                                                          "source demo; outside raw_dir with source files).")
+    world: Literal["adoption", "projects"] = Field(
+        "adoption", description="Which world to simulate: adoption (share of wallet ramps after a pilot) or "
+                                "projects (lumpy spend from won tenders with momentum); docs/worlds.md.")
     n_customers: Count = Field(20000, description="Simulated customers.")
     start_date: Date = Field("2020-01-01", description="First day of the simulated period.")
     years: Count = Field(5, description="Length of the simulated period in years.")
