@@ -14,14 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from models.rankings import RECENCY_HALF_LIFE_DAYS
+from models.rankings import RECENCY_HALF_LIFE_DAYS, SPEND_RANK_WINDOW_DAYS
 from models.spec import FeatureSpec
 
 TRAILING_SPEND = "trailing_spend"  # the label table's net spend over the key-account bar's window before the cutoff
 
 
-def spend_rank_score(features: pd.DataFrame, window_days: int = 365) -> pd.Series:
-    """Today's sales heuristic: rank by current trailing net spend (higher spend, higher rank)."""
+def spend_rank_score(features: pd.DataFrame, window_days: int = SPEND_RANK_WINDOW_DAYS) -> pd.Series:
+    """Rank by net spend over the last `window_days` days (higher spend, higher rank; 365 days: today's sales
+    heuristic)."""
     return features[f"spend_sum_{window_days}d"].astype("float64").rename("spend_rank_score")
 
 
@@ -34,7 +35,7 @@ def trailing_spend_rank_score(rows: pd.DataFrame) -> pd.Series:
 def order_count_rank_score(features: pd.DataFrame) -> pd.Series:
     """Rank by orders in the last 365 days, ties broken by 365-day spend."""
     orders = features["orders_count_365d"].astype("float64").fillna(0.0)
-    tie_break = features["spend_sum_365d"].astype("float64").rank(pct=True).fillna(0.0) / 2  # < 1: one order
+    tie_break = features["spend_sum_365d"].astype("float64").rank(pct=True).fillna(0.0) / 2  # never one order
     return (orders + tie_break).rename("order_count_rank_score")
 
 
