@@ -58,8 +58,9 @@ def validation_scores(params: Params, panel: pd.DataFrame, seeds: list[int]) -> 
     scores = []
     for test_cutoff in backtest_test_cutoffs(params, cutoffs, last):
         split = split_of(params, panel, test_cutoff)
-        per_seed = [fit_model_for(with_overrides(params, {"seed": seed}), panel, split,
-                                  hyperparameters_of(params))[1].training.validation_average_precision for seed in seeds]
+        reports = [fit_model_for(with_overrides(params, {"seed": seed}), panel, split, hyperparameters_of(params))[1]
+                   for seed in seeds]
+        per_seed = [report.training.validation_average_precision for report in reports]
         scores.append(sum(per_seed) / len(per_seed))
     return scores
 

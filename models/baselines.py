@@ -1,4 +1,8 @@
-"""Baselines a model must beat: what sales would do without it, evaluated on the same rows."""
+"""Baselines a model must beat: the simple rules sales could use without it, evaluated on the same rows.
+
+Each takes the rows of one cutoff as the feature builder and the label table give them (or, for the
+transaction-based ones, the transactions) and reads nothing at or after the cutoff.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,41 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from models.rankings import RECENCY_HALF_LIFE_DAYS, SPEND_RANK_WINDOW_DAYS
 from models.spec import FeatureSpec
 
+TRAILING_SPEND = "trailing_spend"  # the label table's net spend over the key-account bar's window before the cutoff
 
-def spend_rank_score(features: pd.DataFrame, window_days: int = 365) -> pd.Series:
-    """Today's sales heuristic: rank by current trailing net spend (higher spend, higher rank)."""
+
+def spend_rank_score(features: pd.DataFrame, window_days: int = SPEND_RANK_WINDOW_DAYS) -> pd.Series:
+    """Rank by net spend over the last `window_days` days (higher spend, higher rank; 365 days: today's sales
+    heuristic)."""
     return features[f"spend_sum_{window_days}d"].astype("float64").rename("spend_rank_score")
+
+
+def trailing_spend_rank_score(rows: pd.DataFrame) -> pd.Series:
+    """Rank by net spend over the key-account bar's trailing window before the cutoff (the label table's
+    `trailing_spend`, which eligibility compares with the bar)."""
+    return rows[TRAILING_SPEND].astype("float64").rename("trailing_spend_rank_score")
+
+
+def order_count_rank_score(features: pd.DataFrame) -> pd.Series:
+    """Rank by orders in the last 365 days, ties broken by 365-day spend."""
+    orders = features["orders_count_365d"].astype("float64").fillna(0.0)
+    tie_break = features["spend_sum_365d"].astype("float64").rank(pct=True).fillna(0.0) / 2  # never one order
+    return (orders + tie_break).rename("order_count_rank_score")
+
+
+def recency_weighted_spend(transactions: pd.DataFrame, cutoff: pd.Timestamp, customer_ids: pd.Index,
+                           half_life_days: float = RECENCY_HALF_LIFE_DAYS) -> pd.Series:
+    """Net spend before `cutoff` with each line weighted by 2^(-age / half_life_days), age in days from the line to
+    the cutoff (a line half_life_days old counts half), per customer of `customer_ids` (0 without lines).
+    `transactions` has columns customer_id, timestamp and amount; lines at or after the cutoff are ignored."""
+    history = transactions.loc[transactions["timestamp"] < cutoff, ["customer_id", "timestamp", "amount"]]
+    age_days = (cutoff - history["timestamp"]) / pd.Timedelta(days=1)
+    weighted = history["amount"].astype("float64") * np.exp2(-age_days / half_life_days)
+    spend = weighted.groupby(history["customer_id"], observed=True).sum()
+    return spend.reindex(customer_ids, fill_value=0.0).rename("recency_weighted_spend")
 
 
 def growth_rank_score(features: pd.DataFrame) -> pd.Series:

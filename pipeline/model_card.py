@@ -13,7 +13,7 @@ import pandas as pd
 from features.catalogue import FeatureDef, feature_catalogue
 from models.backtest import Scorecard
 from models.metrics import MIN_SEGMENT_POSITIVES, MIN_SEGMENT_ROWS
-from models.rankings import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK
+from models.rankings import LOGISTIC_REGRESSION, MODEL, ORACLE, SPEND_RANK, ranking_description
 from pipeline.common import tracking
 from pipeline.common.artifacts import (
     FOLD_METRICS_FILE,
@@ -81,31 +81,35 @@ def _rankings_table(test: Scorecard, backtest: Scorecard, k: int, confidence: fl
 
 def _plain_words(params: Params, test: Scorecard, test_cutoff: str) -> list[str]:
     """For sales leads: the future key accounts a team calling the top k would have reached on the test cutoff,
-    with the model, with today's spend ranking and with the best baseline."""
+    with the model, with today's spend ranking and with the strongest simple baseline at that capacity (named)."""
     metrics = test.rankings
     model = metrics[MODEL]
-    compared = list(dict.fromkeys([SPEND_RANK, test.comparisons["best_baseline"]]))
+    headline_k = params.evaluate.headline_k
+    [strongest_at_headline] = test.comparisons[f"precision_at_{headline_k}_strongest_baselines"]
     lines = [
-        track_record(test_cutoff, params.labels.horizon_months, params.evaluate.headline_k, model,
-                     metrics[SPEND_RANK]),
+        track_record(test_cutoff, params.labels.horizon_months, headline_k, metrics, strongest_at_headline),
         "",
-        "| customers called | future key accounts reached: model | " + " | ".join(f"`{n}`" for n in compared)
-        + " | share of all future key accounts (model) |",
-        "| --- | --- | " + "--- | " * len(compared) + "--- |",
+        f"| customers called | future key accounts reached: model | `{SPEND_RANK}` | strongest simple baseline "
+        "at that capacity | which | share of all future key accounts (model) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for k in params.evaluate.k:
-        reached = [key_accounts_reached(metrics[name], k, model["n_positive"]) for name in (MODEL, *compared)]
-        lines.append(f"| {k:,} | {' | '.join(map(str, reached))} | {model[f'recall_at_{k}']:.0%} |")
+        [strongest] = test.comparisons[f"precision_at_{k}_strongest_baselines"]
+        reached = [key_accounts_reached(metrics[name], k, model["n_positive"])
+                   for name in (MODEL, SPEND_RANK, strongest)]
+        lines.append(f"| {k:,} | {' | '.join(map(str, reached))} | `{strongest}` | {model[f'recall_at_{k}']:.0%} |")
     return lines
 
 
 def _known_limits(params: Params, test: Scorecard, backtest: Scorecard, summary: dict) -> list[str]:
     limits = []
     model, compared = test.rankings[MODEL], backtest.comparisons
-    ratio, ratio_low = compared["pr_auc_ratio_to_best_baseline"], compared["pr_auc_ratio_to_best_baseline_ci_low"]
+    ratio = compared["pr_auc_ratio_to_strongest_baseline"]
+    ratio_low = compared["pr_auc_ratio_to_strongest_baseline_ci_low"]
     if not ratio_low > 1:
-        limits.append(f"Over the backtest the model is not clearly better than the best baseline "
-                      f"({compared['best_baseline']}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
+        strongest = ", ".join(f"`{name}`" for name in dict.fromkeys(compared["strongest_baselines"]))
+        limits.append(f"Over the backtest the model is not clearly better than the strongest simple baseline of each "
+                      f"fold ({strongest}): mean PR-AUC ratio {_number(ratio, 2)}, interval down to "
                       f"{_number(ratio_low, 2)}. Treat its list as a second opinion next to that baseline's.")
     if model["n_positive"] < 100:
         limits.append(f"Only {model['n_positive']} positives on the test cutoff: intervals are wide.")
@@ -130,6 +134,23 @@ def _known_limits(params: Params, test: Scorecard, backtest: Scorecard, summary:
                       "test cutoffs of earlier folds: their scores are slightly optimistic.")
     limits.append(f"Customers without a purchase in the last {params.labels.active_months} months are never ranked.")
     return limits
+
+
+def _strongest_lines(test: Scorecard, backtest: Scorecard, confidence: float) -> list[str]:
+    """The headline comparison: the model against the strongest simple baseline (the best PR-AUC among the baselines
+    on each cutoff's own rows), on the test cutoff and over the backtest, with paired intervals."""
+
+    def ratio(compared: dict) -> str:
+        key = "pr_auc_ratio_to_strongest_baseline"
+        low, high = _number(compared[f"{key}_ci_low"], 2), _number(compared[f"{key}_ci_high"], 2)
+        return f"{_number(compared[key], 2)} [{confidence:.0%} paired interval {low}, {high}]"
+
+    [strongest] = test.comparisons["strongest_baselines"]
+    per_fold = ", ".join(f"`{name}`" for name in backtest.comparisons["strongest_baselines"])
+    return [f"Strongest simple baseline on the test cutoff (the best PR-AUC among the baselines there): `{strongest}` "
+            f"({ranking_description(strongest)}); the model's PR-AUC ratio to it {ratio(test.comparisons)}. Over the "
+            f"backtest, against each fold's strongest baseline ({per_fold}), the ratio of mean PR-AUC is "
+            f"{ratio(backtest.comparisons)}."]
 
 
 def _prior_lines(prior: dict | None) -> list[str]:
@@ -235,10 +256,7 @@ def model_card(params: Params, summary: dict, test: Scorecard, backtest: Scoreca
         "## Metrics against baselines",
         *_rankings_table(test, backtest, cfg.headline_k, cfg.confidence),
         "",
-        f"Best baseline on the test cutoff: `{test.comparisons['best_baseline']}`; model PR-AUC ratio to it "
-        f"{_number(test.comparisons['pr_auc_ratio_to_best_baseline'], 2)} (backtest mean "
-        f"{_number(backtest.comparisons['pr_auc_ratio_to_best_baseline'], 2)} against "
-        f"`{backtest.comparisons['best_baseline']}`).",
+        *_strongest_lines(test, backtest, cfg.confidence),
     ]
     if ORACLE in metrics:
         share = _number(test.comparisons["pr_auc_share_of_oracle"], 2)
@@ -250,13 +268,16 @@ def model_card(params: Params, summary: dict, test: Scorecard, backtest: Scoreca
         f"{_number(metrics.get(LOGISTIC_REGRESSION, {}).get('brier'), 4)}, "
         f"{_number(metrics.get(LOGISTIC_REGRESSION, {}).get('ece'), 4)}).",
         "",
-        "### Model PR-AUC per backtest cutoff",
-        "| test cutoff | model | best baseline by mean |",
-        "| --- | --- | --- |",
+        "### Model PR-AUC per backtest cutoff, against that cutoff's strongest baseline",
+        "| test cutoff | model | strongest baseline | its PR-AUC | ratio |",
+        "| --- | --- | --- | --- | --- |",
     ]
     wide = per_fold.pivot(index="test_cutoff", columns="ranking", values="pr_auc")
-    best = backtest.comparisons["best_baseline"]
-    lines += [f"| {cutoff} | {_number(row[MODEL])} | {_number(row[best])} |" for cutoff, row in wide.iterrows()]
+    for cutoff, strongest in zip(backtest.comparisons["test_cutoffs"], backtest.comparisons["strongest_baselines"],
+                                 strict=True):
+        row = wide.loc[cutoff]
+        lines.append(f"| {cutoff} | {_number(row[MODEL])} | `{strongest}` | {_number(row[strongest])} "
+                     f"| {_number(row[MODEL] / row[strongest], 2)} |")
     lines += ["", "### Segments (test cutoff, model vs spend rank)", *_segments_table(segments)]
     lines += ["", "## Top features (mean |SHAP| on the test cutoff)", "| feature | mean abs SHAP | definition |",
               "| --- | --- | --- |"]

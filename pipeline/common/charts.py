@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from models.rankings import MODEL, ORACLE, ranking_label
@@ -19,16 +20,18 @@ CHART_FILES = (BACKTEST_CHART, PR_CURVE_CHART, PRECISION_AT_K_CHART, GAINS_CHART
 def _line_chart(table: pd.DataFrame, x: str, xlabel: str, ylabel: str, title: str, diagonal: bool = False,
                 ) -> Figure:
     """One line per ranking column of `table` against column `x`; the model bold, the oracle dotted."""
-    fig = Figure(figsize=(6, 4.5))
+    fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
+    ax.set_prop_cycle(color=colormaps["tab20"].colors)  # a dozen baselines: the default ten colours would repeat
     for column in table.columns.drop(x):
-        ax.plot(table[x], table[column], label=ranking_label(column),
-                linewidth=2.4 if column == MODEL else 1.2, linestyle=":" if column == ORACLE else "-")
+        model = column == MODEL
+        ax.plot(table[x], table[column], label=ranking_label(column), color="black" if model else None,
+                linewidth=2.4 if model else 1.2, linestyle=":" if column == ORACLE else "-")
     if diagonal:
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the lines, not over them
     return fig
 
 

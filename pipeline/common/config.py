@@ -390,9 +390,14 @@ class EvaluateConfig(_Group):
 class GateConfig(_Group):
     """When a challenger becomes champion."""
 
-    min_pr_auc: StrictFloat = Field(0.10, ge=0, le=1, description="A challenger below this never becomes champion.")
-    min_lift_over_baseline: StrictFloat = Field(
-        1.0, ge=0, description="PR-AUC of the model / PR-AUC of the spend-rank baseline at least.")
+    min_pr_auc: StrictFloat = Field(
+        0.10, ge=0, le=1, description="A challenger whose test PR-AUC is below this never becomes champion.")
+    min_lift_lower: StrictFloat = Field(
+        1.0, ge=0, description="The lower bound of the paired interval of the backtest PR-AUC ratio to each fold's "
+                               "strongest baseline must lie above this (strictly: 1.0 refuses a tie).")
+    champion_tolerance: StrictFloat = Field(
+        0.01, ge=0, le=1, description="On the test cutoff the challenger's PR-AUC may fall short of the champion's, "
+                                      "scored on the same rows, by at most this (absolute PR-AUC).")
 
 
 class ScoreConfig(_Group):

@@ -6,6 +6,8 @@ import html
 
 import pandas as pd
 
+from models.rankings import MODEL, SPEND_RANK, ranking_description
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; font-size: 0.9rem; }
@@ -19,14 +21,25 @@ def key_accounts_reached(metrics: dict, k: int, n_positive: float) -> int:
     return round(metrics[f"recall_at_{k}"] * n_positive)
 
 
-def track_record(test_cutoff: str, horizon_months: int, k: int, model: dict, spend_rank: dict) -> str:
+def track_record(test_cutoff: str, horizon_months: int, k: int, metrics: dict[str, dict], strongest_at_k: str) -> str:
     """Plain words for sales leads: how many future key accounts the model's top `k` held on its test cutoff,
-    against ranking by spend. `model` holds n_positive, n_rows and recall_at_<k>; `spend_rank` recall_at_<k>."""
+    against ranking by 365-day spend (what sales do without it) and against the strongest simple baseline at that
+    capacity, named. `metrics` holds each ranking's metrics by name: the model's n_positive, n_rows and
+    recall_at_<k>, the others' recall_at_<k>."""
+    model = metrics[MODEL]
     positives = model["n_positive"]
+
+    def reached(name: str) -> int:
+        return key_accounts_reached(metrics[name], k, positives)
+
+    today = f"{ranking_description(SPEND_RANK)}, as without the model"
+    compared = (f"{today} and the strongest simple rule at that capacity, {reached(SPEND_RANK)}"
+                if strongest_at_k == SPEND_RANK else
+                f"{today}, {reached(SPEND_RANK)}; the strongest simple rule at that capacity "
+                f"({strongest_at_k}: {ranking_description(strongest_at_k)}), {reached(strongest_at_k)}")
     return (f"On the test cutoff {test_cutoff}, {positives:,.0f} of the {model['n_rows']:,.0f} eligible customers "
             f"became key accounts within {horizon_months} months. A team calling the model's top {k} would have "
-            f"reached {key_accounts_reached(model, k, positives)} of them; ranking by spend over the last 365 days, "
-            f"as without the model, {key_accounts_reached(spend_rank, k, positives)}.")
+            f"reached {reached(MODEL)} of them; {compared}.")
 
 
 def sales_report_html(prospects: pd.DataFrame, as_of: str, model_version: str, top_n: int,

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGES = ("mlflow", "lightgbm", "pandas", "scikit-learn")  # pinned in the logged model's requirements
 TRACK_RECORD_TAG = "track_record"  # evaluate's plain-words result on the test cutoff, shown in the sales report
+CHALLENGER, CHAMPION = "challenger", "champion"  # the registry aliases: every registered model, the one that scores
 
 
 def configure(config: MlflowConfig) -> str:
@@ -127,23 +128,36 @@ def register(model_uri: str, name: str, promote: bool, run_id: str) -> Registrat
     """Register a model version as `challenger`; move `champion` to it too when `promote`."""
     client = MlflowClient()
     version_ = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
-    client.set_registered_model_alias(name, "challenger", version_.version)
-    aliases = ["challenger"]
+    client.set_registered_model_alias(name, CHALLENGER, version_.version)
+    aliases = [CHALLENGER]
     if promote:
-        client.set_registered_model_alias(name, "champion", version_.version)
-        aliases.append("champion")
+        client.set_registered_model_alias(name, CHAMPION, version_.version)
+        aliases.append(CHAMPION)
     return Registration(name, str(version_.version), tuple(aliases))
+
+
+def find_alias_version(name: str, alias: str) -> str | None:
+    """Version number carrying `alias`; None when the registered model or the alias does not exist (yet)."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def alias_version(name: str, alias: str) -> str:
     """Version number carrying `alias`; a PipelineError that says what to do when there is none."""
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        version_ = find_alias_version(name, alias)
     except MlflowException as exc:
+        raise PipelineError(f"cannot read the registry at {mlflow.get_tracking_uri()}: {exc}") from exc
+    if version_ is None:
         raise PipelineError(
             f"no model version of '{name}' has the alias '{alias}' in {mlflow.get_tracking_uri()}: "
             "run the pipeline (`dvc repro`) so a model passes the gate, or set score.model_alias"
-        ) from exc
+        )
+    return version_
 
 
 def _version_run(name: str, version: str) -> Run | None:

@@ -18,6 +18,7 @@ from models.backtest import (
     ranking_records,
     scorecard_from,
     segments_of,
+    strongest_baseline,
 )
 from models.rankings import rankings_in
 
@@ -53,19 +54,54 @@ def test_segments_band_size_and_tenure_and_name_missing_values():
         "< 1 years", "1–3 years", "1–3 years", "≥ 3 years", "unknown"]
 
 
-def test_comparisons_of_the_model_with_spend_rank_best_baseline_and_oracle():
-    metrics = {
-        "model": {"pr_auc": 0.6, "precision_at_100": 0.5},
-        "spend_rank_baseline": {"pr_auc": 0.3, "precision_at_100": 0.25},
-        "rfm_baseline": {"pr_auc": 0.4, "precision_at_100": 0.2},
-        "oracle": {"pr_auc": 0.8, "precision_at_100": 0.9},
-    }
-    result = comparisons(metrics)
-    assert result["pr_auc_ratio_to_baseline"] == pytest.approx(2.0)
-    assert result["best_baseline"] == "rfm_baseline"
-    assert result["pr_auc_ratio_to_best_baseline"] == pytest.approx(1.5)
-    assert result["precision_at_100_ratio_to_best_baseline"] == pytest.approx(2.0)  # best P@100 is spend rank
-    assert result["pr_auc_share_of_oracle"] == pytest.approx(0.75)
+def test_the_strongest_baseline_of_a_fold_has_its_best_pr_auc_and_nan_never_wins():
+    fold = {"model": {"pr_auc": 0.9}, "spend_rank_baseline": {"pr_auc": 0.3}, "rfm_baseline": {"pr_auc": 0.4},
+            "growth_rank_baseline": {"pr_auc": float("nan")}, "oracle": {"pr_auc": 0.95}}
+    assert strongest_baseline(fold) == "rfm_baseline"  # neither the model nor the oracle is a baseline
+    tie = {"model": {"pr_auc": 0.9}, "spend_rank_90d_baseline": {"pr_auc": 0.4}, "rfm_baseline": {"pr_auc": 0.4}}
+    assert strongest_baseline(tie) == "spend_rank_90d_baseline"  # the first in table order
+    with pytest.raises(ValueError, match="no baseline"):
+        strongest_baseline({"model": {"pr_auc": 0.9}})
+
+
+def test_comparisons_are_against_each_folds_strongest_baseline_with_a_paired_interval():
+    per_fold = [
+        {"model": {"pr_auc": 0.6, "precision_at_100": 0.5},
+         "spend_rank_baseline": {"pr_auc": 0.3, "precision_at_100": 0.5},
+         "rfm_baseline": {"pr_auc": 0.4, "precision_at_100": 0.2}, "oracle": {"pr_auc": 0.8, "precision_at_100": 0.9}},
+        {"model": {"pr_auc": 0.6, "precision_at_100": 0.6},
+         "spend_rank_baseline": {"pr_auc": 0.5, "precision_at_100": 0.3},
+         "rfm_baseline": {"pr_auc": 0.2, "precision_at_100": 0.4}, "oracle": {"pr_auc": 0.7, "precision_at_100": 0.9}},
+    ]
+    replicates = [  # three bootstrap resamples per fold, paired across the rankings of a fold
+        {"model": np.array([0.6, 0.5, 0.7]), "spend_rank_baseline": np.array([0.9, 0.9, 0.9]),
+         "rfm_baseline": np.array([0.4, 0.5, 0.35]), "oracle": np.array([0.8, 0.8, 0.8])},
+        {"model": np.array([0.6, 0.6, 0.6]), "spend_rank_baseline": np.array([0.5, 0.4, 0.6]),
+         "rfm_baseline": np.array([0.9, 0.9, 0.9]), "oracle": np.array([0.7, 0.7, 0.7])},
+    ]
+    result = comparisons(per_fold, replicates, confidence=0.5)
+    assert result["strongest_baselines"] == ["rfm_baseline", "spend_rank_baseline"]
+    assert result["pr_auc_ratio_to_strongest_baseline"] == pytest.approx(0.6 / 0.45)
+    # replicate b: (model_1b + model_2b) / (rfm_1b + spend_2b); the replicates of the folds' weaker baselines
+    # (0.9 each) play no part
+    ratios = [(0.6 + 0.6) / (0.4 + 0.5), (0.5 + 0.6) / (0.5 + 0.4), (0.7 + 0.6) / (0.35 + 0.6)]
+    assert result["pr_auc_ratio_to_strongest_baseline_ci_low"] == pytest.approx(np.percentile(ratios, 25))
+    assert result["pr_auc_ratio_to_strongest_baseline_ci_high"] == pytest.approx(np.percentile(ratios, 75))
+    assert result["precision_at_100_strongest_baselines"] == ["spend_rank_baseline", "rfm_baseline"]
+    assert result["precision_at_100_ratio_to_strongest_baseline"] == pytest.approx(0.55 / 0.45)
+    assert result["pr_auc_ratio_to_spend_rank_baseline"] == pytest.approx(0.6 / 0.4)
+    assert result["pr_auc_share_of_oracle"] == pytest.approx(0.6 / 0.75)
+    [only_the_last] = [comparisons(per_fold[-1:], replicates[-1:], 0.5)["strongest_baselines"]]
+    assert only_the_last == ["spend_rank_baseline"]
+
+
+def test_a_model_that_ties_a_baseline_has_ratio_one_and_an_interval_of_exactly_one():
+    predictions = _predictions()
+    predictions["model"] = 1 / (1 + np.exp(-predictions["spend_rank_baseline"]))  # the same ranking, other numbers
+    summary = performance_metrics(predictions, "became_key_account", SETTINGS, seed=0).summary.comparisons
+    assert summary["pr_auc_ratio_to_strongest_baseline"] == 1.0
+    assert summary["pr_auc_ratio_to_strongest_baseline_ci_low"] == 1.0
+    assert summary["pr_auc_ratio_to_strongest_baseline_ci_high"] == 1.0
 
 
 def _predictions() -> pd.DataFrame:
@@ -92,7 +128,9 @@ def test_backtest_summary_means_spreads_and_intervals_over_folds():
     pr_aucs = [average_precision_score(f["became_key_account"], f["model"]) for f in folds]
     assert [m["model"]["pr_auc"] for m in per_fold] == pytest.approx(pr_aucs)
     assert metrics.test_cutoffs == ["2023-01-01", "2023-04-01"]
-    assert metrics.test.rankings == per_fold[-1] and metrics.test.comparisons == comparisons(per_fold[-1])
+    assert metrics.test.rankings == per_fold[-1]
+    assert metrics.test.comparisons["pr_auc_ratio_to_strongest_baseline"] == pytest.approx(
+        per_fold[-1]["model"]["pr_auc"] / per_fold[-1]["spend_rank_baseline"]["pr_auc"])
     model = metrics.summary.rankings["model"]
     assert model["pr_auc_mean"] == pytest.approx(np.mean(pr_aucs))
     assert model["pr_auc_std"] == pytest.approx(np.std(pr_aucs, ddof=1))
@@ -105,10 +143,12 @@ def test_backtest_summary_means_spreads_and_intervals_over_folds():
         assert m["model"]["pr_auc_ci_low"] < m["model"]["pr_auc"] < m["model"]["pr_auc_ci_high"]
         assert 0 <= m["model"]["ece"] <= 1 and 0 <= m["model"]["brier"] <= 1
     summary = metrics.summary.comparisons
-    assert summary["best_baseline"] == "spend_rank_baseline"
+    assert summary["strongest_baselines"] == ["spend_rank_baseline", "spend_rank_baseline"]  # the only baseline
+    assert metrics.summary.rankings["spend_rank_baseline"]["folds_as_strongest_baseline"] == 2
     ratio = model["pr_auc_mean"] / metrics.summary.rankings["spend_rank_baseline"]["pr_auc_mean"]
-    assert summary["pr_auc_ratio_to_best_baseline"] == pytest.approx(ratio)
-    assert summary["pr_auc_ratio_to_best_baseline_ci_low"] < ratio < summary["pr_auc_ratio_to_best_baseline_ci_high"]
+    assert summary["pr_auc_ratio_to_strongest_baseline"] == pytest.approx(ratio)
+    assert summary["pr_auc_ratio_to_strongest_baseline_ci_low"] < ratio < summary[
+        "pr_auc_ratio_to_strongest_baseline_ci_high"]
     assert rankings_in(folds[0].assign(rfm_baseline=0.0, oracle=0.0).columns) == [
         "model", "spend_rank_baseline", "rfm_baseline", "oracle"]
 
@@ -117,9 +157,9 @@ def test_tables_of_the_metrics_read_back_as_they_were_written():
     metrics = performance_metrics(_predictions(), "became_key_account", SETTINGS, seed=0)
     assert scorecard_from(ranking_records(metrics.summary), metrics.summary.comparisons) == metrics.summary
     table = per_fold_table(metrics)
-    assert table[["test_cutoff", "ranking"]].values.tolist() == [
-        ["2023-01-01", "model"], ["2023-01-01", "spend_rank_baseline"],
-        ["2023-04-01", "model"], ["2023-04-01", "spend_rank_baseline"]]
+    assert table[["test_cutoff", "strongest_baseline", "ranking"]].values.tolist() == [
+        ["2023-01-01", "spend_rank_baseline", "model"], ["2023-01-01", "spend_rank_baseline", "spend_rank_baseline"],
+        ["2023-04-01", "spend_rank_baseline", "model"], ["2023-04-01", "spend_rank_baseline", "spend_rank_baseline"]]
     wide = pr_auc_by_cutoff(table)
     assert wide["model"].tolist() == [m["model"]["pr_auc"] for m in metrics.per_fold]
 

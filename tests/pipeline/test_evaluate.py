@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from models.backtest import BacktestMetrics, Scorecard
-from models.rankings import BASELINES, MODEL
+from models.rankings import MODEL, baseline_names
 from pipeline.common import fitting
 from pipeline.common.artifacts import PLOT_FILES, PLOTS_DIR
 from pipeline.common.config import params_from_dict
@@ -53,31 +53,38 @@ def test_each_backtest_fold_trains_on_the_split_of_its_own_test_cutoff(monkeypat
         assert all(c + pd.DateOffset(months=12) <= split.validation for c in split.train)
 
 
-def test_the_headline_holds_the_model_and_the_best_baseline_at_the_headline_capacity():
+def test_the_headline_holds_the_model_and_the_strongest_baselines_at_the_headline_capacity():
     def ranking(pr_auc: float) -> dict:
         return {"pr_auc": pr_auc, "pr_auc_ci_low": pr_auc - 0.25, "pr_auc_ci_high": pr_auc + 0.25, "ece": 0.01,
                 "precision_at_100": pr_auc / 2, "revenue_captured_at_100": pr_auc / 4, "precision_at_50": 1.0,
                 "roc_auc": 0.9}
 
     test = Scorecard({"model": ranking(0.5), "rfm_baseline": ranking(0.25)},
-                     {"best_baseline": "rfm_baseline", "pr_auc_ratio_to_best_baseline": 2.0,
-                      "pr_auc_ratio_to_baseline": 3.0})
-    summary = Scorecard({"model": {"pr_auc_mean": 0.55}, "rfm_baseline": {"pr_auc_mean": 0.45}}, {})
-    figures = headline(BacktestMetrics(["2024-01-01"], [test.rankings], test, summary), 100, "2024-01-01")
-    assert figures == {
+                     {"strongest_baselines": ["rfm_baseline"], "pr_auc_ratio_to_strongest_baseline": 2.0,
+                      "pr_auc_ratio_to_spend_rank_baseline": 3.0})
+    summary = Scorecard({"model": {"pr_auc_mean": 0.55}, "rfm_baseline": {"pr_auc_mean": 0.45}},
+                        {"strongest_baselines": ["spend_rank_90d_baseline", "rfm_baseline"],
+                         "pr_auc_ratio_to_strongest_baseline": 1.3, "pr_auc_ratio_to_strongest_baseline_ci_low": 1.1,
+                         "pr_auc_ratio_to_strongest_baseline_ci_high": 1.5})
+    metrics = BacktestMetrics(["2023-10-01", "2024-01-01"], [test.rankings] * 2, test, summary)
+    assert headline(metrics, 100, "2024-01-01") == {
         "test_cutoff": "2024-01-01",
         "model": {"pr_auc": 0.5, "pr_auc_ci_low": 0.25, "pr_auc_ci_high": 0.75, "precision_at_100": 0.25,
                   "revenue_captured_at_100": 0.125, "ece": 0.01, "backtest_pr_auc_mean": 0.55},
-        "best_baseline": {"name": "rfm_baseline", "pr_auc": 0.25, "pr_auc_ci_low": 0.0, "pr_auc_ci_high": 0.5,
-                          "precision_at_100": 0.125, "revenue_captured_at_100": 0.0625, "backtest_pr_auc_mean": 0.45},
-        "pr_auc_ratio_to_best_baseline": 2.0,
+        "strongest_baseline": {"name": "rfm_baseline", "pr_auc": 0.25, "pr_auc_ci_low": 0.0, "pr_auc_ci_high": 0.5,
+                               "precision_at_100": 0.125, "revenue_captured_at_100": 0.0625},
+        "pr_auc_ratio_to_strongest_baseline": 2.0,
+        "backtest": {"pr_auc_ratio_to_strongest_baseline": 1.3, "pr_auc_ratio_to_strongest_baseline_ci_low": 1.1,
+                     "pr_auc_ratio_to_strongest_baseline_ci_high": 1.5,
+                     "strongest_baselines": "2023-10-01: spend_rank_90d_baseline; 2024-01-01: rfm_baseline"},
     }
 
 
-def test_dvc_declares_each_plot_table_once_with_the_rankings_every_data_set_has():
+def test_dvc_declares_each_plot_table_once_with_the_rankings_every_data_set_has_under_params_yaml():
     dvc = yaml.safe_load(DVC_YAML.read_text(encoding="utf-8"))
     [plotted] = [entry["plotted_rankings"] for entry in dvc["vars"] if "plotted_rankings" in entry]
-    assert plotted == [MODEL, *BASELINES]
+    params = params_from_dict(small_params())
+    assert plotted == [MODEL, *baseline_names(params.features.windows_days, params.labels.key_account.trailing_months)]
     paths = [path for entry in dvc["plots"] for path in entry]
     assert len(paths) == len(set(paths))
     assert {f"${{data.evaluation_dir}}/{PLOTS_DIR}/{file}" for file in PLOT_FILES.values()} <= set(paths)

@@ -11,14 +11,15 @@ from pipeline.model_card import (
     _plain_words,
     _prior_lines,
     _segments_table,
+    _strongest_lines,
     _training_lines,
 )
 from tests.conftest import small_params
 
 
 def _scorecards(ece: float, ece_uncalibrated: float) -> tuple[Scorecard, Scorecard]:
-    backtest = {"pr_auc_ratio_to_best_baseline": 1.2, "pr_auc_ratio_to_best_baseline_ci_low": 1.1,
-                "best_baseline": "spend_rank_baseline"}
+    backtest = {"pr_auc_ratio_to_strongest_baseline": 1.2, "pr_auc_ratio_to_strongest_baseline_ci_low": 1.1,
+                "strongest_baselines": ["spend_rank_baseline"]}
     model = {"n_positive": 241, "positive_rate": 0.1303, "ece": ece, "ece_uncalibrated": ece_uncalibrated}
     return Scorecard({"model": model}, {}), Scorecard({}, backtest)
 
@@ -55,22 +56,42 @@ def test_plain_words_count_the_key_accounts_each_ranking_reaches_per_capacity():
         "model": {"n_positive": 40, "n_rows": 900, "recall_at_10": 0.2, "recall_at_50": 0.55},
         "spend_rank_baseline": {"recall_at_10": 0.05, "recall_at_50": 0.3},
         "rfm_baseline": {"recall_at_10": 0.1, "recall_at_50": 0.35},
-    }, {"best_baseline": "rfm_baseline"})
+        "spend_rank_90d_baseline": {"recall_at_10": 0.15, "recall_at_50": 0.3},
+    }, {"strongest_baselines": ["rfm_baseline"], "precision_at_10_strongest_baselines": ["spend_rank_90d_baseline"],
+        "precision_at_50_strongest_baselines": ["rfm_baseline"]})
     lines = _plain_words(params, test, "2011-06-01")
     assert lines[0] == (
         "On the test cutoff 2011-06-01, 40 of the 900 eligible customers became key accounts within 6 months. "
         "A team calling the model's top 50 would have reached 22 of them; ranking by spend over the last 365 days, "
-        "as without the model, 12.")
-    assert lines[-2:] == ["| 10 | 8 | 2 | 4 | 20% |", "| 50 | 22 | 12 | 14 | 55% |"]
-    assert "`spend_rank_baseline` | `rfm_baseline`" in lines[2]
+        "as without the model, 12; the strongest simple rule at that capacity (rfm_baseline: ranking by RFM score, "
+        "the sum of recency, frequency and spend quintiles), 14.")
+    assert lines[-2:] == ["| 10 | 8 | 2 | 6 | `spend_rank_90d_baseline` | 20% |",
+                          "| 50 | 22 | 12 | 14 | `rfm_baseline` | 55% |"]
 
 
-def test_plain_words_name_spend_rank_once_when_it_is_the_best_baseline():
-    test = Scorecard({"model": {"n_positive": 10, "n_rows": 100, **{f"recall_at_{k}": 0.5 for k in (50, 100, 500)}},
-                      "spend_rank_baseline": {f"recall_at_{k}": 0.4 for k in (50, 100, 500)}},
-                     {"best_baseline": "spend_rank_baseline"})
-    table_header = _plain_words(params_from_dict(small_params()), test, "2024-01-01")[2]
-    assert table_header.count("spend_rank_baseline") == 1
+def test_the_headline_comparison_names_the_strongest_baseline_of_the_test_cutoff_and_of_each_fold():
+    ratio = {"pr_auc_ratio_to_strongest_baseline": 1.234, "pr_auc_ratio_to_strongest_baseline_ci_low": 1.05,
+             "pr_auc_ratio_to_strongest_baseline_ci_high": 1.41}
+    test = Scorecard({}, ratio | {"strongest_baselines": ["spend_rank_90d_baseline"]})
+    backtest = Scorecard({}, ratio | {"strongest_baselines": ["rfm_baseline", "spend_rank_90d_baseline"]})
+    [line] = _strongest_lines(test, backtest, 0.95)
+    assert line == (
+        "Strongest simple baseline on the test cutoff (the best PR-AUC among the baselines there): "
+        "`spend_rank_90d_baseline` (ranking by spend over the last 90 days); the model's PR-AUC ratio to it 1.23 "
+        "[95% paired interval 1.05, 1.41]. Over the backtest, against each fold's strongest baseline "
+        "(`rfm_baseline`, `spend_rank_90d_baseline`), the ratio of mean PR-AUC is 1.23 [95% paired interval 1.05, "
+        "1.41].")
+
+
+def test_a_model_not_clearly_better_than_the_strongest_baselines_is_a_known_limit():
+    test, _ = _scorecards(0.003, 0.020)
+    tied = Scorecard({}, {"pr_auc_ratio_to_strongest_baseline": 1.0, "pr_auc_ratio_to_strongest_baseline_ci_low": 1.0,
+                          "strongest_baselines": ["rfm_baseline", "rfm_baseline", "spend_rank_90d_baseline"]})
+    limits = _known_limits(params_from_dict(small_params()), test, tied, SUMMARY)
+    assert limits[0] == (
+        "Over the backtest the model is not clearly better than the strongest simple baseline of each fold "
+        "(`rfm_baseline`, `spend_rank_90d_baseline`): mean PR-AUC ratio 1.00, interval down to 1.00. Treat its "
+        "list as a second opinion next to that baseline's.")
 
 
 def test_segment_values_from_the_data_are_escaped_in_the_card():

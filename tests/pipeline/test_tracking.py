@@ -9,26 +9,11 @@ import pytest
 from mlflow import MlflowClient
 from scipy.special import expit
 
-from models.backtest import Scorecard
-from models.calibration import fit_calibrator
 from models.combined import PRIOR_PART, KeyAccountModel
-from models.estimator import LogisticPrior, predict_probability, train_classifier
-from models.spec import FeatureSpec, SpecMismatchError
+from models.estimator import LogisticPrior
+from models.spec import SpecMismatchError
 from pipeline.common import tracking
-from pipeline.common.config import GateConfig, MlflowConfig
-from pipeline.register import gate_decision
-
-
-@pytest.fixture
-def tiny_model():
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"spend": rng.gamma(2, 100, 600), "industry": rng.choice(["Retail", "Wholesale"], 600)})
-    label = pd.Series(rng.random(600) < frame["spend"] / frame["spend"].max())
-    spec = FeatureSpec.fit(frame, ["spend", "industry"], ["industry"])
-    result = train_classifier(spec.conform(frame), label, spec.conform(frame), label,
-                              {"n_estimators": 20, "num_leaves": 4}, 5, seed=1)
-    calibrator = fit_calibrator(label, predict_probability(result.booster, spec.conform(frame)).to_numpy(), "platt")
-    return KeyAccountModel(result.booster, spec, calibrator), frame
+from pipeline.common.config import MlflowConfig
 
 
 def _logged_in_a_run(model: KeyAccountModel, frame: pd.DataFrame) -> tuple[str, str]:
@@ -64,6 +49,8 @@ def test_champion_moves_only_through_the_gate(project, tiny_model):
     assert tracking.alias_version("kap-test", "challenger") == second.version
     with pytest.raises(tracking.PipelineError, match="no-alias"):
         tracking.alias_version("kap-test", "no-alias")
+    assert tracking.find_alias_version("kap-test", "no-alias") is None
+    assert tracking.find_alias_version("no-such-model", "champion") is None
 
 
 def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
@@ -77,19 +64,6 @@ def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
     tracking.save_model(model, frame.head(10), "saved-model")  # a model folder, registered outside any run
     without_run = MlflowClient().create_model_version("kap-test", source=str(Path("saved-model").resolve()))
     assert tracking.version_run_tag("kap-test", without_run.version, tracking.TRACK_RECORD_TAG) is None
-
-
-def test_gate_decision_names_each_failed_threshold():
-    gate = GateConfig(min_pr_auc=0.2, min_lift_over_baseline=1.1)
-
-    def test_cutoff(pr_auc: float, ratio: float) -> Scorecard:
-        return Scorecard({"model": {"pr_auc": pr_auc}}, {"pr_auc_ratio_to_baseline": ratio})
-
-    assert gate_decision(test_cutoff(0.3, 1.5), gate) == (True, [])
-    passed, failures = gate_decision(test_cutoff(0.1, 1.0), gate)
-    assert not passed and len(failures) == 2 and "min_pr_auc" in failures[0]
-    passed, _ = gate_decision(test_cutoff(float("nan"), 2.0), gate)
-    assert not passed
 
 
 def test_each_project_folder_keeps_its_own_store_in_one_process(tmp_path, monkeypatch):
