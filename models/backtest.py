@@ -53,6 +53,7 @@ from models.rankings import (
     rankings_in,
     spend_rank,
 )
+from models.spec import FeatureSpec
 
 RECALL_GRID = np.linspace(0, 1, 101)
 REVENUE = "outcome_spend"  # the label table's outcome-window spend: revenue captured is measured on it
@@ -92,10 +93,13 @@ class BaselineWindows:
 
 @dataclass(frozen=True)
 class FittedFold:
-    """A fold's model and the rows it learnt from (the logistic-regression baseline learns from them too)."""
+    """A fold's model, the rows it learnt from, and the spec of every candidate feature before the noise guard
+    left some out: the logistic-regression baseline learns from the same rows and all of those features, so a
+    guard that narrows the model never narrows its yardstick."""
 
     model: KeyAccountModel
     training_rows: pd.DataFrame
+    candidate_features: FeatureSpec
 
 
 def segments_of(test: pd.DataFrame, bands: SegmentBands) -> pd.DataFrame:
@@ -133,7 +137,8 @@ def fold_predictions(panel: pd.DataFrame, transactions: pd.DataFrame, test_cutof
     test = panel[panel["cutoff"] == test_cutoff].reset_index(drop=True)
     customers = pd.Index(test["customer_id"])
     X_test = model.spec.conform(test)
-    logistic = fit_logistic_regression(model.spec.conform(train), train[target], model.spec, seed)
+    candidates = fitted.candidate_features
+    logistic = fit_logistic_regression(candidates.conform(train), train[target], candidates, seed)
     horizon_days = ((test_cutoff + pd.DateOffset(months=horizon_months)) - test_cutoff).days
     raw = model.raw_score_conformed(X_test)
     baselines = {spend_rank(w): spend_rank_score(test, w) for w in windows.days} | {
@@ -142,7 +147,7 @@ def fold_predictions(panel: pd.DataFrame, transactions: pd.DataFrame, test_cutof
         RECENCY_WEIGHTED_SPEND_RANK: recency_weighted_spend(transactions, test_cutoff, customers),
         GROWTH_RANK: growth_rank_score(test),
         RFM: rfm_score(test),
-        LOGISTIC_REGRESSION: logistic_regression_score(logistic, X_test, model.spec),
+        LOGISTIC_REGRESSION: logistic_regression_score(logistic, candidates.conform(test), candidates),
         BGNBD: bgnbd_expected_spend(transactions, test_cutoff, horizon_days, customers),
     }
     scores = {MODEL: raw} | {name: baselines[name] for name in baseline_names(windows.days, windows.bar_months)}

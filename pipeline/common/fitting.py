@@ -12,6 +12,7 @@ from features.labels import TARGET
 from models.backtest import FittedFold, MetricSettings, SegmentBands, generate_cutoffs
 from models.combined import FitReport, FitSettings, KeyAccountModel, fit_model, fitting_rows
 from models.signal import SignalGuard
+from models.spec import FeatureSpec
 from models.split import TimeSplit
 from pipeline.common.adapters import split_of
 from pipeline.common.config import Params
@@ -84,10 +85,12 @@ def fit_model_for(params: Params, panel: pd.DataFrame, split: TimeSplit, hyperpa
 def fitted_fold_for(params: Params, panel: pd.DataFrame, test_cutoff: pd.Timestamp, hyperparameters: dict,
                     trained: KeyAccountModel | None = None) -> FittedFold:
     """A backtest fold's model, `trained` when given (the last fold), else fitted on the split of the fold's
-    own test cutoff; with the rows it learns from."""
+    own test cutoff; with the rows it learns from and the spec of every configured feature on them."""
     split = split_of(params, panel, test_cutoff)
     model = trained or fit_model_for(params, panel, split, hyperparameters)[0]
-    return FittedFold(model, fitting_rows_for(params, panel, split))
+    rows = fitting_rows_for(params, panel, split)
+    settings = fit_settings(params, hyperparameters)
+    return FittedFold(model, rows, FeatureSpec.fit(rows, list(settings.features), list(settings.categorical)))
 
 
 def metric_settings(params: Params) -> MetricSettings:

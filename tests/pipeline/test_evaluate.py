@@ -7,7 +7,9 @@ import pytest
 import yaml
 
 from models.backtest import BacktestMetrics, Scorecard
+from models.combined import KeyAccountModel
 from models.rankings import MODEL, baseline_names
+from models.spec import FeatureSpec
 from pipeline.common import fitting
 from pipeline.common.artifacts import PLOT_FILES, PLOTS_DIR
 from pipeline.common.config import params_from_dict
@@ -89,3 +91,15 @@ def test_dvc_declares_each_plot_table_once_with_the_rankings_every_data_set_has_
     assert len(paths) == len(set(paths))
     assert {f"${{data.evaluation_dir}}/{PLOTS_DIR}/{file}" for file in PLOT_FILES.values()} <= set(paths)
     assert not any("plots" in stage for stage in dvc["stages"].values())  # declared at the top level only
+
+
+def test_a_folds_logistic_regression_learns_from_every_configured_feature_not_only_the_guarded_models():
+    params = params_from_dict(small_params(split={"validation_gap_months": None}))
+    configured = fitting.fit_settings(params, {})
+    narrowed = FeatureSpec.fit(PANEL, [], [])  # a model the noise guard left with no column at all
+    trained = KeyAccountModel(booster=None, spec=narrowed, calibrator=None)
+    fold = fitted_fold_for(params, PANEL.assign(**{c: "x" for c in configured.features}), pd.Timestamp("2024-01-01"),
+                           {}, trained)
+    assert fold.model is trained
+    assert fold.candidate_features.columns == configured.features
+    assert fold.candidate_features.categorical == configured.categorical
