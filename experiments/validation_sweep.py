@@ -23,7 +23,7 @@ import yaml
 
 from pipeline.common.adapters import split_of
 from pipeline.common.artifacts import load_panel
-from pipeline.common.config import Params, load_params
+from pipeline.common.config import Params, load_params, params_with
 from pipeline.common.fitting import backtest_test_cutoffs, fit_model_for, hyperparameters_of
 
 
@@ -37,20 +37,6 @@ def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
     return name, overrides
 
 
-def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
-    """`params` with dotted keys set (validated like params.yaml)."""
-    raw = params.model_dump()
-    for key, value in overrides.items():
-        *groups, leaf = key.split(".")
-        node = raw
-        for group in groups:
-            node = node[group]
-        if leaf not in node:
-            raise SystemExit(f"unknown params key {key}")
-        node[leaf] = value
-    return Params.model_validate(raw)
-
-
 def validation_scores(params: Params, panel: pd.DataFrame, seeds: list[int]) -> list[float]:
     """Validation average precision of each backtest fold (mean over `seeds`)."""
     cutoffs = sorted(pd.to_datetime(panel["cutoff"].unique()))
@@ -58,7 +44,7 @@ def validation_scores(params: Params, panel: pd.DataFrame, seeds: list[int]) -> 
     scores = []
     for test_cutoff in backtest_test_cutoffs(params, cutoffs, last):
         split = split_of(params, panel, test_cutoff)
-        reports = [fit_model_for(with_overrides(params, {"seed": seed}), panel, split, hyperparameters_of(params))[1]
+        reports = [fit_model_for(params_with(params, {"seed": seed}), panel, split, hyperparameters_of(params))[1]
                    for seed in seeds]
         per_seed = [report.training.validation_average_precision for report in reports]
         scores.append(sum(per_seed) / len(per_seed))
@@ -77,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for text in args.candidate:
         name, overrides = parse_candidate(text)
-        scores = validation_scores(with_overrides(params, overrides), panel, seeds)
+        scores = validation_scores(params_with(params, overrides), panel, seeds)
         rows.append({"candidate": name, **{f"fold_{i + 1}": s for i, s in enumerate(scores)},
                      "mean": sum(scores) / len(scores)})
         print(f"{name}: " + " / ".join(f"{s:.4f}" for s in scores) + f"  mean {rows[-1]['mean']:.4f}", flush=True)

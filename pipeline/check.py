@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.spine import customers_seen_before
 from pipeline.common.adapters import labelled_cutoffs, labels_for, split_of
-from pipeline.common.config import Params
+from pipeline.common.config import Params, params_with
 from pipeline.common.errors import ConfigError, UserInputError
 from pipeline.common.fitting import backtest_test_cutoffs
 from pipeline.common.validation import read_sources, validate_tables
@@ -66,18 +66,6 @@ def time_plan(params: Params, first: pd.Timestamp, last: pd.Timestamp) -> Plan:
     return Plan(cutoffs, split.train, split.validation, split.test, backtest)
 
 
-def _with(params: Params, changes: dict[str, object]) -> Params:
-    """Params with dotted keys replaced (e.g. {"evaluate.backtest_folds": 2})."""
-    raw = params.model_dump()
-    for key, value in changes.items():
-        *groups, name = key.split(".")
-        node = raw
-        for group in groups:
-            node = node[group]
-        node[name] = value
-    return type(params).model_validate(raw)
-
-
 def _candidates(params: Params) -> list[dict[str, object]]:
     """Changes to try, smallest first: fewer or closer backtest folds, a shorter gap, then shorter windows."""
     ev, labels = params.evaluate, params.labels
@@ -98,7 +86,7 @@ def feasible_change(params: Params, first: pd.Timestamp, last: pd.Timestamp) -> 
     """The first candidate change whose plan works on this span, or None."""
     for change in _candidates(params):
         try:
-            time_plan(_with(params, change), first, last)
+            time_plan(params_with(params, change), first, last)
         except (ConfigError, ValueError):
             continue
         return change

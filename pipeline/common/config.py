@@ -544,6 +544,19 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError("\n".join(f"{source}: {p}" for p in problems))
 
 
+def params_with(params: Params, changes: dict[str, Any]) -> Params:
+    """`params` with dotted keys replaced (e.g. {"evaluate.backtest_folds": 2}), validated like params.yaml (an
+    unknown key is refused)."""
+    raw = params.model_dump()
+    for key, value in changes.items():
+        *groups, name = key.split(".")
+        node = raw
+        for group in groups:
+            node = node[group]
+        node[name] = value
+    return type(params).model_validate(raw)
+
+
 def params_from_dict(raw: dict[str, Any], source: str = "params") -> Params:
     """Typed parameters from an already parsed params mapping; `source` names it in messages."""
     if not isinstance(raw, dict):
