@@ -226,7 +226,9 @@ class DataConfig(_Group):
     explain_dir: Path = Field(description="SHAP summary plot and mean |SHAP| table.")
     model_card_file: Path = Field(description="Model card (Markdown).")
     registry_file: Path = Field(description="Registry decision: champion or challenger (JSON).")
-    scores_dir: Path = Field(description="Ranked prospect list (CSV, Parquet) and the HTML sales report.")
+    scores_dir: Path = Field(description="Scoring runs (runs/<as-of>/, the latest pointer) and the ledger of "
+                                         "issued lists.")
+    track_record_file: Path = Field(description="The issued lists' realised track record (JSON; Markdown beside).")
     files: FilesConfig = Field(default_factory=FilesConfig, description="How to read your exports.")
 
 
@@ -400,6 +402,24 @@ class GateConfig(_Group):
                                       "scored on the same rows, by at most this (absolute PR-AUC).")
 
 
+class DriftConfig(_Group):
+    """Early warning without labels: the scored population against the reference stored with the model."""
+
+    bins: StrictInt = Field(10, ge=2, le=100, description="Quantile bins of the reference per numeric feature.")
+    psi_warn: StrictFloat = Field(0.1, gt=0, description="A population stability index above this is reported.")
+    psi_alert: StrictFloat = Field(0.25, gt=0, description="... above this it is an alert (the score's, or any "
+                                                          "feature the model reads).")
+    expected_change_alert: StrictFloat = Field(
+        0.5, gt=0, description="Alert when the expected share of new key accounts (mean probability) differs from "
+                               "the reference's by more than this relative change (0.5: half again, or half).")
+
+    @model_validator(mode="after")
+    def _warn_below_alert(self) -> DriftConfig:
+        if self.psi_warn > self.psi_alert:
+            raise ValueError("score.drift.psi_warn must not exceed score.drift.psi_alert")
+        return self
+
+
 class ScoreConfig(_Group):
     """The scoring run."""
 
@@ -408,6 +428,28 @@ class ScoreConfig(_Group):
     top_reasons: StrictInt = Field(3, ge=0, description="Reasons listed per customer.")
     max_data_age_days: StrictInt | None = Field(
         None, ge=0, description="Fail when the newest transaction is older than this; null: no check.")
+    keep_runs: Count = Field(12, description="Runs kept under scores_dir/runs (the oldest are removed).")
+    min_free_mb: StrictInt = Field(500, ge=0, description="Free space scores_dir needs before any heavy work.")
+    capacity: Count = Field(100, description="Customers in tier A: the accounts sales can work in a horizon.")
+    capacity_per_owner: Count | None = Field(
+        None, description="Tier A per account owner instead: each owner's top N (customers without an owner form "
+                          "one group); null: score.capacity overall.")
+    tier_b_share: StrictFloat = Field(0.10, gt=0, le=1, description="Tier B: after A, down to this share of the "
+                                                                    "eligible customers by rank.")
+    tier_c_share: StrictFloat = Field(0.30, gt=0, le=1, description="Tier C: after B, down to this share; D: the "
+                                                                    "rest.")
+    explain_top: Count = Field(50000, description="Customers (by rank) given reasons and contributions.")
+    movers: StrictInt = Field(20, ge=0, description="Biggest rank movers since the previous run explained.")
+    holdout_share: StrictFloat = Field(
+        0.0, ge=0, lt=1, description="Seeded share of tier A withheld from sales as a control group (ledger).")
+    drift: DriftConfig = Field(default_factory=DriftConfig, description="Drift alarms against the model's "
+                                                                        "reference.")
+
+    @model_validator(mode="after")
+    def _tiers_nested(self) -> ScoreConfig:
+        if self.tier_b_share > self.tier_c_share:
+            raise ValueError("score.tier_b_share must not exceed score.tier_c_share")
+        return self
 
 
 class ReportConfig(_Group):
