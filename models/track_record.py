@@ -80,9 +80,9 @@ class Reach:
     def compared(self, level: str) -> str:
         """The difference in words with its interval, e.g. 'difference +13, 95% interval +5 to +21'."""
         if self.difference_interval is None:
-            return f"difference {self.difference:+d}; too few accounts for an interval"
+            return f"difference {signed(self.difference)}; too few accounts for an interval"
         low, high = self.difference_interval
-        return f"difference {self.difference:+d}, {level} interval {low:+.0f} to {high:+.0f}"
+        return f"difference {signed(self.difference)}, {level} interval {signed(low)} to {signed(high)}"
 
     def to_dict(self) -> dict:
         """Plain values for JSON."""
@@ -130,12 +130,12 @@ class Uplift:
                   f"{_became(self.treated_key_accounts)} ({_percent(self.treated_rate)}); of the {self.control} "
                   f"withheld, {self.control_key_accounts} ({_percent(self.control_rate)})")
         if self.interval is None:
-            difference = "" if np.isnan(self.difference) else f": difference {self.difference * 100:+.0f} points"
+            difference = "" if np.isnan(self.difference) else f": difference {signed(self.difference * 100)} points"
             return (f"{groups}{difference}; too few accounts for an interval (fewer than {self.min_count} handed to "
                     "sales or withheld).")
         low, high = self.interval
-        return (f"{groups}: difference {self.difference * 100:+.0f} points, {self.confidence:.0%} interval "
-                f"{low * 100:+.0f} to {high * 100:+.0f} points.")
+        return (f"{groups}: difference {signed(self.difference * 100)} points, {self.confidence:.0%} interval "
+                f"{signed(low * 100)} to {signed(high * 100)} points.")
 
     def to_dict(self) -> dict:
         """Plain values for JSON, with the line."""
@@ -242,7 +242,7 @@ def pooled_uplift(uplifts: Sequence[Uplift], bootstrap: Bootstrap) -> Uplift | N
     An account on several lists counts once per list."""
     if not uplifts:
         return None
-    lists = "list" if len(uplifts) == 1 else f"{len(uplifts)} lists"
+    lists = "one list" if len(uplifts) == 1 else f"{len(uplifts)} lists"
     return uplift(f"over the {lists} with a holdout", sum(u.treated for u in uplifts),
                   sum(u.treated_key_accounts for u in uplifts), sum(u.control for u in uplifts),
                   sum(u.control_key_accounts for u in uplifts), bootstrap)
@@ -305,6 +305,12 @@ def _list_uplift(as_of: str, tier_a: pd.DataFrame, outcome: pd.Series, bootstrap
 
 def _became(count: int) -> str:
     return "1 became a key account" if count == 1 else f"{count} became key accounts"
+
+
+def signed(value: float) -> str:
+    """A whole number with its sign, 0 without one: +13, -2, 0."""
+    rounded = round(value)
+    return f"{rounded:+d}" if rounded else "0"
 
 
 def _percent(rate: float) -> str:

@@ -18,7 +18,7 @@ from features.labels import TARGET
 from features.spine import customers_seen_before
 from models.baselines import spend_rank_score
 from models.rankings import SPEND_RANK_WINDOW_DAYS
-from models.track_record import SPEND_SCORE, Bootstrap, ListResult, evaluate_list, pooled_uplift
+from models.track_record import SPEND_SCORE, Bootstrap, ListResult, evaluate_list, pooled_uplift, signed
 from pipeline.common.adapters import data_end, labels_for
 from pipeline.common.artifacts import load_validated
 from pipeline.common.config import Params
@@ -91,8 +91,9 @@ def track_record_markdown(record: dict) -> str:
     """The track record as a Markdown page for people."""
     intro = record["summary"]
     if record["data_end"] is not None:
-        intro += (f" Data up to {record['data_end']} (exclusive); key accounts within {record['horizon_months']} "
-                  "months; the spend-rank lists recomputed from the data before each list's day.")
+        last_day = (pd.Timestamp(record["data_end"]) - pd.Timedelta(days=1)).date()
+        intro += (f" Transactions up to {last_day}; key accounts within {record['horizon_months']} months; each "
+                  "spend-rank list recomputed from the transactions before its list's day.")
     lines = ["# Track record of the issued lists", "", intro, ""]
     if record["pooled_uplift"] is not None:
         lines += [record["pooled_uplift"]["line"], ""]
@@ -103,10 +104,10 @@ def track_record_markdown(record: dict) -> str:
                   "interval of the difference |", "|---|---|---|---|---|---|---|"]
         for reach in [result["tier_a"], *result["top_k"]]:
             interval = reach["difference_interval"]
-            shown = "too few" if interval is None else f"{interval[0]:+.0f} to {interval[1]:+.0f}"
+            shown = "too few" if interval is None else f"{signed(interval[0])} to {signed(interval[1])}"
             precision = "n/a" if reach["model_precision"] is None else f"{reach['model_precision']:.0%}"
             lines.append(f"| {reach['group']} | {reach['size']} | {reach['model']} | {precision} | "
-                         f"{reach['spend_rank']} | {reach['difference']:+d} | {shown} |")
+                         f"{reach['spend_rank']} | {signed(reach['difference'])} | {shown} |")
         lines.append("")
     if record["pending"]:
         lines += ["## Pending", "", "| issued | model version | due |", "|---|---|---|"]
