@@ -182,8 +182,9 @@ class ListResult:
         lines.append(f"{self.key_accounts} of the {self.eligible} customers eligible on {self.as_of} became key "
                      "accounts.")
         if self.left_out:
-            lines.append(f"{self.left_out} of the list's accounts are not eligible on {self.as_of} in today's data "
-                         "(revised exports) and are left out of every count.")
+            verb = "is" if self.left_out == 1 else "are"
+            lines.append(f"{self.left_out} of the list's accounts {verb} not eligible on {self.as_of} in today's "
+                         f"data (revised exports) and {verb} left out of every count.")
         if self.uplift is not None:
             lines.append(self.uplift.line())
         return lines

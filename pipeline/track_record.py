@@ -18,7 +18,7 @@ from features.labels import TARGET
 from features.spine import customers_seen_before
 from models.baselines import spend_rank_score
 from models.rankings import SPEND_RANK_WINDOW_DAYS
-from models.track_record import SPEND_SCORE, Bootstrap, ListResult, evaluate_list, pooled_uplift, signed
+from models.track_record import SPEND_SCORE, Bootstrap, evaluate_list, pooled_uplift, signed
 from pipeline.common.adapters import data_end, labels_for
 from pipeline.common.artifacts import load_validated
 from pipeline.common.config import Params
@@ -34,18 +34,24 @@ def due_date(as_of: str, horizon_months: int) -> pd.Timestamp:
     return pd.Timestamp(as_of) + pd.DateOffset(months=horizon_months)
 
 
-def population_at(params: Params, tables: ValidatedTables, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The customers eligible at `as_of` with their outcome within labels.horizon_months (became_key_account) and
-    their spend-rank score (net spend over the 365 days before `as_of`), under training's rules."""
-    labels = labels_for(params, tables.transactions, customers_seen_before(tables.transactions, [as_of]))
+def populations_at(params: Params, tables: ValidatedTables, as_ofs: list[str]) -> dict[str, pd.DataFrame]:
+    """Per as-of date (YYYY-MM-DD), the customers eligible then with their outcome within labels.horizon_months
+    (became_key_account) and their spend-rank score (net spend over the 365 days before it), under training's
+    rules; one pass over the transactions for all dates."""
+    days = sorted({pd.Timestamp(as_of) for as_of in as_ofs})
+    labels = labels_for(params, tables.transactions, customers_seen_before(tables.transactions, days))
     eligible = labels.loc[labels["eligible"], ["customer_id", "cutoff", TARGET]]
     if eligible.empty:
-        return eligible.drop(columns="cutoff").assign(**{SPEND_SCORE: pd.Series(dtype="float64")})
-    spend = build_features(tables.transactions, tables.customers, eligible[["customer_id", "cutoff"]],
-                           (SPEND_RANK_WINDOW_DAYS,), families=("spend",))
-    spend[SPEND_SCORE] = spend_rank_score(spend).to_numpy()
-    return eligible.merge(spend[["customer_id", SPEND_SCORE]], on="customer_id", how="left",
-                          validate="1:1")[["customer_id", TARGET, SPEND_SCORE]]
+        spend = eligible.assign(**{SPEND_SCORE: pd.Series(dtype="float64")})
+    else:
+        spend = build_features(tables.transactions, tables.customers, eligible[["customer_id", "cutoff"]],
+                               (SPEND_RANK_WINDOW_DAYS,), families=("spend",))
+        spend[SPEND_SCORE] = spend_rank_score(spend).to_numpy()
+    population = eligible.merge(spend[["customer_id", "cutoff", SPEND_SCORE]], on=["customer_id", "cutoff"],
+                                how="left", validate="1:1")
+    columns = ["customer_id", TARGET, SPEND_SCORE]
+    day = population["cutoff"].dt.strftime("%Y-%m-%d")
+    return {as_of: population.loc[day == as_of, columns].reset_index(drop=True) for as_of in as_ofs}
 
 
 def track_record(params: Params, issued: list[IssuedList], tables: ValidatedTables) -> dict:
@@ -55,16 +61,16 @@ def track_record(params: Params, issued: list[IssuedList], tables: ValidatedTabl
     horizon = params.labels.horizon_months
     cfg = params.evaluate
     bootstrap = Bootstrap(cfg.bootstrap_resamples, cfg.confidence, params.seed)
-    evaluated: list[ListResult] = []
-    pending = []
+    due, pending = [], []
     for entry in issued:
-        due = due_date(entry.as_of, horizon)
-        if due > end:
-            pending.append({"as_of": entry.as_of, "model_version": entry.model_version, "due": str(due.date())})
-            continue
-        population = population_at(params, tables, pd.Timestamp(entry.as_of))
-        evaluated.append(evaluate_list(entry.as_of, entry.model_version, entry.members_frame(), population, cfg.k,
-                                       horizon, bootstrap))
+        day = due_date(entry.as_of, horizon)
+        if day <= end:
+            due.append(entry)
+        else:
+            pending.append({"as_of": entry.as_of, "model_version": entry.model_version, "due": str(day.date())})
+    populations = populations_at(params, tables, [entry.as_of for entry in due]) if due else {}
+    evaluated = [evaluate_list(entry.as_of, entry.model_version, entry.members_frame(), populations[entry.as_of],
+                               cfg.k, horizon, bootstrap) for entry in due]
     pooled = pooled_uplift([result.uplift for result in evaluated if result.uplift is not None], bootstrap)
     return {"data_end": str(end.date()), "horizon_months": horizon, "issued_lists": len(issued),
             "evaluated": [result.to_dict() for result in evaluated], "pending": pending,

@@ -61,7 +61,7 @@ def test_members_no_longer_eligible_are_left_out_and_said_so():
     result = evaluate_list("2023-01-01", "3", members, population[population["customer_id"] != "M2"], ks=(5,),
                            horizon_months=12, bootstrap=BOOTSTRAP)
     assert (result.left_out, result.tier_a.size, result.tier_a.model, result.tier_a.spend_rank) == (1, 2, 1, 0)
-    assert "1 of the list's accounts are not eligible on 2023-01-01 in today's data" in " ".join(result.lines())
+    assert "1 of the list's accounts is not eligible on 2023-01-01 in today's data" in " ".join(result.lines())
 
 
 def _large_case(n: int = 400, tier_a: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -3,10 +3,11 @@ import json
 import pandas as pd
 import pytest
 
+from pipeline.common.artifacts import load_validated
 from pipeline.common.config import params_from_dict
 from pipeline.common.io import write_json
 from pipeline.common.ledger import issued_list_of, record_issued_list, track_record_sentence
-from pipeline.track_record import due_date, population_at, run
+from pipeline.track_record import due_date, populations_at, run
 from tests.conftest import customers_frame, small_params, transactions_frame
 
 LIST_ORDER = ["M1", "M2", "M3", "S1", "S2", "F1", "F2", "F3", "F4", "F5"]
@@ -50,13 +51,17 @@ def _issue(params, as_of: str, holdout: list[bool] | None = None) -> None:
         prospects, as_of, "key_account_potential", "3", params.evaluate.k, 0.3, params.seed))
 
 
-def test_population_at_the_as_of_has_training_s_eligibility_outcomes_and_365_day_spend(params):
-    from pipeline.common.artifacts import load_validated
-
-    population = population_at(params, load_validated(params), pd.Timestamp("2023-01-01")).set_index("customer_id")
-    assert sorted(population.index) == sorted(LIST_ORDER)
-    assert population.index[population["became_key_account"]].tolist() == ["M1", "M2"]
-    assert population.loc["S1", "spend_rank_score"] == 5000.0 and population.loc["F3", "spend_rank_score"] == 50.0
+def test_populations_at_each_as_of_have_training_s_eligibility_outcomes_and_365_day_spend(params):
+    days = ["2023-01-01", "2023-06-01", "2022-01-01"]
+    populations = populations_at(params, load_validated(params), days)
+    january = populations[days[0]].set_index("customer_id")
+    assert sorted(january.index) == sorted(LIST_ORDER)
+    assert january.index[january["became_key_account"]].tolist() == ["M1", "M2"]
+    assert january.loc["S1", "spend_rank_score"] == 5000.0 and january.loc["F3", "spend_rank_score"] == 50.0
+    # by June M1 is a key account already (not eligible); S1 spent 5,900 in the 365 days before
+    june = populations[days[1]].set_index("customer_id")
+    assert "M1" not in june.index and june.loc["S1", "spend_rank_score"] == 5900.0
+    assert populations[days[2]].empty  # before any transaction
 
 
 def test_due_list_is_evaluated_against_spend_rank_and_the_other_is_pending(params):
@@ -118,3 +123,20 @@ def test_no_issued_list_writes_a_record_saying_so(tmp_path):
 def test_due_date_is_the_end_of_the_horizon():
     assert due_date("2023-01-31", 1) == pd.Timestamp("2023-02-28")
     assert due_date("2023-01-01", 12) == pd.Timestamp("2024-01-01")
+
+
+def test_several_due_lists_are_each_evaluated_at_their_own_day_and_the_newest_heads_the_report(params):
+    for as_of in ["2023-02-01", "2023-01-01"]:
+        _issue(params, as_of, holdout=[True, False, False] + [False] * 7)
+    record = run(params)
+    assert [result["as_of"] for result in record["evaluated"]] == ["2023-01-01", "2023-02-01"]
+    assert track_record_sentence(record).startswith("Of the 3 accounts in tier A on 2023-02-01, 2 became key accounts")
+    pooled = record["pooled_uplift"]
+    assert (pooled["scope"], pooled["treated"], pooled["control"], pooled["control_key_accounts"]) == (
+        "over the 2 lists with a holdout", 4, 2, 2)
+
+
+def test_a_day_without_eligible_customers_has_an_empty_population(params):
+    populations = populations_at(params, load_validated(params), ["2022-01-01"])
+    assert populations["2022-01-01"].empty
+    assert populations["2022-01-01"].columns.tolist() == ["customer_id", "became_key_account", "spend_rank_score"]
