@@ -107,7 +107,7 @@ def track_record_markdown(record: dict) -> str:
         lines += [f"## List of {result['as_of']} (model version {markdown_cell(result['model_version'])})", ""]
         lines += [f"- {line}" for line in result["lines"]]
         lines += ["", "| accounts | size | key accounts | precision | ranking by 12-month spend | difference | "
-                  "interval of the difference |", "|---|---|---|---|---|---|---|"]
+                  f"{result['confidence']:.0%} interval of the difference |", "|---|---|---|---|---|---|---|"]
         for reach in [result["tier_a"], *result["top_k"]]:
             interval = reach["difference_interval"]
             shown = "too few" if interval is None else f"{signed(interval[0])} to {signed(interval[1])}"
