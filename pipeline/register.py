@@ -11,6 +11,11 @@ champion only if it passes the gate declared in params (`gate_decision`):
   it no longer gets, or trained on outcomes after this test cutoff): the record says so.
 
 The decision, its numbers and plain words go to data.registry_file and the log.
+
+A version trained on the same data with the same params (and code) as the model (equal training_data_hash and
+training_params_hash) is not registered again: the record says which version holds it. The gate is still
+decided and recorded; when it passes and that version is not champion, it becomes champion (so a change of the
+gate's params alone acts on the version the registry holds); otherwise the aliases stay as they are.
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ def champion_comparison(params: Params, rows: pd.DataFrame, challenger_score: pd
                                   "these rows' outcomes may be among its training labels")
     try:
         refuse_other_population(params, logged, f"champion version {version}")
-        score = tracking.load_model(tracking.version_uri(name, version)).raw_score(rows)
+        score = tracking.load_version_model(name, version).raw_score(rows)
     except (UserInputError, PipelineError, SpecMismatchError) as exc:
         return ChampionComparison(version, challenger, None, str(exc))
     return ChampionComparison(version, challenger, _pr_auc(rows, score))
@@ -147,28 +152,53 @@ def _pr_auc(rows: pd.DataFrame, score: pd.Series) -> float:
     return ranking_metrics(rows[TARGET].to_numpy(), score.to_numpy(), ks=())["pr_auc"]
 
 
+def kept_version_explanation(version: str, champion: str | None, decision: GateDecision) -> str:
+    """In plain words: registry version `version` already holds a model of the same data and params, so nothing
+    was registered; what the gate decided and what became of the aliases (`champion`: the version that was
+    champion before)."""
+    head = f"Version {version} already holds a model of the same data and params; nothing registered."
+    if decision.promote:
+        becomes = "stays champion" if champion == version else "becomes champion"
+        return f"{head} It passes the gate and {becomes}: " + "; ".join(decision.reasons + decision.notes) + "."
+    stays = "stays champion (a refusal moves no alias)" if champion == version else "is not promoted"
+    return f"{head} It does not pass the gate and {stays}: " + "; ".join(decision.failures + decision.notes) + "."
+
+
 def run(params: Params) -> dict:
-    """Stage entry: register the model as challenger, promote it to champion if it passes the gate."""
-    summary = read_json(params.data.model_dir / SUMMARY_FILE)
+    """Stage entry: register the model as challenger, promote it to champion if it passes the gate; a model of
+    the same data and params as an existing version is not registered again."""
+    summary_file = params.data.model_dir / SUMMARY_FILE
+    summary = read_json(summary_file)
+    fingerprint = tracking.TrainingFingerprint.from_summary(summary, str(summary_file))
     test, backtest = load_evaluation(params)
     panel = load_panel(params)
     rows = panel[panel["cutoff"] == pd.Timestamp(summary["test_cutoff"])].reset_index(drop=True)
     challenger, _ = load_trained(params)
     tracking.configure(params.mlflow)
+    name = params.mlflow.registered_model
     champion = champion_comparison(params, rows, challenger.raw_score(rows), summary["test_cutoff"])
     decision = gate_decision(test, backtest, champion, params.gate)
-    registration = tracking.register(summary["model_uri"], params.mlflow.registered_model, decision.promote,
-                                     summary["run_id"])
-    explanation = decision.explanation(registration.version)
+    existing = tracking.same_training_version(name, fingerprint)
+    if existing is None:
+        registration = tracking.register(summary["model_uri"], name, decision.promote, summary["run_id"],
+                                         fingerprint)
+        explanation = decision.explanation(registration.version)
+    else:
+        champion_before = tracking.find_alias_version(name, tracking.CHAMPION)
+        registration = tracking.keep_version(name, existing, decision.promote)
+        explanation = kept_version_explanation(existing, champion_before, decision)
     record = {
         "registered_model": registration.name,
         "version": registration.version,
+        "registered": registration.registered,
         "aliases": list(registration.aliases),
         "run_id": summary["run_id"],
         "promoted_to_champion": decision.promote,
         "decision": explanation,
         "gate_failures": decision.failures,
         "gate": decision.numbers,
+        "training_data_hash": fingerprint.data_hash,
+        "training_params_hash": fingerprint.params_hash,
     }
     (log.info if decision.promote else log.warning)("%s", explanation)
     write_json(record, params.data.registry_file)

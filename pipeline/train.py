@@ -3,28 +3,64 @@ validation cutoff (optionally after a seeded hyperparameter search on it), witho
 noise guard finds no stable signal in.
 
 Writes the model (MLflow format, with signature, input example and feature spec) and a training summary
-to data.model_dir, and logs params, metrics and the model to an MLflow run.
+to data.model_dir, and logs params, metrics and the model to an MLflow run. The run and the summary carry the
+model's fingerprint: the SHA-256 of each part file (checked before a registry version is loaded), of the feature
+and label tables it learnt from (training_data_hash) and of everything else that shaped it (training_params_hash:
+the params, the fingerprint schema, the training code and the fitting libraries' versions).
 """
 
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 
+import models
 from features.labels import TARGET
 from models.combined import FitReport, fit_prior, training_design
 from models.split import TimeSplit
 from models.tuning import TrialResult, search_hyperparameters
-from pipeline.common import tracking
+from pipeline.common import fitting, tracking
 from pipeline.common.adapters import population_settings, split_of
-from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE, load_panel
+from pipeline.common.artifacts import FEATURES_FILE, LABELS_FILE, MLFLOW_MODEL_DIR, SUMMARY_FILE, load_panel
 from pipeline.common.config import Params
+from pipeline.common.fingerprint import FINGERPRINT_SCHEMA, data_fingerprint, file_sha256, params_hash
 from pipeline.common.fitting import fit_model_for, fit_settings, fitting_rows_for, hyperparameters_of
 from pipeline.common.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
+
+MODEL_SHAPING_GROUPS = ("model", "calibration", "tuning", "split", "features", "labels")  # params.yaml groups
+FITTING_LIBRARIES = ("lightgbm", "scikit-learn")
+
+
+def training_data_files(params: Params) -> list[Path]:
+    """The tables the model learns from: the feature snapshots and the labels (what training_data_hash covers).
+    Their bytes follow from the validated tables, the feature and label params and the feature code, so an
+    equal hash means the same training rows."""
+    return [params.data.features_dir / FEATURES_FILE, params.data.labels_dir / LABELS_FILE]
+
+
+def training_code() -> dict:
+    """The SHA-256 of each source file of the code that fits and stores the model (the models package, this
+    stage, pipeline/common/fitting.py) and the fitting libraries' versions: a code change trains a model the
+    registry does not hold yet, even on the same data and params."""
+    package = Path(models.__file__).parent
+    sources = {f"models/{path.relative_to(package).as_posix()}": path for path in package.rglob("*.py")}
+    sources |= {"pipeline/train.py": Path(__file__), "pipeline/common/fitting.py": Path(fitting.__file__)}
+    return {"sources": {name: file_sha256(path) for name, path in sorted(sources.items())},
+            "libraries": {library: version(library) for library in FITTING_LIBRARIES}}
+
+
+def training_settings(params: Params) -> dict:
+    """Everything besides the data that shapes the trained model (what training_params_hash covers): the seed,
+    the model, calibration, tuning, split, features and labels params, the fingerprint schema and the code."""
+    return {"fingerprint_schema": FINGERPRINT_SCHEMA, "seed": params.seed,
+            **{group: getattr(params, group).model_dump(mode="json") for group in MODEL_SHAPING_GROUPS},
+            "code": training_code()}
 
 
 def tuned_hyperparameters(params: Params, panel: pd.DataFrame, split: TimeSplit) -> dict:
@@ -67,6 +103,7 @@ def signal_summary(report: FitReport) -> dict | None:
 def run(params: Params) -> dict:
     """Stage entry: fit, calibrate and log the model (MLflow run) and write it to data.model_dir."""
     panel = load_panel(params)
+    data_hash = data_fingerprint(training_data_files(params))
     split = split_of(params, panel)
     train = fitting_rows_for(params, panel, split)
     tracking.configure(params.mlflow)
@@ -96,11 +133,14 @@ def run(params: Params) -> dict:
             "train_rows": len(train),
             "train_positive_rate": float(train[TARGET].mean()),
         })
-        model_uri = tracking.log_model(model, example)
+        logged = tracking.log_model(model, example)
+        fingerprint = tracking.TrainingFingerprint(logged.artifact_sha256, data_hash,
+                                                   params_hash(training_settings(params)))
+        mlflow.set_tags(fingerprint.tags())
         validation = panel[panel["cutoff"] == split.validation]
         summary = {
             "run_id": run_.info.run_id,
-            "model_uri": model_uri,
+            "model_uri": logged.uri,
             "best_iteration": result.best_iteration,
             "validation_average_precision": result.validation_average_precision,
             "hyperparameters": chosen,
@@ -113,6 +153,7 @@ def run(params: Params) -> dict:
             "train_rows": len(train),
             "validation_rows": len(validation),
             "validation_positive_rate": float(validation[TARGET].mean()),
+            **fingerprint.summary(),
         }
         with atomic_dir(params.data.model_dir) as tmp:
             tracking.save_model(model, example, str(tmp / MLFLOW_MODEL_DIR))

@@ -1,4 +1,5 @@
-"""MLflow: the logged model serves probabilities from raw feature frames; aliases follow the gate."""
+"""MLflow: the logged model serves probabilities from raw feature frames; aliases follow the gate; a model folder
+loads from its part files."""
 
 from pathlib import Path
 
@@ -16,23 +17,31 @@ from pipeline.common import tracking
 from pipeline.common.config import MlflowConfig
 
 
-def _logged_in_a_run(model: KeyAccountModel, frame: pd.DataFrame) -> tuple[str, str]:
-    """Log `model` in a new run of the project's store: its model URI and run id."""
+def _logged_in_a_run(model: KeyAccountModel, frame: pd.DataFrame) -> tuple[tracking.StoredModel, str]:
+    """Log `model` in a new run of the project's store: the logged model and the run id."""
     tracking.configure(MlflowConfig())
     with mlflow.start_run() as run:
         return tracking.log_model(model, frame.head(10)), run.info.run_id
 
 
+def _fingerprint(logged: tracking.StoredModel, data: str = "data") -> tracking.TrainingFingerprint:
+    return tracking.TrainingFingerprint(logged.artifact_sha256, data, "params")
+
+
 def test_logged_model_predicts_calibrated_probabilities_from_raw_features(project, tiny_model):
     project()
     model, frame = tiny_model
-    uri, _ = _logged_in_a_run(model, frame)
-    served = mlflow.pyfunc.load_model(uri).predict(frame.head(50))
+    logged, run_id = _logged_in_a_run(model, frame)
+    served = mlflow.pyfunc.load_model(logged.uri).predict(frame.head(50))
     raw = model.booster.predict(model.spec.conform(frame.head(50)))
     expected = model.calibrator.transform(raw)
     assert not np.allclose(expected, raw)  # the calibrator is part of the served model
     np.testing.assert_allclose(np.asarray(served).ravel(), expected)
-    loaded = tracking.load_model(uri)
+    tags = MlflowClient().get_run(run_id).data.tags
+    assert {part: tags[f"artifact_sha256.{part}"] for part in logged.artifact_sha256} == logged.artifact_sha256
+    assert set(logged.artifact_sha256) == set(model.write_files(Path.cwd()))
+    tracking.save_model(model, frame.head(10), "saved-model")
+    loaded = tracking.load_model("saved-model")
     assert isinstance(loaded, KeyAccountModel)  # the plain model, not MLflow's wrapper
     assert loaded.spec == model.spec and loaded.calibrator == model.calibrator
     with pytest.raises(SpecMismatchError, match="spend"):
@@ -42,9 +51,9 @@ def test_logged_model_predicts_calibrated_probabilities_from_raw_features(projec
 def test_champion_moves_only_through_the_gate(project, tiny_model):
     project()
     model, frame = tiny_model
-    uri, run_id = _logged_in_a_run(model, frame)
-    first = tracking.register(uri, "kap-test", promote=True, run_id=run_id)
-    second = tracking.register(uri, "kap-test", promote=False, run_id=run_id)
+    logged, run_id = _logged_in_a_run(model, frame)
+    first = tracking.register(logged.uri, "kap-test", True, run_id, _fingerprint(logged))
+    second = tracking.register(logged.uri, "kap-test", False, run_id, _fingerprint(logged))
     assert tracking.alias_version("kap-test", "champion") == first.version
     assert tracking.alias_version("kap-test", "challenger") == second.version
     with pytest.raises(tracking.PipelineError, match="no-alias"):
@@ -56,9 +65,9 @@ def test_champion_moves_only_through_the_gate(project, tiny_model):
 def test_a_registered_versions_run_tag_is_read_back(project, tiny_model):
     project()
     model, frame = tiny_model
-    uri, run_id = _logged_in_a_run(model, frame)
+    logged, run_id = _logged_in_a_run(model, frame)
     MlflowClient().set_tag(run_id, tracking.TRACK_RECORD_TAG, "98 of 100")
-    version = tracking.register(uri, "kap-test", promote=True, run_id=run_id).version
+    version = tracking.register(logged.uri, "kap-test", True, run_id, _fingerprint(logged)).version
     assert tracking.version_run_tag("kap-test", version, tracking.TRACK_RECORD_TAG) == "98 of 100"
     assert tracking.version_run_tag("kap-test", version, "no-such-tag") is None
     tracking.save_model(model, frame.head(10), "saved-model")  # a model folder, registered outside any run
@@ -85,9 +94,11 @@ def test_logged_model_boosts_from_its_prior_and_older_models_load_without_one(pr
     model = KeyAccountModel(plain.booster, plain.spec, plain.calibrator, prior)
     X = model.spec.conform(frame.head(50))
     expected = model.calibrator.transform(expit(model.booster.predict(X, raw_score=True) + prior.log_odds(X)))
-    uri, _ = _logged_in_a_run(model, frame)
-    np.testing.assert_allclose(np.asarray(mlflow.pyfunc.load_model(uri).predict(frame.head(50))).ravel(), expected)
-    assert tracking.load_model(uri).prior == prior
+    logged, run_id = _logged_in_a_run(model, frame)
+    np.testing.assert_allclose(np.asarray(mlflow.pyfunc.load_model(logged.uri).predict(frame.head(50))).ravel(),
+                               expected)
+    version = tracking.register(logged.uri, "kap-test", True, run_id, _fingerprint(logged)).version
+    assert tracking.load_version_model("kap-test", version).prior == prior
     # a model logged before priors existed: no prior artifact
     arguments = tracking._model_arguments(plain, frame.head(10), tmp_path)
     del arguments["artifacts"][PRIOR_PART]
