@@ -37,6 +37,11 @@ STAGES = {
     "register": ("pipeline.register", "Register the model; promote it to champion if it passes the gate."),
     "score": ("pipeline.score", "Rank eligible customers at the as-of date with the champion model."),
 }
+# operations, not part of `run-all`: they read what scoring runs left behind
+OPERATIONS = {
+    "track-record": ("pipeline.track_record", "Evaluate every issued list whose horizon has passed against what "
+                                              "happened (data.track_record_file)."),
+}
 
 
 def _guarded(action: Callable[[], None], verbose: bool) -> None:
@@ -75,7 +80,7 @@ def _register_stage(name: str, module_name: str, help_text: str) -> None:
     app.command(name)(command)
 
 
-for _name, (_module, _help) in STAGES.items():
+for _name, (_module, _help) in (STAGES | OPERATIONS).items():
     _register_stage(_name, _module, _help)
 
 

@@ -113,8 +113,9 @@ def _registered(model, frame: pd.DataFrame, logged_params: dict, promote: bool =
     """Log `model` in a run with `logged_params` and register it (champion when `promote`): its version."""
     with mlflow.start_run() as run:
         mlflow.log_params(logged_params)
-        uri = tracking.log_model(model, frame.head(10))
-    return tracking.register(uri, "key-account-potential", promote, run.info.run_id).version
+        logged = tracking.log_model(model, frame.head(10))
+    fingerprint = tracking.TrainingFingerprint(logged.artifact_sha256, "data", str(sorted(logged_params.items())))
+    return tracking.register(logged.uri, "key-account-potential", promote, run.info.run_id, fingerprint).version
 
 
 def test_the_champion_is_scored_from_the_registry_on_the_same_rows(project, tiny_model):
@@ -162,9 +163,10 @@ def test_a_refusal_is_recorded_with_its_numbers_and_explained(project, tiny_mode
     tracking.configure(params.mlflow)
     champion = _registered(model, frame, {})
     with mlflow.start_run() as run:
-        uri = tracking.log_model(model, frame.head(10))
-    monkeypatch.setattr(register, "read_json", lambda path: {
-        "test_cutoff": TEST_CUTOFF, "model_uri": uri, "run_id": run.info.run_id})
+        logged = tracking.log_model(model, frame.head(10))
+    summary = {"test_cutoff": TEST_CUTOFF, "model_uri": logged.uri, "run_id": run.info.run_id,
+               **tracking.TrainingFingerprint(logged.artifact_sha256, "data", "other params").summary()}
+    monkeypatch.setattr(register, "read_json", lambda path: summary)
     monkeypatch.setattr(register, "load_evaluation", lambda params: scorecards())
     monkeypatch.setattr(register, "load_panel", lambda params: rows)
     monkeypatch.setattr(register, "load_trained", lambda params: (_Scored("spend", -1.0), {}))
@@ -183,3 +185,30 @@ def test_a_refusal_is_recorded_with_its_numbers_and_explained(project, tiny_mode
     [failure] = record["gate_failures"]
     assert record["decision"] == f"Version {record['version']} stays challenger: {failure}."
     assert f"against champion version {champion}'s" in failure
+
+
+def test_the_same_data_and_params_are_registered_once(project, tiny_model, monkeypatch):
+    project()
+    params = load_params("params.yaml")
+    model, frame = tiny_model
+    tracking.configure(params.mlflow)
+    monkeypatch.setattr(register, "load_evaluation", lambda params: scorecards())
+    monkeypatch.setattr(register, "load_panel", lambda params: _test_rows(frame))
+    monkeypatch.setattr(register, "load_trained", lambda params: (_Scored("spend", 1.0), {}))
+
+    def register_training(params_hash: str) -> dict:
+        with mlflow.start_run() as run:
+            logged = tracking.log_model(model, frame.head(10))
+        summary = {"test_cutoff": TEST_CUTOFF, "model_uri": logged.uri, "run_id": run.info.run_id,
+                   **tracking.TrainingFingerprint(logged.artifact_sha256, "data", params_hash).summary()}
+        monkeypatch.setattr(register, "read_json", lambda path: summary)
+        return register.run(params)
+
+    first = register_training("params")
+    assert first["registered"] and first["promoted_to_champion"]
+    again = register_training("params")
+    assert not again["registered"] and again["version"] == first["version"]
+    assert again["decision"].startswith(f"Version {first['version']} already holds a model of the same data and "
+                                        "params; nothing registered. It passes the gate and stays champion")
+    changed = register_training("other params")
+    assert changed["registered"] and int(changed["version"]) == int(first["version"]) + 1
