@@ -86,7 +86,7 @@ def no_lists_record(params: Params) -> dict:
 
 def _summary(issued: int, evaluated: int, pending: list[dict]) -> str:
     if not issued:
-        return "No list has been issued yet: `kap score` records each list it issues in the ledger."
+        return "No list has been issued yet: the ledger (data.scores_dir/ledger/) holds no entry."
     text = f"{issued} issued list{'s' if issued != 1 else ''}, {evaluated} with a horizon that has passed"
     if pending:
         text += f"; the next is due on {min(item['due'] for item in pending)}"

@@ -140,3 +140,19 @@ def test_a_day_without_eligible_customers_has_an_empty_population(params):
     populations = populations_at(params, load_validated(params), ["2022-01-01"])
     assert populations["2022-01-01"].empty
     assert populations["2022-01-01"].columns.tolist() == ["customer_id", "became_key_account", "spend_rank_score"]
+
+
+def test_kap_track_record_runs_the_stage_from_the_command_line(project, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    project(data={"validated_dir": str(tmp_path / "nothing"), "scores_dir": str(tmp_path / "scores"),
+                  "track_record_file": str(tmp_path / "out" / "track_record.json")})
+    result = CliRunner().invoke(app, ["track-record"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "track_record.json").read_text(encoding="utf-8"))["issued_lists"] == 0
+    (tmp_path / "scores" / "ledger").mkdir(parents=True)
+    (tmp_path / "scores" / "ledger" / "2024-01-01.json").write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(app, ["track-record"])
+    assert result.exit_code == 2 and "2024-01-01.json" in result.stderr and "Traceback" not in result.output
