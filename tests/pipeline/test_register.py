@@ -1,5 +1,5 @@
-"""The gate on hand-built scorecards with known answers, the champion scored from the registry, and the record a
-refusal leaves."""
+"""The gate on hand-built scorecards with known answers, the champion scored from the registry, the record a
+refusal leaves, and one registry version per training (data and params)."""
 
 import json
 
@@ -7,12 +7,14 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from models.backtest import MetricSettings, Scorecard, performance_metrics
 from pipeline import register
 from pipeline.common import tracking
 from pipeline.common.adapters import population_settings
 from pipeline.common.config import GateConfig, load_params, params_from_dict
+from pipeline.common.errors import PipelineError
 from pipeline.register import ChampionComparison, champion_comparison, gate_decision
 from tests.conftest import small_params
 
@@ -114,7 +116,7 @@ def _registered(model, frame: pd.DataFrame, logged_params: dict, promote: bool =
     with mlflow.start_run() as run:
         mlflow.log_params(logged_params)
         logged = tracking.log_model(model, frame.head(10))
-    fingerprint = tracking.TrainingFingerprint(logged.artifact_sha256, "data", str(sorted(logged_params.items())))
+    fingerprint = tracking.TrainingFingerprint(logged.artifact_sha256, "other data", "other params")
     return tracking.register(logged.uri, "key-account-potential", promote, run.info.run_id, fingerprint).version
 
 
@@ -155,25 +157,32 @@ class _Scored:
         return self.sign * rows[self.column]
 
 
+def _trained(model, frame: pd.DataFrame, monkeypatch, scored: _Scored, data: str = "data",
+             params: str = "params") -> dict:
+    """Log `model` in a run as the train stage does, and let the stage register read it as its inputs (training
+    summary with fingerprint, evaluation, test rows, local model scored as `scored`): the summary."""
+    with mlflow.start_run() as run:
+        logged = tracking.log_model(model, frame.head(10))
+    summary = {"test_cutoff": TEST_CUTOFF, "model_uri": logged.uri, "run_id": run.info.run_id,
+               **tracking.TrainingFingerprint(logged.artifact_sha256, data, params).summary()}
+    monkeypatch.setattr(register, "read_json", lambda path: summary)
+    monkeypatch.setattr(register, "load_evaluation", lambda params: scorecards())
+    monkeypatch.setattr(register, "load_panel", lambda params: _test_rows(frame))
+    monkeypatch.setattr(register, "load_trained", lambda params: (scored, {}))
+    return summary
+
+
 def test_a_refusal_is_recorded_with_its_numbers_and_explained(project, tiny_model, monkeypatch):
     project()
     params = load_params("params.yaml")
     model, frame = tiny_model
-    rows = _test_rows(frame)
     tracking.configure(params.mlflow)
     champion = _registered(model, frame, {})
-    with mlflow.start_run() as run:
-        logged = tracking.log_model(model, frame.head(10))
-    summary = {"test_cutoff": TEST_CUTOFF, "model_uri": logged.uri, "run_id": run.info.run_id,
-               **tracking.TrainingFingerprint(logged.artifact_sha256, "data", "other params").summary()}
-    monkeypatch.setattr(register, "read_json", lambda path: summary)
-    monkeypatch.setattr(register, "load_evaluation", lambda params: scorecards())
-    monkeypatch.setattr(register, "load_panel", lambda params: rows)
-    monkeypatch.setattr(register, "load_trained", lambda params: (_Scored("spend", -1.0), {}))
+    _trained(model, frame, monkeypatch, _Scored("spend", -1.0))
 
     record = register.run(params)
     assert json.loads(params.data.registry_file.read_text(encoding="utf-8")) == record
-    assert not record["promoted_to_champion"] and record["aliases"] == ["challenger"]
+    assert not record["promoted_to_champion"] and record["aliases"] == ["challenger"] and record["registered"]
     assert tracking.alias_version("key-account-potential", "champion") == champion
     numbers = record["gate"]["champion"]
     assert numbers["version"] == champion and numbers["champion_tolerance"] == 0.01
@@ -187,28 +196,68 @@ def test_a_refusal_is_recorded_with_its_numbers_and_explained(project, tiny_mode
     assert f"against champion version {champion}'s" in failure
 
 
-def test_the_same_data_and_params_are_registered_once(project, tiny_model, monkeypatch):
+def _versions() -> list[str]:
+    return sorted(str(v.version) for v in MlflowClient().search_model_versions("name = 'key-account-potential'"))
+
+
+def test_the_same_data_and_params_register_one_version_and_a_changed_param_a_new_one(project, tiny_model,
+                                                                                      monkeypatch):
     project()
     params = load_params("params.yaml")
     model, frame = tiny_model
     tracking.configure(params.mlflow)
-    monkeypatch.setattr(register, "load_evaluation", lambda params: scorecards())
-    monkeypatch.setattr(register, "load_panel", lambda params: _test_rows(frame))
-    monkeypatch.setattr(register, "load_trained", lambda params: (_Scored("spend", 1.0), {}))
+    ranks_well = _Scored("spend", 1.0)
+    summary = _trained(model, frame, monkeypatch, ranks_well)
+    first = register.run(params)
+    assert first["registered"] and first["promoted_to_champion"] and _versions() == ["1"]
+    tags = MlflowClient().get_model_version("key-account-potential", "1").tags
+    assert tags["training_data_hash"] == "data" and tags["training_params_hash"] == "params"
+    assert {k: v for k, v in tags.items() if k.startswith("artifact_sha256.")} == {
+        f"artifact_sha256.{part}": digest for part, digest in summary["artifact_sha256"].items()}
 
-    def register_training(params_hash: str) -> dict:
-        with mlflow.start_run() as run:
-            logged = tracking.log_model(model, frame.head(10))
-        summary = {"test_cutoff": TEST_CUTOFF, "model_uri": logged.uri, "run_id": run.info.run_id,
-                   **tracking.TrainingFingerprint(logged.artifact_sha256, "data", params_hash).summary()}
-        monkeypatch.setattr(register, "read_json", lambda path: summary)
-        return register.run(params)
+    _trained(model, frame, monkeypatch, ranks_well)  # trained again: same data, same params, a new run
+    again = register.run(params)
+    assert _versions() == ["1"] and not again["registered"] and again["version"] == "1"
+    assert again["decision"].startswith("Version 1 already holds a model of the same data and params; nothing "
+                                        "registered. It passes the gate and stays champion: its test PR-AUC")
+    assert again["aliases"] == ["challenger", "champion"] and again["gate"]["champion"]["version"] == "1"
+    assert json.loads(params.data.registry_file.read_text(encoding="utf-8")) == again
 
-    first = register_training("params")
-    assert first["registered"] and first["promoted_to_champion"]
-    again = register_training("params")
-    assert not again["registered"] and again["version"] == first["version"]
-    assert again["decision"].startswith(f"Version {first['version']} already holds a model of the same data and "
-                                        "params; nothing registered. It passes the gate and stays champion")
-    changed = register_training("other params")
-    assert changed["registered"] and int(changed["version"]) == int(first["version"]) + 1
+    _trained(model, frame, monkeypatch, ranks_well, params="params with another seed")
+    changed = register.run(params)
+    assert changed["registered"] and changed["version"] == "2" and _versions() == ["1", "2"]
+    assert tracking.alias_version("key-account-potential", "champion") == "2"
+
+
+def test_an_existing_version_of_the_same_training_becomes_champion_only_through_the_gate(project, tiny_model,
+                                                                                         monkeypatch):
+    project()
+    params = load_params("params.yaml")
+    model, frame = tiny_model
+    tracking.configure(params.mlflow)
+    champion = _registered(model, frame, {})
+    _trained(model, frame, monkeypatch, _Scored("spend", -1.0))
+    refused = register.run(params)  # version 2, worse than the champion on the same rows
+    assert not refused["promoted_to_champion"]
+
+    again = register.run(params)
+    assert not again["registered"] and again["version"] == refused["version"]
+    assert again["decision"].startswith(f"Version {refused['version']} already holds a model of the same data and "
+                                        "params; nothing registered. It does not pass the gate and is not promoted: ")
+    assert tracking.alias_version("key-account-potential", "champion") == champion
+
+    lenient = params.model_copy(update={"gate": params.gate.model_copy(update={"champion_tolerance": 1.0})})
+    promoted = register.run(lenient)  # only the gate changed: the version the registry holds is promoted
+    assert not promoted["registered"] and promoted["promoted_to_champion"]
+    assert "It passes the gate and becomes champion" in promoted["decision"]
+    assert tracking.alias_version("key-account-potential", "champion") == refused["version"]
+    assert _versions() == [champion, refused["version"]]
+
+
+def test_a_training_summary_without_a_fingerprint_asks_to_train_again(project, monkeypatch):
+    project()
+    params = load_params("params.yaml")
+    monkeypatch.setattr(register, "read_json", lambda path: {"test_cutoff": TEST_CUTOFF, "model_uri": "x",
+                                                             "run_id": "y"})
+    with pytest.raises(PipelineError, match=r"training.json records no artifact_sha256.*train again"):
+        register.run(params)

@@ -1,9 +1,12 @@
-"""Stage train and its params: the prior the trees boost from, the split, the seeded search."""
+"""Stage train and its params: the prior the trees boost from, the split, the seeded search, the fingerprint."""
+
+import json
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from features.catalogue import feature_catalogue
@@ -11,12 +14,15 @@ from features.labels import TARGET
 from models.combined import FitReport
 from models.estimator import TrainingResult
 from models.signal import MeasureSignal, SignalGuard, SignalReport
+from pipeline import train
 from pipeline.common import tracking
 from pipeline.common.adapters import split_of
+from pipeline.common.artifacts import MLFLOW_MODEL_DIR, SUMMARY_FILE
 from pipeline.common.config import params_from_dict
 from pipeline.common.errors import ConfigError
+from pipeline.common.fingerprint import data_fingerprint, file_sha256, params_hash
 from pipeline.common.fitting import fit_settings, hyperparameters_of
-from pipeline.train import signal_summary, tuned_hyperparameters
+from pipeline.train import signal_summary, training_data_files, training_settings, tuned_hyperparameters
 from tests.conftest import small_params
 
 
@@ -112,3 +118,49 @@ def test_tuning_runs_each_trial_as_a_nested_mlflow_run_and_returns_the_best(proj
     assert {k: str(v) for k, v in best.items()} == {k.removeprefix("model."): v for k, v in top.data.params.items()}
     untuned = params_from_dict(small_params(tuning={"enabled": False}))
     assert tuned_hyperparameters(untuned, panel, split) == hyperparameters_of(untuned)
+
+
+def test_the_params_hash_follows_what_shapes_the_model_and_nothing_else():
+    base = params_from_dict(small_params())
+    reference = params_hash(training_settings(base))
+    assert params_hash(training_settings(params_from_dict(small_params()))) == reference
+    for changed in ({"seed": 7}, {"model": {"learning_rate": 0.2}}, {"calibration": {"method": "platt"}},
+                    {"split": {"refit": not base.split.refit}}, {"labels": {"horizon_months": 6}},
+                    {"features": {"families": ["spend"]}}):
+        assert params_hash(training_settings(params_from_dict(small_params(**changed)))) != reference, changed
+    for unrelated in ({"gate": {"min_pr_auc": 0.5}}, {"score": {"capacity": 7}}, {"mlflow": {"experiment": "x"}}):
+        assert params_hash(training_settings(params_from_dict(small_params(**unrelated)))) == reference, unrelated
+    code = training_settings(base)["code"]
+    assert {"models/combined.py", "pipeline/train.py", "pipeline/common/fitting.py"} <= set(code["sources"])
+    assert set(code["libraries"]) == {"lightgbm", "scikit-learn"}
+
+
+def test_training_records_the_fingerprint_on_the_run_and_in_the_summary(project, monkeypatch):
+    project()
+    params = params_from_dict(small_params(
+        features={"families": ["spend"]}, tuning={"enabled": False},
+        model={"n_estimators": 30, "early_stopping_rounds": 5, "n_jobs": 1, "signal_guard": {"enabled": False}}))
+    columns = [f.name for f in feature_catalogue(params.features.windows_days, params.features.families)]
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(rng.gamma(2.0, 100.0, (len(PANEL) * 100, len(columns))), columns=columns)
+    panel["cutoff"] = np.repeat(PANEL["cutoff"].to_numpy(), 100)
+    panel[TARGET] = panel["spend_sum_365d"] * rng.lognormal(0, 0.5, len(panel)) > 400
+    for path in training_data_files(params):  # the tables the data hash covers
+        path.parent.mkdir(parents=True, exist_ok=True)
+        panel.to_parquet(path)
+    monkeypatch.setattr(train, "load_panel", lambda params: panel)
+
+    summary = train.run(params)
+    tags = MlflowClient().get_run(summary["run_id"]).data.tags
+    assert summary["training_data_hash"] == tags["training_data_hash"] == data_fingerprint(
+        training_data_files(params))
+    assert summary["training_params_hash"] == tags["training_params_hash"] == params_hash(training_settings(params))
+    hashes = summary["artifact_sha256"]
+    assert {"booster", "feature_spec", "calibrator"} <= set(hashes)
+    assert {part: tags[f"artifact_sha256.{part}"] for part in hashes} == hashes
+    stored = yaml.safe_load((params.data.model_dir / MLFLOW_MODEL_DIR / "MLmodel").read_text(encoding="utf-8"))
+    local = {part: file_sha256(params.data.model_dir / MLFLOW_MODEL_DIR / entry["path"])
+             for part, entry in stored["flavors"]["python_function"]["artifacts"].items()}
+    assert local == hashes  # the model folder holds the very files the run logged
+    assert json.loads((params.data.model_dir / SUMMARY_FILE).read_text(encoding="utf-8")) == json.loads(
+        json.dumps(summary))
