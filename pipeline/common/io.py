@@ -10,6 +10,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ import pandas as pd
 from pipeline.common.errors import DataError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Unicode bidirectional embeddings, overrides and isolates: "Acme \u202egnp.exe" would display as "Acme exe.png"
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 @contextlib.contextmanager
@@ -73,11 +76,30 @@ def write_text(text: str, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def show_bidi_controls(text: str) -> str:
+    """`text` with each bidirectional control character made visible as its code point, "[U+202E]", so the
+    characters read in the order they are stored."""
+    return BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(column) or column.dtype == object
+
+
+def safe_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of `frame` whose text cells show their bidirectional control characters (`show_bidi_controls`)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if _is_text(safe[column]):
+            safe[column] = safe[column].map(lambda v: show_bidi_controls(v) if isinstance(v, str) else v)
+    return safe
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Copy of `frame` whose text cells cannot run as spreadsheet formulas (prefixed with a quote)."""
     safe = frame.copy()
     for column in safe.columns:
-        if pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object:
+        if _is_text(safe[column]):
             text = safe[column].astype("str")
             risky = text.str.startswith(FORMULA_PREFIXES).fillna(False) & safe[column].notna()
             safe[column] = safe[column].where(~risky, "'" + text)
@@ -85,8 +107,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv_export(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a CSV meant for people and spreadsheets: UTF-8 with BOM, formulas neutralised."""
-    safe = neutralise_formulas(frame)
+    """Write a CSV meant for people and spreadsheets: UTF-8 with BOM, formulas neutralised, bidirectional
+    controls shown."""
+    safe = neutralise_formulas(safe_text_frame(frame))
     return _write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 

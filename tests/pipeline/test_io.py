@@ -9,6 +9,8 @@ from pipeline.common.io import (
     read_csv,
     read_json,
     read_parquet,
+    safe_text_frame,
+    show_bidi_controls,
     write_csv_export,
     write_json,
 )
@@ -28,6 +30,18 @@ def test_csv_export_round_trip_keeps_quotes_commas_and_newlines(tmp_path):
     frame = pd.DataFrame({"name": ['Smith, "Sons" & Co', "Line\nbreak", "Ünïcødé"]})
     write_csv_export(frame, tmp_path / "out.csv")
     assert pd.read_csv(tmp_path / "out.csv", encoding="utf-8-sig")["name"].tolist() == frame["name"].tolist()
+
+
+def test_bidirectional_controls_are_shown_as_code_points_in_text_and_csv(tmp_path):
+    spoofed = "Acme Trading \u202egnp.exe"
+    assert show_bidi_controls(spoofed) == "Acme Trading [U+202E]gnp.exe"
+    assert show_bidi_controls("\u2066a\u2069 \u202ab\u202c") == "[U+2066]a[U+2069] [U+202A]b[U+202C]"
+    assert show_bidi_controls("Müller \u05e9\u05dc\u05d5\u05dd") == "Müller \u05e9\u05dc\u05d5\u05dd"  # RTL text kept
+    frame = pd.DataFrame({"name": [spoofed, None], "amount": [1.0, 2.0]})
+    assert safe_text_frame(frame)["name"].iloc[0] == "Acme Trading [U+202E]gnp.exe"
+    write_csv_export(frame.assign(note=["=\u202e1+1", "x"]), tmp_path / "out.csv")
+    text = (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+    assert "\u202e" not in text and "Acme Trading [U+202E]gnp.exe" in text and "'=[U+202E]1+1" in text
 
 
 def test_failed_write_keeps_the_last_good_output(tmp_path):
