@@ -80,7 +80,8 @@ def _phrases(feature: FeatureDef, features: pd.DataFrame) -> pd.Series:
 
 
 def reason_codes(
-    shap_values: pd.DataFrame, features: pd.DataFrame, catalogue: list[FeatureDef], top_n: int = 3
+    shap_values: pd.DataFrame, features: pd.DataFrame, catalogue: list[FeatureDef], top_n: int = 3, *,
+    population: pd.DataFrame | None = None, with_effects: bool = False,
 ) -> pd.DataFrame:
     """The `top_n` strongest reasons per row, one per fact, in plain words with what is typical, e.g.
     "orders in last 90 days: 14, up from 5 (highest 8% of eligible customers) — raises".
@@ -100,8 +101,12 @@ def reason_codes(
       facts by how many share them ("like 45% of eligible customers"). A comparison needs MIN_YARDSTICK_ROWS
       known values; text and unknown values get none. Only features are used.
 
+    - `population` (default `features`): the rows what is typical is measured among, holding every row of
+      `features` by index; pass all eligible customers when only some of them are explained.
+
     Columns reason_1..reason_n (n = top_n, at most the number of measures), index of `features`; a row with
-    fewer distinct facts gets "" in the last columns. Every reason ends in " — raises" or " — lowers".
+    fewer distinct facts gets "" in the last columns. Every reason ends in " — raises" or " — lowers". With
+    `with_effects`, also effect_1..effect_n: each reason's SHAP total (NaN where there is no reason).
     """
     defs = {d.name: d for d in catalogue}
     columns = list(shap_values.columns)
@@ -121,21 +126,28 @@ def reason_codes(
     top = np.argsort(np.where(present, -np.abs(fact_totals), 1.0), axis=1, kind="stable")[:, :min(top_n, n_measures)]
     stated = present[rows, top]
     text = np.full(top.shape, "", dtype=object)
-    typical = _Typical(features)
+    population = features if population is None else population
+    typical = _Typical(population, population.index.get_indexer(features.index))
     top_columns = np.where(stated & (top < n_measures), shown[rows, np.minimum(top, n_measures - 1)], -1)
     for j, name in enumerate(columns):  # phrase only the cells that were chosen
         hit_rows, slots = np.nonzero(top_columns == j)
         if len(hit_rows):
             read = [name, *(c for c in [defs[name].compare_to] if c in features.columns)]
             text[hit_rows, slots] = _with_typical(_phrases(defs[name], features[read].iloc[hit_rows]).to_numpy(),
-                                                  typical.of(defs[name], features[name], hit_rows))
+                                                  typical.of(defs[name], hit_rows))
     for fact in range(n_measures, fact_totals.shape[1]):
         hit_rows, slots = np.nonzero(stated & (top == fact))
         if len(hit_rows):
             text[hit_rows, slots] = facts.phrases(fact, hit_rows, totals, shown, typical)
     effect = np.where(fact_totals[rows, top] >= 0, " — raises", " — lowers")
-    reasons = np.where(stated, text + effect, "")
-    return pd.DataFrame(reasons, index=features.index, columns=[f"reason_{i + 1}" for i in range(top.shape[1])])
+    slots = range(1, top.shape[1] + 1)
+    reasons = pd.DataFrame(np.where(stated, text + effect, ""), index=features.index,
+                           columns=[f"reason_{i}" for i in slots])
+    if not with_effects:
+        return reasons
+    effects = pd.DataFrame(np.where(stated, fact_totals[rows, top], np.nan), index=features.index,
+                           columns=[f"effect_{i}" for i in slots])
+    return pd.concat([reasons, effects], axis=1)
 
 
 def _with_typical(phrases: np.ndarray, typical: np.ndarray) -> np.ndarray:
@@ -154,7 +166,10 @@ class _Typical:
     """What is typical among the rows explained: per cutoff, and per peer group (cutoff, industry, size band;
     unknown size a band of its own, unknown industry no group)."""
 
-    def __init__(self, features: pd.DataFrame):
+    def __init__(self, features: pd.DataFrame, explained: np.ndarray):
+        """`features`: the population; `explained`: the positions in it of the rows being explained, which the
+        `rows` arguments below index."""
+        self.features, self.explained = features, explained
         cutoff = features["cutoff"] if "cutoff" in features.columns else pd.Series(0, index=features.index)
         self.cohort = pd.factorize(cutoff)[0]
         self.cohorts = [np.flatnonzero(self.cohort == c) for c in range(self.cohort.max(initial=-1) + 1)]
@@ -166,11 +181,14 @@ class _Typical:
             group = (self.cohort * (industry.max(initial=0) + 1) + industry) * (len(PEER_SIZE_BANDS) + 2) + band + 1
             self.peer = np.where(industry >= 0, group, -1)
 
-    def of(self, feature: FeatureDef, column: pd.Series, rows: np.ndarray) -> np.ndarray:
-        """Per row of `rows` (positions), how its value of `feature` compares ("" where it cannot)."""
+    def of(self, feature: FeatureDef, rows: np.ndarray) -> np.ndarray:
+        """Per row of `rows` (positions among the explained rows), how its value of `feature` compares ("" where
+        it cannot)."""
         if feature.typical is None:
             return np.full(len(rows), "")
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        values = pd.to_numeric(self.features[feature.name], errors="coerce").to_numpy(dtype="float64",
+                                                                                      na_value=np.nan)
+        rows = self.explained[rows]
         standing = self.standing(values, rows)
         if feature.typical == "rank":
             return standing
@@ -211,10 +229,12 @@ class _Typical:
         text[shown] = [_times(m) for m in multiple[shown]]
         return np.where(shown, text + " the median of its industry and size", "").astype(str)
 
-    def share_like(self, holds: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """"like 45% of eligible customers": the share of the rows at each row's cutoff where `holds` does."""
+    def share_like(self, count_column: str, count: int, rows: np.ndarray) -> np.ndarray:
+        """"like 45% of eligible customers": per row of `rows` (positions among the explained rows), the share of
+        the population at its cutoff whose `count_column` equals `count`."""
+        holds = self.features[count_column].to_numpy(dtype="float64", na_value=np.nan) == count
         share = np.array([holds[m].mean() if len(m) >= MIN_YARDSTICK_ROWS else np.nan for m in self.cohorts])
-        at_cutoff = share[self.cohort[rows]]
+        at_cutoff = share[self.cohort[self.explained[rows]]]
         return np.where(np.isnan(at_cutoff), "", np.char.add(np.char.add("like ", _percent(at_cutoff, ceil=False)),
                                                                 f" of {POPULATION}"))
 
@@ -281,7 +301,7 @@ class _OrderFacts:
             for k, words in enumerate(self.words):
                 at = self.widest[rows] == k
                 text[at] = f"one order {words}"
-                alike[at] = typical.share_like(self._values(self.counts[k]) == 1, rows[at])
+                alike[at] = typical.share_like(self.counts[k], 1, rows[at])
             return _with_typical(text + value, alike)
         k = fact - self.n_measures
         text = np.full(len(rows), f"no orders {self.words[k]}", dtype=object)
@@ -294,4 +314,4 @@ class _OrderFacts:
                 at = lead == j
                 values = _format_values(self.features[earlier.name].iloc[rows[at]], earlier.unit).to_numpy()
                 text[at] = text[at] + f", {earlier.label}: " + values
-        return _with_typical(text, typical.share_like(self._values(self.counts[k]) == 0, rows))
+        return _with_typical(text, typical.share_like(self.counts[k], 0, rows))

@@ -214,3 +214,27 @@ def test_reasons_for_many_rows_are_fast_enough_and_complete():
     assert reasons.stack().str.contains(r" — (?:raises|lowers)$").all()
     assert reasons.stack().str.startswith(("no orders", "one order")).any()
     assert sum(reasons[c].str.startswith("no orders in the last 30 days") for c in reasons).max() == 1
+
+
+def test_a_subset_explained_against_the_whole_population_reads_as_when_all_are_explained():
+    """Scoring explains only its top rows; what is typical must still be measured among every eligible row, and
+    each reason's effect is the SHAP total of the fact it states."""
+    rng = np.random.default_rng(11)
+    catalogue = feature_catalogue((30, 90, 180, 365))
+    n = 3_000
+    features = pd.DataFrame({d.name: rng.choice(["A", "B", None], n) if d.unit == "text"
+                             else np.where(rng.random(n) < 0.1, np.nan, rng.poisson(2.0, n).astype(float))
+                             for d in catalogue}, index=pd.RangeIndex(n) * 3 + 7)
+    shap_values = pd.DataFrame(rng.normal(size=(n, len(catalogue))), columns=[d.name for d in catalogue],
+                               index=features.index)
+    everyone = reason_codes(shap_values, features, catalogue, top_n=3, with_effects=True)
+    top = features.index[rng.choice(n, 40, replace=False)]
+    subset = reason_codes(shap_values.loc[top], features.loc[top], catalogue, top_n=3, population=features,
+                          with_effects=True)
+    pd.testing.assert_frame_equal(subset, everyone.loc[top])
+    alone = reason_codes(shap_values.loc[top], features.loc[top], catalogue, top_n=3)
+    assert list(alone.columns) == ["reason_1", "reason_2", "reason_3"]
+    assert not alone.equals(subset[alone.columns])  # typical among 40 rows is not typical among 3,000
+    raising = subset["reason_1"].str.endswith("— raises")
+    assert (subset.loc[raising, "effect_1"] >= 0).all() and (subset.loc[~raising, "effect_1"] < 0).all()
+    assert (subset["effect_1"].abs() >= subset["effect_2"].abs()).all()
