@@ -1,12 +1,13 @@
 """The `kap` command line: one command per pipeline stage, plus helpers for people.
 
-Exit codes: 0 success, 2 bad input or usage (message names the file, column and example rows),
-1 any other failure. Messages go to stderr.
+Exit codes: 0 success, 2 bad input or usage (message names the file, column and example rows), 75 another
+scoring run holds the lock (try again later), 1 any other failure. Messages go to stderr.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -81,7 +82,29 @@ def _register_stage(name: str, module_name: str, help_text: str) -> None:
 
 
 for _name, (_module, _help) in (STAGES | OPERATIONS).items():
-    _register_stage(_name, _module, _help)
+    if _name != "score":  # below, with the options of scheduled runs
+        _register_stage(_name, _module, _help)
+
+
+def _score_and_report(params_path: Path, wait_seconds: float | None) -> None:
+    from pipeline.score import run
+
+    manifest = run(load_params(params_path), wait_seconds=wait_seconds)
+    summary = {key: manifest[key] for key in ("as_of", "model_version", "eligible_customers", "tiers", "run_dir")}
+    typer.echo(json.dumps({"status": "ok", **summary}, sort_keys=True))
+
+
+@app.command("score")
+def score_command(
+    params: ParamsOption = Path("params.yaml"),
+    wait: Annotated[float | None, typer.Option("--wait", min=0, help="Seconds to wait for another scoring run "
+                                               "to finish; default: exit 75 at once.")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Rank eligible customers at the as-of date with the champion model (a run folder under
+    data.scores_dir/runs); prints one JSON line for schedulers. Exit 0 ok, 2 bad input, 75 another run holds
+    the lock, 1 other failures."""
+    _guarded(lambda: _score_and_report(params, wait), verbose)
 
 
 @app.command("check")

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = {"demo": {"n_customers": 5000}, "evaluate": {"shap_sample": 500, "bootstrap_resamples": 200},
          "model": {"n_jobs": 1}}
 runner = CliRunner()
+LATEST = Path("data/scores/runs/latest")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="end_to_end")]  # one worker, one demo run
 
@@ -52,23 +53,24 @@ def demo_project(tmp_path_factory):
 
 
 def test_ranked_list_has_required_columns_and_order(demo_project):
-    prospects = pd.read_csv(demo_project / "data/scores/prospects.csv", encoding="utf-8-sig")
-    assert list(prospects.columns) == [*PROSPECT_COLUMNS, "reason_1", "reason_2", "reason_3"]
+    prospects = pd.read_csv(demo_project / LATEST / "prospects.csv", encoding="utf-8-sig")
+    assert list(prospects.columns) == [*PROSPECT_COLUMNS, "reason_1", "reason_2", "reason_3",
+                                       "effect_1", "effect_2", "effect_3"]
     assert len(prospects) > 100
     assert prospects["rank"].tolist() == list(range(1, len(prospects) + 1))
     assert prospects["probability"].is_monotonic_decreasing
     assert prospects["probability"].between(0, 1).all()
     assert prospects["reason_1"].str.contains(r" — (?:raises|lowers)$").all()
-    parquet = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    parquet = pd.read_parquet(demo_project / LATEST / "prospects.parquet")
     assert parquet["customer_id"].tolist() == prospects["customer_id"].astype(str).tolist()
 
 
 def test_untrusted_names_are_neutralised_in_exports(demo_project):
-    prospects = pd.read_csv(demo_project / "data/scores/prospects.csv", encoding="utf-8-sig")
+    prospects = pd.read_csv(demo_project / LATEST / "prospects.csv", encoding="utf-8-sig")
     names = prospects["company_name"].dropna()
     assert not names.str.match(r"^[=+\-@]").any()
     assert names.str.match(r"^'[=+\-@]").any()  # the demo has such names; they are quoted
-    html = (demo_project / "data/scores/sales_report.html").read_text(encoding="utf-8")
+    html = (demo_project / LATEST / "report.html").read_text(encoding="utf-8")
     assert "<script>" not in html
     assert "How far to trust this list: On the test cutoff 2024-01-01" in html  # evaluate's tag on the run
 
@@ -137,7 +139,7 @@ def test_model_card_states_data_label_metrics_features_and_limits(demo_project):
     top_features = card.split("## Top features")[1].split("##")[0]
     assert top_features.count("\n| `") == 10  # ten features, each with its definition
     assert "| industry | Manufacturing |" in card and "| tenure_band |" in card
-    prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    prospects = pd.read_parquet(demo_project / LATEST / "prospects.parquet")
     assert prospects["probability"].between(0, 1).all()  # calibrated probabilities in the ranked list
 
 
@@ -164,10 +166,10 @@ def test_the_list_shows_the_champions_calibrated_probabilities(demo_project, mon
     monkeypatch.chdir(demo_project)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     params = load_params("params.yaml")
-    scoring_run = json.loads((demo_project / "data/scores/scoring_run.json").read_text())
+    scoring_run = json.loads((demo_project / LATEST / "run.json").read_text())
     tracking.configure(params.mlflow)
-    model = tracking.load_model(scoring_run["model_uri"])
-    prospects = pd.read_parquet(demo_project / "data/scores/prospects.parquet")
+    model = tracking.load_model(tracking.version_uri(scoring_run["model_name"], scoring_run["model_version"]))
+    prospects = pd.read_parquet(demo_project / LATEST / "prospects.parquet")
     spine = prospects[["customer_id"]].assign(cutoff=pd.Timestamp(scoring_run["as_of"]))
     raw = model.raw_score(features_for(params, load_validated(params), spine)).to_numpy()
     np.testing.assert_allclose(prospects["probability"], np.round(model.calibrator.transform(raw), 4))
@@ -176,7 +178,7 @@ def test_the_list_shows_the_champions_calibrated_probabilities(demo_project, mon
 
 def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_project, monkeypatch):
     monkeypatch.chdir(demo_project)
-    scores = demo_project / "data/scores/prospects.parquet"
+    scores = demo_project / LATEST / "prospects.parquet"
     before = pd.read_parquet(scores)
     result = runner.invoke(app, ["score"])
     assert result.exit_code == 0, result.output
@@ -245,7 +247,7 @@ def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "init")
     sh(*dvc, "repro", "--quiet")
-    assert (tmp_path / "data/scores/prospects.csv").is_file()
+    assert (tmp_path / "data/scores/runs/latest/prospects.csv").is_file()
     assert json.loads(sh(*dvc, "status", "--json")) == {}
     assert "model.pr_auc" in sh(*dvc, "metrics", "show")
 

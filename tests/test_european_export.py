@@ -132,6 +132,6 @@ def test_check_prints_the_plan_and_run_all_writes_the_list(walked):
     project, _, _, check = walked
     assert "test" in check.stdout.lower() and "cutoff" in check.stdout.lower()
     profile = load_params(project / "configs/company.yaml")
-    prospects = pd.read_csv(profile.data.scores_dir / "prospects.csv", encoding="utf-8-sig")
+    prospects = pd.read_csv(profile.data.scores_dir / "runs/latest/prospects.csv", encoding="utf-8-sig")
     assert len(prospects) > 100
     assert prospects["probability"].is_monotonic_decreasing

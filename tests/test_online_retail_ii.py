@@ -86,7 +86,7 @@ def test_profile_produces_metrics_and_a_ranked_list(online_retail_run):
     card = params.data.model_card_file.read_text(encoding="utf-8")
     assert "## Known limits" in card
     assert "The trees start from a logistic prior" in card and "spend_sum_365d (+" in card  # the profile's prior
-    prospects = pd.read_csv(params.data.scores_dir / "prospects.csv", encoding="utf-8-sig")
+    prospects = pd.read_csv(params.data.scores_dir / "runs/latest/prospects.csv", encoding="utf-8-sig")
     assert len(prospects) > 1_000 and prospects["probability"].is_monotonic_decreasing
     reasons = prospects.filter(like="reason_").stack()
     assert not reasons.str.contains("categor").any()  # the data has none: no reason may speak of them

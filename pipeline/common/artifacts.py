@@ -36,9 +36,9 @@ SEGMENTS_FILE = "segment_metrics.csv"
 RELIABILITY_FILE = "reliability.csv"
 SUMMARY_PLOT = "shap_summary.png"
 IMPORTANCE_TABLE = "mean_abs_shap.csv"
-PROSPECTS_STEM = "prospects"
-REPORT_FILE = "sales_report.html"
-RUN_FILE = "scoring_run.json"
+PROSPECTS_STEM = "prospects"  # a scoring run's ranked list: .parquet, .csv, .xlsx
+REPORT_FILE = "report.html"
+SPEND_BY_MONTH_FILE = "spend_by_month.parquet"
 
 
 def validated_file(folder: Path, table: str) -> Path:

@@ -354,6 +354,20 @@ def version_run_params(name: str, version: str) -> dict[str, str]:
     return dict(run.data.params) if run else {}
 
 
+def version_run_table(name: str, version: str, artifact_path: str) -> pd.DataFrame | None:
+    """A CSV table logged by the run of a registered model version, read as data (None when the run has no
+    such file, or the version was registered without a run)."""
+    run = _version_run(name, version)
+    if run is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = _download(f"runs:/{run.info.run_id}/{artifact_path}", Path(folder), f"model version {version}")
+        except DataError:
+            return None
+        return pd.read_csv(path)
+
+
 def version_uri(name: str, version: str) -> str:
     """Registry URI pinned to one version (so a moving alias cannot change a run half-way)."""
     return f"models:/{name}/{version}"
