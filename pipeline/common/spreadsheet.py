@@ -27,6 +27,7 @@ PROSPECT_COLUMNS = ("rank", "customer_id", "company_name", "industry", "region",
                     "spend_12m", "score", "tier", "previous_rank", "probability")
 MANIFEST_KEYS = ("as_of", "data_through", "model_name", "model_version", "currency", "eligible_customers",
                  "previous_as_of", "tiers", "trust")
+EXCEL_ROWS = 1_048_576  # rows of a worksheet, the header included
 REASON_COLUMN = re.compile(r"reason_(\d+)")
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 EFFECT_NOTE = ("The reason's contribution to the score in log-odds: positive raises the customer's chance, "
@@ -126,6 +127,9 @@ def _width(values: pd.Series, column: _Column) -> float:
 def _write_table(sheet: Worksheet, name: str, frame: pd.DataFrame, columns: Sequence[_Column],
                  formats: dict[str, Format]) -> None:
     """`frame` as an Excel table starting at A1: filter buttons, frozen header, a number format per kind."""
+    if len(frame) >= EXCEL_ROWS:
+        raise DataError("prospects", None, f"{len(frame)} rows for the {name} table do not fit an Excel sheet "
+                                           f"(at most {EXCEL_ROWS - 1}); read the CSV or Parquet list instead")
     safe = neutralise_formulas(safe_text_frame(frame))
     for index, column in enumerate(columns):
         cell_format = formats[column.kind]

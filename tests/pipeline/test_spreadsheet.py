@@ -155,6 +155,13 @@ def test_missing_column_is_a_data_error_naming_it(tmp_path):
     assert not (tmp_path / "p.xlsx").exists()
 
 
+def test_more_rows_than_a_sheet_holds_is_a_data_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(spreadsheet, "EXCEL_ROWS", 3)
+    with pytest.raises(DataError, match="3 rows for the ProspectList table do not fit"):
+        write_prospects_xlsx(prospects(), manifest(), tmp_path / "p.xlsx")
+    assert not (tmp_path / "p.xlsx").exists()
+
+
 def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     target = write_prospects_xlsx(prospects(), manifest(), tmp_path / "prospects.xlsx")
     before = target.read_bytes()
