@@ -20,7 +20,7 @@ demo: install
 	test -d .git || git init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo ""
-	@echo "Ranked prospects:  data/scores/prospects.csv (and .parquet, sales_report.html)"
+	@echo "Ranked prospects:  data/scores/runs/latest/report.html (and prospects.csv, .xlsx, .parquet)"
 	@echo "Metrics:           reports/metrics.json   ($(BIN)/dvc metrics show)"
 	@echo "Plots:             reports/evaluation/plots/  ($(BIN)/dvc plots show)"
 	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"

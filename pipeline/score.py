@@ -44,6 +44,7 @@ from pipeline.common.runs import (
     run_folder,
     scoring_lock,
 )
+from pipeline.common.spreadsheet import write_prospects_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -215,12 +216,15 @@ def _score(params: Params) -> dict:
         "holdout": int(prospects["holdout"].sum()), "explained": len(reasons),
         "trust": _trust(params, version), "gains": _backtest_gains(params, version), "drivers": drivers,
     }
+    # sales receive the list without the control group, which the full table and the ledger keep
+    issued = prospects.loc[~prospects["holdout"]].drop(columns="holdout")
     with atomic_dir(run_folder(scores_dir, as_of_text)) as tmp:
         prospects.to_parquet(tmp / f"{PROSPECTS_STEM}.parquet", index=False)
-        write_csv_export(prospects, tmp / f"{PROSPECTS_STEM}.csv")
+        write_csv_export(issued, tmp / f"{PROSPECTS_STEM}.csv")
+        write_prospects_xlsx(issued, manifest, tmp / f"{PROSPECTS_STEM}.xlsx")
         monthly_spend(tables.transactions, prospects["customer_id"], as_of).to_parquet(tmp / SPEND_BY_MONTH_FILE)
         record = manifest["trust"][0] if manifest["trust"] else None
-        write_text(sales_report_html(prospects, as_of_text, str(version), params.report.top_n, record),
+        write_text(sales_report_html(issued, as_of_text, str(version), params.report.top_n, record),
                    tmp / REPORT_FILE)
         write_json(manifest, tmp / MANIFEST_FILE)  # last: a folder with a manifest is a complete run
     record_issued_list(scores_dir, issued_list_of(prospects, as_of_text, name, str(version), params.evaluate.k,

@@ -216,6 +216,47 @@ def test_scoring_is_idempotent_and_a_failed_run_keeps_the_last_good_output(demo_
     assert "labels.active_months is 6 but model version" in result.stderr and "trained with 12" in result.stderr
 
 
+def test_runs_keep_a_history_with_movement_tiers_and_a_ledger_entry_per_list(demo_project, monkeypatch):
+    """Monthly runs into their own scores_dir: each a folder, `latest` on the newest, the oldest pruned past
+    score.keep_runs while the ledger keeps every list; rank movement against the run before."""
+    monkeypatch.chdir(demo_project)
+    params = yaml.safe_load((demo_project / "params.yaml").read_text())
+    newest = json.loads((demo_project / LATEST / "run.json").read_text())["as_of"]
+    months = [str((pd.Timestamp(newest) - pd.DateOffset(months=m)).date()) for m in (2, 1)]
+    params["data"]["scores_dir"] = "data/history"
+    params["score"] |= {"keep_runs": 2, "capacity": 40, "holdout_share": 0.25}
+    lines = []
+    for as_of in [*months, None]:
+        params["score"]["as_of"] = as_of
+        (demo_project / "history.yaml").write_text(yaml.safe_dump(params))
+        result = runner.invoke(app, ["score", "--params", "history.yaml"])
+        assert result.exit_code == 0, result.output
+        lines.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert [line["as_of"] for line in lines] == [*months, newest] and lines[-1]["tiers"]["A"] == 40
+    runs = demo_project / "data/history/runs"
+    assert sorted(p.name for p in runs.iterdir()) == [months[1], newest, "latest"]  # the oldest pruned
+    assert (runs / "latest").resolve().name == newest
+    assert sorted(p.stem for p in (demo_project / "data/history/ledger").iterdir()) == [*months, newest]
+
+    manifest = json.loads((runs / "latest/run.json").read_text())
+    assert manifest["previous_as_of"] == months[1] and manifest["holdout"] == 10
+    assert manifest["gains"] and manifest["drivers"] and manifest["trust"]
+    full = pd.read_parquet(runs / "latest/prospects.parquet")
+    assert full["score"].between(1, 99).all() and full["score"].is_monotonic_decreasing
+    assert full["tier"].tolist() == sorted(full["tier"])  # A, then B, C and D down the ranks
+    assert full["previous_rank"].notna().mean() > 0.8 and (full["previous_rank"] != full["rank"]).any()
+    assert full.loc[full["holdout"], "tier"].eq("A").all()
+    issued = pd.read_csv(runs / "latest/prospects.csv", encoding="utf-8-sig")
+    assert len(issued) == len(full) - 10 and "holdout" not in issued.columns  # the control group is not issued
+    assert set(issued["customer_id"].astype(str)).isdisjoint(full.loc[full["holdout"], "customer_id"])
+    spend = pd.read_parquet(runs / "latest/spend_by_month.parquet")
+    assert spend.shape == (len(full), 24)
+    assert spend.columns[-1] == str((pd.Timestamp(newest) - pd.Timedelta(days=1)).to_period("M"))
+    assert (runs / "latest/prospects.xlsx").stat().st_size > 10_000 and (runs / "latest/report.html").is_file()
+    first_list = json.loads((demo_project / f"data/history/ledger/{months[0]}.json").read_text())
+    assert first_list["tier_counts"]["A"] == 40 and first_list["holdout_share"] == 0.25
+
+
 def test_dvc_repro_reruns_only_what_a_param_change_touches(tmp_path):
     """dvc.yaml runs end to end; a scoring param or pipeline/score.py dirties only the score stage, a feature
     family's module the features stage and what follows; `dvc exp run -S` works."""

@@ -26,6 +26,18 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _permissions_as_created(path: Path, mode: int) -> None:
+    """Give a temporary file or folder the permissions a plain write would (`mode` less the umask): mkstemp and
+    mkdtemp make them private, which would keep a shared drive's readers out of every output."""
+    os.chmod(path, mode & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it replaces `target` atomically."""
@@ -34,6 +46,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    _permissions_as_created(tmp, 0o666)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -47,6 +60,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _permissions_as_created(tmp, 0o777)
     old = target.with_name(f".{target.name}.old")
     try:
         yield tmp

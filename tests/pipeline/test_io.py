@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pandas as pd
 import pytest
 
@@ -76,3 +79,15 @@ def test_missing_or_unreadable_stage_outputs_are_data_errors_naming_the_file(tmp
     broken.write_bytes(b"\x00\xff{not: [valid")
     with pytest.raises(DataError, match=f"broken\\.out.*cannot be read as {kind}"):
         read(broken)
+
+
+def test_outputs_get_the_permissions_of_a_plain_write_not_private_temporary_ones(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_json({"a": 1}, tmp_path / "out.json")
+        with atomic_dir(tmp_path / "run") as tmp:
+            (tmp / "inside.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
