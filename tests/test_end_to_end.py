@@ -54,7 +54,8 @@ def demo_project(tmp_path_factory):
 
 def test_ranked_list_has_required_columns_and_order(demo_project):
     prospects = pd.read_csv(demo_project / LATEST / "prospects.csv", encoding="utf-8-sig")
-    assert list(prospects.columns) == [*PROSPECT_COLUMNS, "reason_1", "reason_2", "reason_3",
+    issued_columns = [column for column in PROSPECT_COLUMNS if column != "holdout"]
+    assert list(prospects.columns) == [*issued_columns, "reason_1", "reason_2", "reason_3",
                                        "effect_1", "effect_2", "effect_3"]
     assert len(prospects) > 100
     assert prospects["rank"].tolist() == list(range(1, len(prospects) + 1))
