@@ -8,9 +8,8 @@ no pointer.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
-
-import pandas as pd
 
 from pipeline.common.config import Params
 from pipeline.common.errors import DataError, UserInputError
@@ -27,12 +26,14 @@ def run_folder(scores_dir: Path, as_of: str | None = None) -> Path:
     runs = Path(scores_dir) / RUNS_DIR
     if as_of is not None:
         try:
-            day = pd.Timestamp(as_of)
+            day = date.fromisoformat(as_of) if len(as_of) == len("YYYY-MM-DD") else None
         except ValueError:
-            raise UserInputError(f"--as-of {as_of!r} is not a date; write YYYY-MM-DD") from None
-        folder = runs / str(day.date())
+            day = None
+        if day is None:
+            raise UserInputError(f"--as-of {as_of!r} is not a date; write YYYY-MM-DD")
+        folder = runs / day.isoformat()
         if not folder.is_dir():
-            raise DataError(str(folder), None, f"no scoring run for {day.date()}; runs: {_listing(runs)}")
+            raise DataError(str(folder), None, f"no scoring run for {day}; runs: {_listing(runs)}")
         return folder
     latest = runs / LATEST
     if latest.is_dir():

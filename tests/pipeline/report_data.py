@@ -11,8 +11,8 @@ from pipeline.common.io import write_json
 from pipeline.common.report import MANIFEST_FILE, PROSPECTS_FILE, SPEND_BY_MONTH_FILE
 
 HOSTILE_NAMES = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "Acme \u202egnp.exe",
-                 "Bold & Co </script><script>window.pwned=1</script>", "Line\u2028Separator GmbH",
-                 "\"Quoted\" 'Ltd' <!--", "NaN", "None"]
+                 None, "Bold & Co </script><script>window.pwned=1</script>", "<img src=x onerror=window.pwned=1>",
+                 "Line\u2028Separator GmbH", "\"Quoted\" 'Ltd' <!--"]
 OWNERS = ["Jane Doe", "Ömer Yılmaz", "Li Wei", "Anna-Lena Schmidt", "O'Brien & Partners", None]
 INDUSTRIES = ["Retail", "Wholesale", "Construction", "Healthcare", "Manufacturing", None]
 REGIONS = ["North", "South", "East", "West", None]
@@ -35,7 +35,6 @@ def report_pieces(n: int, seed: int = 0, previous_as_of: str | None = "2025-05-0
              f"{rng.choice(['Tools', 'Supplies', 'Logistik', 'Bau', 'Medical', 'Foods'])} {i}" for i in range(n)]
     if hostile:
         names[: len(HOSTILE_NAMES)] = HOSTILE_NAMES
-        names[3] = None
     probability = np.sort(rng.beta(1.2, 12, n))[::-1]
     score = np.clip(99 - (np.arange(n) * 99) // n, 1, 99)
     tier = np.select([np.arange(n) < n * 0.05, np.arange(n) < n * 0.2, np.arange(n) < n * 0.5], ["A", "B", "C"], "D")
