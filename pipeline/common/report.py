@@ -39,6 +39,8 @@ MANIFEST_KEYS = ("as_of", "data_through", "model_name", "model_version", "curren
 # the row layout of the embedded JSON (the page's script reads it by these positions)
 ROW_FIELDS = ("rank", "customer_id", "company_name", "industry", "region", "country", "account_owner", "spend_12m",
               "score", "tier", "previous_rank", "previous_tier", "previous_score", "probability", "reasons", "months")
+# fields with few distinct values travel as positions in the data's "labels" list (a fifth of the size saved)
+LABELLED_FIELDS = ("industry", "region", "country", "account_owner", "tier", "previous_tier")
 TEXT_FIELDS = ("customer_id", "company_name", "industry", "region", "country", "account_owner", "tier",
                "previous_tier")
 REQUIRED_COLUMNS = ("rank", "customer_id", "spend_12m", "score", "tier", "previous_rank")
@@ -148,6 +150,20 @@ def _rows(prospects: pd.DataFrame, spend_by_month: pd.DataFrame) -> list[list]:
     return [list(row) for row in zip(*[values[name] for name in ROW_FIELDS], strict=True)]
 
 
+def _labelled(rows: list[list]) -> tuple[list[list], list[str]]:
+    """`rows` with each LABELLED_FIELDS value replaced by its position in the returned list of distinct labels."""
+    labels: dict[str, int] = {}
+    positions = [ROW_FIELDS.index(name) for name in LABELLED_FIELDS]
+    encoded = []
+    for row in rows:
+        row = list(row)
+        for i in positions:
+            if row[i] is not None:
+                row[i] = labels.setdefault(row[i], len(labels))
+        encoded.append(row)
+    return encoded, list(labels)
+
+
 CHART_WIDTH, CHART_HEIGHT = 360, 200  # the plotting area of the summary charts, in SVG units
 HISTOGRAM_BIN = 5  # score points per bar of the score distribution
 DRIVER_LABEL_WIDTH, DRIVER_BAR_WIDTH = 270, 220  # the drivers chart: labels right-aligned left of the bars
@@ -229,7 +245,8 @@ def sales_report_html(prospects: pd.DataFrame, spend_by_month: pd.DataFrame, man
     owners = Counter(row[ROW_FIELDS.index("account_owner")] for row in rows)
     owner_links = [{"owner": owner or "unassigned", "count": owners[owner], "href": filter_fragment({"owner": owner})}
                    for owner in sorted(owners, key=lambda name: (name is None, (name or "").casefold()))]
-    data = {"fields": list(ROW_FIELDS), "rows": rows,
+    encoded, labels = _labelled(rows)
+    data = {"fields": list(ROW_FIELDS), "labelled": list(LABELLED_FIELDS), "labels": labels, "rows": encoded,
             "months": [str(month) for month in spend_by_month.columns], "currency": currency,
             "previous_as_of": _text_or_none(manifest.get("previous_as_of")), "page_size": PAGE_SIZE}
     script, style = _asset("report.js"), _asset("report.css")

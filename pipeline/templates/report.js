@@ -6,6 +6,10 @@
   var F = {};
   data.fields.forEach(function (name, i) { F[name] = i; });
   var rows = data.rows;
+  data.labelled.forEach(function (name) {  // positions in data.labels back to strings
+    var i = F[name];
+    rows.forEach(function (row) { if (row[i] !== null) { row[i] = data.labels[row[i]]; } });
+  });
   var hasPrevious = data.previous_as_of !== null;
   var FILTERS = ["owner", "industry", "region", "tier"];
   var FIELD_OF = { owner: "account_owner", industry: "industry", region: "region", tier: "tier" };

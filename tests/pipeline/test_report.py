@@ -53,9 +53,15 @@ DATA_BLOCK = re.compile(r'<script type="application/json" id="report-data">(.*?)
 
 
 def embedded_data(page: str) -> dict:
+    """The page's data block, labelled fields decoded as the page's script does."""
     blocks = DATA_BLOCK.findall(page)
     assert len(blocks) == 1
-    return json.loads(blocks[0])
+    data = json.loads(blocks[0])
+    for name in data["labelled"]:
+        i = ROW_FIELDS.index(name)
+        for row in data["rows"]:
+            row[i] = None if row[i] is None else data["labels"][row[i]]
+    return data
 
 
 def field(row: list, name: str):
@@ -116,6 +122,12 @@ def test_rows_are_compact_arrays_with_missing_values_as_null(pieces):
     assert field(third, "months") is None  # no monthly spend recorded for it
     unexplained = embedded_data(sales_report_html(prospects, spend, manifest))["rows"][-1]
     assert field(unexplained, "reasons") == []
+
+
+def test_repeated_labels_travel_once(page):
+    block = DATA_BLOCK.search(page).group(1)
+    assert block.count('"Germany"') == 1 and block.count('"Jane Doe"') == 1
+    assert embedded_data(page)["rows"][0][ROW_FIELDS.index("country")] == "Germany"
 
 
 def test_no_nan_or_none_in_the_page_for_missing_values():
