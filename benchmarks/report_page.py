@@ -40,7 +40,8 @@ def open_times(url: str, repeats: int, screenshot: Path | None) -> list[float]:
                 driver.get(url)
                 WebDriverWait(driver, 60).until(lambda d: d.execute_script("return !!window.reportTiming"))
                 times.append(driver.execute_script("return window.reportTiming.firstRenderMs"))
-            if screenshot is not None:
+            if screenshot is not None:  # tall enough to show the first rows of the table
+                driver.set_window_size(1400, 1400)
                 driver.save_screenshot(str(screenshot))
         finally:
             driver.quit()

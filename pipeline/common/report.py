@@ -166,7 +166,7 @@ def _labelled(rows: list[list]) -> tuple[list[list], list[str]]:
 
 CHART_WIDTH, CHART_HEIGHT = 360, 200  # the plotting area of the summary charts, in SVG units
 HISTOGRAM_BIN = 5  # score points per bar of the score distribution
-DRIVER_LABEL_WIDTH, DRIVER_BAR_WIDTH = 270, 220  # the drivers chart: labels right-aligned left of the bars
+DRIVER_LABEL_WIDTH, DRIVER_BAR_WIDTH = 220, 160  # the drivers chart: labels right-aligned left of the bars
 
 
 def gains_chart(gains: list[dict]) -> dict | None:

@@ -28,7 +28,8 @@ N_REASONS = 3
 def report_pieces(n: int, seed: int = 0, previous_as_of: str | None = "2025-05-01", explain_top: int = 500,
                   hostile: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(prospects, spend_by_month, manifest) of a run of `n` eligible customers as the scoring stage writes them;
-    with `hostile`, the first customers carry HOSTILE_NAMES and customer C00003 has no company name."""
+    with `hostile`, the first customers carry HOSTILE_NAMES (C00003 has no company name) and two manifest strings
+    hold markup."""
     rng = np.random.default_rng(seed)
     ids = [f"C{i:05d}" for i in range(n)]
     names = [f"{rng.choice(['Nord', 'Süd', 'Alpen', 'Rhein', 'Baltic', 'Delta'])} "
@@ -65,18 +66,19 @@ def report_pieces(n: int, seed: int = 0, previous_as_of: str | None = "2025-05-0
     months = [str(p) for p in pd.period_range(end="2025-05", periods=24, freq="M")]
     spend = pd.DataFrame(rng.gamma(0.6, 900, (n, 24)) * (rng.random((n, 24)) < 0.6), index=pd.Index(ids, name=
                          "customer_id"), columns=months)
+    mark = " <by now>" if hostile else ""  # hostile manifest strings too
     manifest = {
         "as_of": "2025-06-01", "data_through": "2025-05-29", "model_name": "key_account_potential",
         "model_version": "7", "currency": "EUR", "eligible_customers": n, "previous_as_of": previous_as_of,
         "tiers": {t: int((tier == t).sum()) for t in "ABCD"},
         "trust": ["On the backtest (6 folds), the model's top 100 held 61 future key accounts against 24 for ranking "
-                  "by spend.", "Of the list issued on 2024-06-01, 38 of the top 100 became key accounts <by now>."],
+                  "by spend.", f"Of the list issued on 2024-06-01, 38 of the top 100 became key accounts{mark}."],
         "gains": [{"share_contacted": s, "model": min(1.0, 1 - (1 - s) ** 6), "spend_rank": min(1.0, 1 - (1 - s) ** 2)}
                   for s in np.linspace(0.05, 1, 20).round(2).tolist()],
         "drivers": [{"feature": label, "importance": value} for label, value in
                     [("orders in last 180 days", 0.61), ("spend growth over 180 days", 0.44),
                      ("days since last order", 0.31), ("product categories in last 365 days", 0.22),
-                     ("employees <firmographics>", 0.12)]],
+                     (f"employees{mark}", 0.12)]],
     }
     return frame, spend, manifest
 

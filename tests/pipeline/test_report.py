@@ -84,7 +84,7 @@ def test_hostile_strings_never_reach_the_page_as_markup(page):
     assert "<img" not in page and "onerror=alert(1)>" not in page
     assert page.count("<script") == 2  # the data block and the page's own script
     assert "Of the list issued on 2024-06-01, 38 of the top 100 became key accounts &lt;by now&gt;." in page
-    assert "employees &lt;firmographics&gt;" in page
+    assert "employees &lt;by now&gt;" in page
 
 
 def test_the_data_block_holds_every_string_as_text_and_cannot_be_closed_by_data(page, pieces):
