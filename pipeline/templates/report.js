@@ -151,15 +151,16 @@
     }
     var key = state.sort;
     var sign = state.dir === "asc" ? 1 : -1;
-    result.sort(function (a, b) {
-      var x = sortValue(a, key);
-      var y = sortValue(b, key);
+    var keyed = result.map(function (row) { return [sortValue(row, key), row[F.rank], row]; });  // each key once
+    keyed.sort(function (a, b) {
+      var x = a[0];
+      var y = b[0];
       if (x === null || y === null) {
         if (x !== y) { return x === null ? 1 : -1; }
       } else if (x < y) { return -sign; } else if (x > y) { return sign; }
-      return a[F.rank] - b[F.rank];
+      return a[1] - b[1];
     });
-    matched = result;
+    matched = keyed.map(function (entry) { return entry[2]; });
   }
 
   // --- the table
