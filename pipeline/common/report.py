@@ -72,8 +72,6 @@ def track_record(test_cutoff: str, horizon_months: int, k: int, metrics: dict[st
             f"reached {reached(MODEL)} of them; {compared}.")
 
 
-
-
 def filter_fragment(filters: dict[str, str | None]) -> str:
     """The URL fragment that opens the report filtered, e.g. {"owner": "Jane Doe", "tier": "A"} →
     "#owner=Jane%20Doe&tier=A"; an owner of None selects the customers without one ("owner="). Encoded as the
@@ -154,13 +152,11 @@ def _labelled(rows: list[list]) -> tuple[list[list], list[str]]:
     """`rows` with each LABELLED_FIELDS value replaced by its position in the returned list of distinct labels."""
     labels: dict[str, int] = {}
     positions = [ROW_FIELDS.index(name) for name in LABELLED_FIELDS]
-    encoded = []
-    for row in rows:
-        row = list(row)
+    encoded = [list(row) for row in rows]
+    for row in encoded:
         for i in positions:
             if row[i] is not None:
                 row[i] = labels.setdefault(row[i], len(labels))
-        encoded.append(row)
     return encoded, list(labels)
 
 

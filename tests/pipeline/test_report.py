@@ -231,3 +231,11 @@ def test_the_templates_ship_with_the_package():
     assert 'pipeline = ["templates/*"]' in pyproject
     templates = Path(__file__).resolve().parents[2] / "pipeline" / "templates"
     assert {p.name for p in templates.iterdir()} >= {"report.html.j2", "report.js", "report.css"}
+
+
+def test_an_empty_list_and_a_sparse_manifest_still_render(pieces):
+    prospects, spend, manifest = pieces
+    sparse = {**manifest, "trust": [], "tiers": {}, "data_through": None, "gains": [], "drivers": []}
+    page = sales_report_html(prospects.iloc[:0], spend.iloc[:0], sparse)
+    assert embedded_data(page)["rows"] == []
+    assert "Data through <strong>—</strong>" in page and "treat the list as a suggestion to check" in page
