@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -32,13 +31,18 @@ def _browser_missing() -> str | None:
     return f"{' and '.join(absent)} missing (make browser installs chromium and chromium-driver)" if absent else None
 
 
-@pytest.fixture(scope="module")
-def driver():
+def require_browser() -> None:
+    """Skip when Chromium, its driver or Selenium is missing; fail instead under CI=true, so CI cannot skip."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the browser tests: {missing}")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -251,5 +255,11 @@ def test_twenty_thousand_rows_open_and_render_a_screenshot(driver, tmp_path):
     assert errors(driver) == []
 
 
-def test_the_browser_is_given_explicitly():
-    assert Path(CHROMEDRIVER).name == "chromedriver" and "--disable-background-networking" in FLAGS
+def test_a_missing_browser_skips_locally_and_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.CHROMEDRIVER", "/nonexistent/chromedriver")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="/nonexistent/chromedriver missing"):
+        require_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
+        require_browser()
