@@ -16,6 +16,9 @@
   var NUMERIC = { rank: true, movement: true, spend_12m: true, score: true };
   var DESCENDING_FIRST = { movement: true, spend_12m: true, score: true };
   var ALL = "*";
+  var SORTABLE = Array.prototype.map.call(document.querySelectorAll("th[data-sort]"), function (th) {
+    return th.dataset.sort;
+  });
   var SVG = "http://www.w3.org/2000/svg";
   var whole = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   var cents = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -85,7 +88,7 @@
       catch (error) { return; }
       if (FILTERS.indexOf(key) >= 0) { next.filters[key] = value === "" ? null : value; }
       else if (key === "q") { next.q = value; }
-      else if (key === "sort" && (F[value] !== undefined || value === "movement")) { next.sort = value; }
+      else if (key === "sort" && SORTABLE.indexOf(value) >= 0) { next.sort = value; }
       else if (key === "dir" && (value === "asc" || value === "desc")) { next.dir = value; }
       else if (key === "page" && /^[0-9]+$/.test(value)) { next.page = Math.max(1, parseInt(value, 10)); }
       else if (key === "customer" && value !== "") { next.customer = value; }

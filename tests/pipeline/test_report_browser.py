@@ -154,6 +154,17 @@ def test_a_fragment_link_opens_an_owner_s_accounts(driver, page_url, run_pieces)
     assert errors(driver) == []
 
 
+def test_a_fragment_sets_sort_and_page_and_ignores_what_it_does_not_know(driver, page_url, run_pieces):
+    open_page(driver, page_url + "#sort=score&dir=asc&page=2")
+    assert text(driver, "page-range") == "; showing 51–100"
+    assert driver.find_element("css selector", 'th[data-sort="score"]').get_attribute("aria-sort") == "ascending"
+    scores = sorted(run_pieces[0]["score"])
+    assert [int(s) for s in column(driver, 8)] == scores[50:100]
+    open_page(driver, page_url + "#sort=reasons&dir=sideways&page=x&colour=red")
+    assert column(driver, 1)[:2] == ["1", "2"] and number(text(driver, "match-count")) == N
+    assert errors(driver) == []
+
+
 def test_search_finds_companies_ids_and_reasons(driver, page_url, run_pieces):
     prospects = run_pieces[0]
     open_page(driver, page_url + filter_fragment({"q": "C00042"}))
