@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint lock clean mlflow-ui
+.PHONY: install browser demo test lint lock clean mlflow-ui
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+## Debian's chromium and chromium-driver for the sales report's browser tests and screenshots (when missing).
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		($(SUDO) apt-get update && \
+		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver)
+
 ## Generate the demo data and run the whole DVC pipeline; prints where the outputs are.
-demo: install
+demo: install browser
 	test -d .git || git init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo ""
@@ -26,7 +33,7 @@ demo: install
 	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"
 
 ## Run the whole test suite (CI runs exactly this).
-test: install
+test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install

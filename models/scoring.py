@@ -53,3 +53,10 @@ def holdout_draw(tier: pd.Series, customer_id: pd.Series, share: float, seed: in
     chosen = np.random.default_rng(seed).choice(len(order), n_held, replace=False)
     held.loc[in_a] = customer_id.loc[in_a].astype("str").isin(set(order[chosen])).to_numpy()
     return held
+
+
+def issued_list(prospects: pd.DataFrame) -> pd.DataFrame:
+    """The rows sales receive: every prospect but the control group (the `holdout` column, dropped)."""
+    if "holdout" not in prospects.columns:
+        return prospects
+    return prospects.loc[~prospects["holdout"].astype(bool)].drop(columns="holdout")

@@ -107,6 +107,18 @@ def score_command(
     _guarded(lambda: _score_and_report(params, wait), verbose)
 
 
+@app.command("report")
+def report_command(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The run's as-of date, YYYY-MM-DD; default the "
+                                              "latest run.")] = None,
+    params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False,
+) -> None:
+    """Re-render a scoring run's sales page, data.scores_dir/runs/<as-of>/report.html."""
+    from pipeline.report import run
+
+    _guarded(lambda: typer.echo(run(load_params(params), as_of)), verbose)
+
+
 @app.command("check")
 def check_command(params: ParamsOption = Path("params.yaml"), verbose: VerboseOption = False) -> None:
     """In seconds, before any heavy work: params, files, the data's span, writable outputs and the time plan."""

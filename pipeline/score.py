@@ -17,7 +17,7 @@ from features.catalogue import feature_catalogue
 from features.spine import customers_seen_before
 from models.explain import reason_codes, shap_explanation
 from models.rankings import MODEL, SPEND_RANK
-from models.scoring import TIERS, assign_tiers, holdout_draw, score_1_99
+from models.scoring import TIERS, assign_tiers, holdout_draw, issued_list, score_1_99
 from models.spec import SpecMismatchError
 from pipeline.common import tracking
 from pipeline.common.adapters import data_end, eligibility_for, features_for, refuse_other_population
@@ -216,16 +216,14 @@ def _score(params: Params) -> dict:
         "holdout": int(prospects["holdout"].sum()), "explained": len(reasons),
         "trust": _trust(params, version), "gains": _backtest_gains(params, version), "drivers": drivers,
     }
-    # sales receive the list without the control group, which the full table and the ledger keep
-    issued = prospects.loc[~prospects["holdout"]].drop(columns="holdout")
+    issued = issued_list(prospects)  # the full table and the ledger keep the control group; sales do not get it
+    spend_by_month = monthly_spend(tables.transactions, prospects["customer_id"], as_of)
     with atomic_dir(run_folder(scores_dir, as_of_text)) as tmp:
         prospects.to_parquet(tmp / f"{PROSPECTS_STEM}.parquet", index=False)
         write_csv_export(issued, tmp / f"{PROSPECTS_STEM}.csv")
         write_prospects_xlsx(issued, manifest, tmp / f"{PROSPECTS_STEM}.xlsx")
-        monthly_spend(tables.transactions, prospects["customer_id"], as_of).to_parquet(tmp / SPEND_BY_MONTH_FILE)
-        record = manifest["trust"][0] if manifest["trust"] else None
-        write_text(sales_report_html(issued, as_of_text, str(version), params.report.top_n, record),
-                   tmp / REPORT_FILE)
+        spend_by_month.to_parquet(tmp / SPEND_BY_MONTH_FILE)
+        write_text(sales_report_html(issued, spend_by_month, manifest), tmp / REPORT_FILE)
         write_json(manifest, tmp / MANIFEST_FILE)  # last: a folder with a manifest is a complete run
     record_issued_list(scores_dir, issued_list_of(prospects, as_of_text, name, str(version), params.evaluate.k,
                                                   cfg.holdout_share, params.seed))

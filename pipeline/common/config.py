@@ -452,12 +452,6 @@ class ScoreConfig(_Group):
         return self
 
 
-class ReportConfig(_Group):
-    """The HTML sales report."""
-
-    top_n: Count = Field(200, description="Rows in the HTML sales report.")
-
-
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"  # MLflow's own variable; when set it overrides params
 SQLITE_PREFIX = "sqlite:///"
 
@@ -496,7 +490,6 @@ class Params(_Group):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Backtest and segments.")
     gate: GateConfig = Field(default_factory=GateConfig, description="When a challenger becomes champion.")
     score: ScoreConfig = Field(default_factory=ScoreConfig, description="The scoring run.")
-    report: ReportConfig = Field(default_factory=ReportConfig, description="The HTML sales report.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking and registry.")
 
     @model_validator(mode="after")

@@ -56,7 +56,7 @@ def test_negative_isotonic_pseudo_rows_is_a_config_error():
     ({"labels": {"key_account": {"trailing_month": 6}}},
      "unknown key 'labels.key_account.trailing_month' (did you mean 'labels.key_account.trailing_months'?)"),
     ({"model": {"learning_rate": 0}}, "model.learning_rate must be > 0, got 0"),
-    ({"report": {"top_n": -5}}, "report.top_n must be >= 1, got -5"),
+    ({"score": {"explain_top": -5}}, "score.explain_top must be >= 1, got -5"),
 ])
 def test_bad_values_are_config_errors_at_load_naming_the_key(overrides, message):
     raw = small_params()
@@ -69,9 +69,9 @@ def test_bad_values_are_config_errors_at_load_naming_the_key(overrides, message)
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError) as raised:
-        params_from_dict(small_params(report={"top_n": 0}, score={"as_of": "never"}))
+        params_from_dict(small_params(model={"learning_rate": 0}, score={"as_of": "never"}))
     assert sorted(str(raised.value).splitlines()) == [
-        "params: report.top_n must be >= 1, got 0",
+        "params: model.learning_rate must be > 0, got 0",
         "params: score.as_of must be a date such as 2024-01-31, got 'never'",
     ]
 
