@@ -122,9 +122,9 @@ _FORMULA_NAMES = (
     '=HYPERLINK("http://example.com","Click me")', "=1+1 Consulting", "=SUM(A1:A9) Ltd", "+49 Trading GmbH",
     "+Plus Partners", "-Minus Co", "-12 Degrees Cold Storage", "@Home Supplies", "@Work Office Solutions",
 )
-_HTML_NAMES = (
-    "Acme <script>alert(1)</script> Ltd", "<b>Bold</b> Trading GmbH",
-    "Evil <script>alert(1)</script> Supplies", "Fancy <b>Print</b> Services SARL",
+_HTML_NAMES = (  # markup, and a right-to-left override that would show "Acme Trading gnp.exe" as "...exe.png"
+    "Acme <script>alert(1)</script> Ltd", "Acme Trading \u202egnp.exe", "<img src=x onerror=alert(1)> Tools",
+    "<b>Bold</b> Trading GmbH", "Evil <script>alert(1)</script> Supplies", "Fancy <b>Print</b> Services SARL",
 )
 CHANNELS = ("Field sales", "Inside sales", "Web shop", "Partner", "Trade fair")
 CHANNEL_SMALL = np.array([0.12, 0.33, 0.33, 0.12, 0.10])  # how firms below 200 employees came to us

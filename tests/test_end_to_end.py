@@ -72,8 +72,12 @@ def test_untrusted_names_are_neutralised_in_exports(demo_project):
     assert not names.str.match(r"^[=+\-@]").any()
     assert names.str.match(r"^'[=+\-@]").any()  # the demo has such names; they are quoted
     html = (demo_project / LATEST / "report.html").read_text(encoding="utf-8")
-    assert "<script>" not in html
-    assert "How far to trust this list: On the test cutoff 2024-01-01" in html  # evaluate's tag on the run
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "How far to trust this list" in html and "On the test cutoff 2024-01-01" in html  # evaluate's tag
+    spoofed = pd.read_parquet(demo_project / LATEST / "prospects.parquet")["company_name"].str.contains("\u202e")
+    for shown in (names, pd.Series([html])):  # a right-to-left override is shown as its code point, or absent
+        assert not shown.str.contains("\u202e").any()
+        assert shown.str.contains("Acme Trading [U+202E]gnp.exe", regex=False).any() == spoofed.any()
 
 
 def _scorecards(project: Path):

@@ -161,8 +161,8 @@ def _labelled(rows: list[list]) -> tuple[list[list], list[str]]:
 
 
 CHART_WIDTH, CHART_HEIGHT = 360, 200  # the plotting area of the summary charts, in SVG units
-HISTOGRAM_BIN = 5  # score points per bar of the score distribution
-DRIVER_LABEL_WIDTH, DRIVER_BAR_WIDTH = 220, 160  # the drivers chart: labels right-aligned left of the bars
+HISTOGRAM_BIN = 5  # percentage points of chance per bar of its distribution
+DRIVER_LABEL_WIDTH, DRIVER_BAR_WIDTH = 300, 120  # the drivers chart: labels right-aligned left of the bars
 
 
 def gains_chart(gains: list[dict]) -> dict | None:
@@ -183,19 +183,22 @@ def gains_chart(gains: list[dict]) -> dict | None:
                        f"accounts with the model, {at['spend_rank']:.0%} by spend."}
 
 
-def score_histogram(scores: pd.Series) -> list[dict]:
-    """Bars of the score distribution (HISTOGRAM_BIN points each), heights scaled to CHART_HEIGHT."""
-    counts = (pd.to_numeric(scores, errors="coerce").dropna().astype(int).clip(1, 99) - 1) // HISTOGRAM_BIN
-    per_bin = counts.value_counts().reindex(range(math.ceil(99 / HISTOGRAM_BIN)), fill_value=0)
+def probability_histogram(probability: pd.Series) -> list[dict]:
+    """Bars of the distribution of the calibrated chance (HISTOGRAM_BIN percentage points each), heights on a
+    square-root scale up to CHART_HEIGHT, so the few likely customers stay visible beside the many unlikely ones.
+    The 1–99 score is a percentile, evenly spread by construction; the chance shows how many are real prospects."""
+    points = (pd.to_numeric(probability, errors="coerce").dropna() * 100).clip(0, 99.999)
+    per_bin = (points // HISTOGRAM_BIN).astype(int).value_counts().reindex(range(100 // HISTOGRAM_BIN),
+                                                                           fill_value=0)
     tallest = max(int(per_bin.max()), 1)
     width = CHART_WIDTH / len(per_bin)
     bars = []
     for position, count in per_bin.items():
-        low = position * HISTOGRAM_BIN + 1
-        height = count / tallest * CHART_HEIGHT
+        low = position * HISTOGRAM_BIN
+        height = math.sqrt(count / tallest) * CHART_HEIGHT
         bars.append({"x": round(position * width, 1), "width": round(width - 1, 1),
                      "y": round(CHART_HEIGHT - height, 1), "height": round(height, 1),
-                     "label": f"score {low}–{min(low + HISTOGRAM_BIN - 1, 99)}: {count:,} customers"})
+                     "label": f"chance {low}–{low + HISTOGRAM_BIN}%: {count:,} customers"})
     return bars
 
 
@@ -255,7 +258,7 @@ def sales_report_html(prospects: pd.DataFrame, spend_by_month: pd.DataFrame, man
         has_previous=_text_or_none(manifest.get("previous_as_of")) is not None,
         eligible=len(prospects), tiers={show_text(k): v for k, v in (manifest.get("tiers") or {}).items()},
         trust=trust, owner_links=owner_links, gains=gains_chart(manifest.get("gains") or []),
-        histogram=score_histogram(prospects["score"]), drivers=drivers_chart(manifest.get("drivers") or []),
+        histogram=probability_histogram(prospects["probability"]), drivers=drivers_chart(manifest.get("drivers") or []),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT, driver_label_width=DRIVER_LABEL_WIDTH,
         driver_bar_width=DRIVER_BAR_WIDTH, data=embedded_json(data), script=Markup(script),
         style=Markup(style), csp=f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "

@@ -245,7 +245,7 @@
     chart.appendChild(svg("line", { x1: centre, y1: 0, x2: centre, y2: explained.length * rowHeight + 6, class: "axis" }));
     explained.forEach(function (reason, i) {
       var effect = reason[1];
-      var width = Math.abs(effect) / largest * (half - 10);
+      var width = Math.abs(effect) / largest * (half - 50);  // room for the value beside the longest bar
       var y = i * rowHeight + 4;
       var label = shortReason(reason[0]).split(":")[0];
       chart.appendChild(svg("text", { x: labelWidth - 6, y: y + 13, class: "tick end" },
@@ -300,7 +300,7 @@
       "Customer " + row[F.customer_id],
       "rank " + whole.format(row[F.rank]) + " of " + whole.format(rows.length),
       "score " + orDash(row[F.score]), "tier " + orDash(row[F.tier]),
-      row[F.probability] === null ? null : "probability " + (row[F.probability] * 100).toFixed(1) + "%",
+      row[F.probability] === null ? null : "probability " + (row[F.probability] > 0 && row[F.probability] < 0.001 ? "under 0.1" : (row[F.probability] * 100).toFixed(1)) + "%",
       "spend, last 12 months: " + (row[F.spend_12m] === null ? "—" : data.currency + " " + cents.format(row[F.spend_12m])),
       "industry " + orDash(row[F.industry]), "region " + orDash(row[F.region]), "country " + orDash(row[F.country]),
       "owner " + ownerLabel(row[F.account_owner])

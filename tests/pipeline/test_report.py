@@ -22,6 +22,7 @@ from pipeline.common.report import (
     embedded_json,
     filter_fragment,
     key_accounts_reached,
+    probability_histogram,
     sales_report_html,
     track_record,
     write_sales_report,
@@ -249,3 +250,13 @@ def test_an_empty_list_and_a_sparse_manifest_still_render(pieces):
     page = sales_report_html(prospects.iloc[:0], spend.iloc[:0], sparse)
     assert embedded_data(page)["rows"] == []
     assert "Data through <strong>—</strong>" in page and "treat the list as a suggestion to check" in page
+
+
+def test_the_chance_histogram_counts_every_customer_in_twenty_bins():
+    bars = probability_histogram(pd.Series([0.0, 0.01, 0.049, 0.05, 0.5, 0.999, 1.0, None]))
+    assert len(bars) == 20
+    counts = [int(bar["label"].split(": ")[1].split()[0]) for bar in bars]
+    assert counts[0] == 3 and counts[1] == 1 and counts[10] == 1 and counts[19] == 2 and sum(counts) == 7
+    assert bars[0]["label"] == "chance 0–5%: 3 customers"
+    assert max(bar["height"] for bar in bars) == bars[0]["height"]
+    assert bars[19]["height"] == pytest.approx(bars[0]["height"] * (2 / 3) ** 0.5, abs=0.1)  # square-root scale
