@@ -10,7 +10,7 @@ With `data.source: demo` the span is the one the demo generator will simulate (`
 
 from __future__ import annotations
 
-import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +49,21 @@ def unwritable_outputs(params: Params) -> list[str]:
             existing = existing.parent
         if existing != value and not existing.is_dir():
             problems.append(f"data.{key}: {value} (its parent {existing} is not a folder)")
-        elif not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
+        elif key.endswith("_dir") and existing == value and not value.is_dir():
+            problems.append(f"data.{key}: {value} (a file, where a folder belongs)")
+        elif not _can_write_in(existing if existing.is_dir() else existing.parent):
             problems.append(f"data.{key}: {value} ({existing} is not writable)")
     return problems
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in `folder`, tried for real: permission bits say yes to root, and some file
+    systems (/proc, read-only mounts) refuse whatever the bits say."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def time_plan(params: Params, first: pd.Timestamp, last: pd.Timestamp) -> Plan:

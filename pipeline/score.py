@@ -9,6 +9,7 @@ Idempotent: the same data, as-of date, params and champion give the same files.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,6 +121,18 @@ def _compared_with_previous(prospects: pd.DataFrame, previous: pd.DataFrame | No
     return merged.astype({"previous_rank": "Int64", "previous_score": "Int64", "previous_tier": "object"})
 
 
+def _previous_list(folder: Path) -> pd.DataFrame:
+    """The ranked list of the previous run, which movement compares with; a damaged one is a DataError that
+    says how to go on."""
+    try:
+        return read_parquet(folder / f"{PROSPECTS_STEM}.parquet")[["customer_id", "rank", "tier", "score"]]
+    except (DataError, KeyError) as exc:
+        raise DataError(str(folder / f"{PROSPECTS_STEM}.parquet"), None,
+                        f"the previous run's list cannot be compared with ({exc}): restore the folder {folder} from "
+                        "a backup, or move it out of runs/ so that movement is measured against the run before "
+                        "it") from None
+
+
 def _explained(model, X: pd.DataFrame, features: pd.DataFrame, top: pd.Index, params: Params
                ) -> tuple[pd.DataFrame, list[dict]]:
     """Reasons and effects for the rows `top` (typical measured among all eligible), and the top drivers: mean
@@ -160,8 +173,8 @@ def run(params: Params, wait_seconds: float | None = None) -> dict:
     under the scores_dir lock (RunLockedError, exit 75, when another run holds it past `wait_seconds`). The
     manifest, with the run folder as run_dir."""
     scores_dir = params.data.scores_dir
-    check_free_space(scores_dir, params.score.min_free_mb)
     with scoring_lock(scores_dir, wait_seconds):
+        check_free_space(scores_dir, params.score.min_free_mb)
         return _score(params)
 
 
@@ -199,14 +212,15 @@ def _score(params: Params) -> dict:
 
     reasons, drivers = _explained(model, X, features, ranked.index[:cfg.explain_top], params)
     earlier = previous_run(scores_dir, as_of_text)
-    previous = None if earlier is None else read_parquet(earlier / f"{PROSPECTS_STEM}.parquet")
+    previous = None if earlier is None else _previous_list(earlier)
     prospects = _compared_with_previous(ranked.join(reasons).reset_index(drop=True)[
         [c for c in PROSPECT_COLUMNS if not c.startswith("previous_")] + list(reasons.columns)], previous)
     prospects = prospects[PROSPECT_COLUMNS + list(reasons.columns)]
     reason_columns = [c for c in reasons.columns if c.startswith("reason_")]
     prospects[reason_columns] = prospects[reason_columns].fillna("")
 
-    newest = data_end(tables.transactions) - pd.Timedelta(days=1)
+    before = tables.transactions["timestamp"] < as_of
+    newest = pd.Timestamp(tables.transactions.loc[before, "timestamp"].max()).normalize()  # a backfill reads less
     tier_counts = prospects["tier"].value_counts()
     manifest = {
         "as_of": as_of_text, "data_through": str(newest.date()), "model_name": name, "model_version": str(version),
@@ -228,7 +242,7 @@ def _score(params: Params) -> dict:
     record_issued_list(scores_dir, issued_list_of(prospects, as_of_text, name, str(version), params.evaluate.k,
                                                   cfg.holdout_share, params.seed))
     point_latest(scores_dir)
-    removed = prune_runs(scores_dir, cfg.keep_runs)
+    removed = prune_runs(scores_dir, cfg.keep_runs, keep_also=as_of_text)
     log.info("scored %s eligible customers as of %s with %s version %s (tier A %s); runs removed: %s",
              len(prospects), as_of_text, name, version, manifest["tiers"]["A"], ", ".join(removed) or "none")
     return {**manifest, "run_dir": str(run_folder(scores_dir, as_of_text))}

@@ -243,6 +243,7 @@ def test_runs_keep_a_history_with_movement_tiers_and_a_ledger_entry_per_list(dem
     assert (runs / "latest").resolve().name == newest
     assert sorted(p.stem for p in (demo_project / "data/history/ledger").iterdir()) == [*months, newest]
 
+    assert json.loads((runs / months[1] / "run.json").read_text())["data_through"] < months[1]  # a backfill
     manifest = json.loads((runs / "latest/run.json").read_text())
     assert manifest["previous_as_of"] == months[1] and manifest["holdout"] == 10
     assert manifest["gains"] and manifest["drivers"] and manifest["trust"]

@@ -73,12 +73,13 @@ def _date_text(value: Any) -> Any:
 
 
 def _calendar_date(value: str | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) only: "03.04.2024" could be 3 April or 4 March, and params never guess."""
+    if value is None:
+        return value
     try:
-        ok = value is None or pd.Timestamp(value) == pd.Timestamp(value).normalize()
+        datetime.date.fromisoformat(value if len(value) == len("2024-01-31") else "")
     except (ValueError, TypeError):
-        ok = False
-    if not ok:
-        raise ValueError(f"must be a date such as 2024-01-31, got {_short(value)}")
+        raise ValueError(f"must be a date written YYYY-MM-DD such as 2024-01-31, got {_short(value)}") from None
     return value
 
 

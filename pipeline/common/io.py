@@ -22,8 +22,10 @@ import pandas as pd
 from pipeline.common.errors import DataError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Unicode bidirectional embeddings, overrides and isolates: "Acme \u202egnp.exe" would display as "Acme exe.png"
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Characters a reader cannot see but that change what is shown: Unicode bidirectional embeddings, overrides and
+# isolates ("Acme \u202egnp.exe" displays as "Acme exe.png"), and the C0 and C1 control characters but tab, line
+# feed and carriage return (a NUL makes tools take a CSV for binary).
+HIDDEN_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _umask() -> int:
@@ -90,10 +92,10 @@ def write_text(text: str, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def show_bidi_controls(text: str) -> str:
-    """`text` with each bidirectional control character made visible as its code point, "[U+202E]", so the
-    characters read in the order they are stored."""
-    return BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
+def show_control_characters(text: str) -> str:
+    """`text` with each bidirectional or other control character (HIDDEN_CONTROLS) made visible as its code
+    point, "[U+202E]", so the characters read in the order they are stored."""
+    return HIDDEN_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -101,11 +103,11 @@ def _is_text(column: pd.Series) -> bool:
 
 
 def safe_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Copy of `frame` whose text cells show their bidirectional control characters (`show_bidi_controls`)."""
+    """Copy of `frame` whose text cells show their control characters (`show_control_characters`)."""
     safe = frame.copy()
     for column in safe.columns:
         if _is_text(safe[column]):
-            safe[column] = safe[column].map(lambda v: show_bidi_controls(v) if isinstance(v, str) else v)
+            safe[column] = safe[column].map(lambda v: show_control_characters(v) if isinstance(v, str) else v)
     return safe
 
 
@@ -121,8 +123,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv_export(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a CSV meant for people and spreadsheets: UTF-8 with BOM, formulas neutralised, bidirectional
-    controls shown."""
+    """Write a CSV meant for people and spreadsheets: UTF-8 with BOM, formulas neutralised, control characters
+    shown."""
     safe = neutralise_formulas(safe_text_frame(frame))
     return _write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 

@@ -3,7 +3,7 @@ paged, sortable and filterable in the browser, a detail view per customer and th
 
 The page works offline: scripts, styles and charts are inline, and its Content-Security-Policy forbids every fetch.
 Data travel as one JSON block (arrays of rows) that the page's script renders as text only; every string from the
-data is escaped in the HTML and in the JSON, and bidirectional control characters are shown as "[U+202E]".
+data is escaped in the HTML and in the JSON, and control characters (bidirectional ones too) are shown as "[U+202E]".
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from models.rankings import MODEL, SPEND_RANK, ranking_description
 from models.scoring import issued_list
 from pipeline.common.artifacts import PROSPECTS_STEM, REPORT_FILE, SPEND_BY_MONTH_FILE
 from pipeline.common.errors import DataError
-from pipeline.common.io import read_json, read_parquet, safe_text_frame, show_bidi_controls, write_text
+from pipeline.common.io import read_json, read_parquet, safe_text_frame, show_control_characters, write_text
 from pipeline.common.runs import MANIFEST_FILE
 
 PROSPECTS_FILE = f"{PROSPECTS_STEM}.parquet"
@@ -212,8 +212,8 @@ def drivers_chart(drivers: list[dict], top: int = 10) -> list[dict]:
 
 
 def show_text(value: Any) -> str:
-    """A manifest value as display text: "—" when missing, bidirectional controls shown."""
-    return "—" if _missing(value) or value == "" else show_bidi_controls(str(value))
+    """A manifest value as display text: "—" when missing, control characters shown."""
+    return "—" if _missing(value) or value == "" else show_control_characters(str(value))
 
 
 def _days_between(earlier: str, later: str) -> int | None:

@@ -82,12 +82,12 @@ def point_latest(scores_dir: Path) -> Path | None:
     return pointer
 
 
-def prune_runs(scores_dir: Path, keep: int) -> list[str]:
-    """Remove all but the newest `keep` complete runs, and folders left by killed runs; the removed as-of dates.
-    The ledger of issued lists is never pruned."""
+def prune_runs(scores_dir: Path, keep: int, keep_also: str | None = None) -> list[str]:
+    """Remove all but the newest `keep` complete runs (and `keep_also`, the run just written, even when it is an
+    older backfill), and folders left by killed runs; the removed as-of dates. The ledger is never pruned."""
     folder = runs_dir(scores_dir)
     names = completed_runs(scores_dir)
-    removed = names[:-keep] if keep else names
+    removed = [name for name in names[:-keep] if name != keep_also]
     for name in removed:
         shutil.rmtree(run_folder(scores_dir, name))
     if folder.is_dir():
@@ -101,16 +101,19 @@ def prune_runs(scores_dir: Path, keep: int) -> list[str]:
 def scoring_lock(scores_dir: Path, wait_seconds: float | None = None) -> Iterator[None]:
     """Hold the scores_dir lock for one scoring run. Without `wait_seconds` a held lock fails at once with
     RunLockedError (exit 75); with it, the run waits that long first. The lock is released when its process
-    ends, so a killed run never leaves a stale lock."""
-    Path(scores_dir).mkdir(parents=True, exist_ok=True)
+    ends, so a killed run never leaves a stale lock. A scores_dir that is not a writable folder is a DataError."""
     path = Path(scores_dir) / LOCK_FILE
     lock = FileLock(path, timeout=0 if wait_seconds is None else wait_seconds)
     try:
+        Path(scores_dir).mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         waited = "" if wait_seconds is None else f" after waiting {wait_seconds:g} s"
         raise RunLockedError(f"another scoring run holds {path}{waited}: try again later, or pass --wait "
                              "SECONDS") from None
+    except OSError as exc:
+        raise DataError(str(scores_dir), None, f"cannot take the scoring lock there ({exc.strerror or exc}): "
+                                               "data.scores_dir must be a folder this user can write") from None
     try:
         yield
     finally:

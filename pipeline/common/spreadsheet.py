@@ -1,6 +1,6 @@
 """The prospect list as an Excel workbook for sales ops: the ranked table, the reasons one per row, a guide.
 
-Every text from the data is shown as text, exactly as in the CSV export: bidirectional controls made visible,
+Every text from the data is shown as text, exactly as in the CSV export: control characters made visible,
 formula prefixes neutralised with a leading apostrophe, and each string written as a string, so nothing in the
 file runs as a formula, opens as a link or turns into a number. The workbook has no macros.
 """

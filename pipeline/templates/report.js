@@ -128,7 +128,10 @@
       var select = document.getElementById("filter-" + key);
       var wanted = Object.prototype.hasOwnProperty.call(state.filters, key) ? JSON.stringify(state.filters[key]) : ALL;
       var known = Array.prototype.some.call(select.options, function (option) { return option.value === wanted; });
-      if (!known) { select.appendChild(new Option(String(state.filters[key]) + " (0)", wanted)); }
+      if (!known) {
+        var value = state.filters[key];
+        select.appendChild(new Option((key === "owner" ? ownerLabel(value) : orDash(value)) + " (0)", wanted));
+      }
       select.value = wanted;
     });
     document.getElementById("search").value = state.q;
@@ -191,8 +194,9 @@
     cell(tr, "num", whole.format(row[F.rank]));
     var change = movementText(row);
     cell(tr, "num", el("span", change[1], change[0]));
-    var company = el("div");
-    company.appendChild(textOrMissing(row[F.company_name]));
+    var company = el("div"), name = el("div", "name");
+    name.appendChild(textOrMissing(row[F.company_name]));
+    company.appendChild(name);
     company.appendChild(el("div", "id", row[F.customer_id]));
     cell(tr, "company", company);
     cell(tr, "", textOrMissing(row[F.industry]));
@@ -369,7 +373,7 @@
     update(true);
   });
   document.querySelectorAll("th[data-sort]").forEach(function (th) {
-    th.querySelector("button").addEventListener("click", function () {
+    th.addEventListener("click", function () {  // the whole header cell, not only its button's text
       var key = th.dataset.sort;
       if (state.sort === key) { state.dir = state.dir === "asc" ? "desc" : "asc"; }
       else { state.sort = key; state.dir = DESCENDING_FIRST[key] ? "desc" : "asc"; }

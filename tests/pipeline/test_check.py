@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from pipeline.check import feasible_change, time_plan
+from pipeline.check import feasible_change, time_plan, unwritable_outputs
 from pipeline.cli import app
 from pipeline.common.config import load_params
 
@@ -52,6 +52,16 @@ def test_an_output_under_a_file_is_refused(project, tmp_path):
     result = runner.invoke(app, ["check", "--params", str(params)])
     assert result.exit_code == 2
     assert "data.scores_dir" in result.stderr and "is not a folder" in result.stderr
+
+
+def test_a_file_where_an_output_folder_belongs_and_a_folder_nothing_can_be_written_in_are_refused(project,
+                                                                                                   tmp_path):
+    (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
+    params = project(data={"scores_dir": str(tmp_path / "afile")})
+    assert unwritable_outputs(load_params(params)) == [f"data.scores_dir: {tmp_path / 'afile'} (a file, where a "
+                                                       "folder belongs)"]
+    params = project(data={"quality_dir": "/proc/kap-quality"})  # refuses new files even to root
+    assert unwritable_outputs(load_params(params)) == ["data.quality_dir: /proc/kap-quality (/proc is not writable)"]
 
 
 def test_too_few_future_key_accounts_are_refused(project, tmp_path):

@@ -32,7 +32,10 @@ def test_negative_isotonic_pseudo_rows_is_a_config_error():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"score": {"as_of": "2025-13-01"}}, "score.as_of must be a date such as 2024-01-31, got '2025-13-01'"),
+    ({"score": {"as_of": "2025-13-01"}},
+     "score.as_of must be a date written YYYY-MM-DD such as 2024-01-31, got '2025-13-01'"),
+    *(({"score": {"as_of": day}}, f"score.as_of must be a date written YYYY-MM-DD such as 2024-01-31, got '{day}'")
+      for day in ("03.04.2024", "04/03/2024", "20240304", "March 4 2024", "2024-3-4")),
     ({"score": {"as_of": "2025-01-31 12:00"}}, "score.as_of must be a date"),
     ({"features": {"first_cutoff": "soon"}}, "features.first_cutoff must be a date"),
     ({"split": {"test_cutoff": "2024-02-30"}}, "split.test_cutoff must be a date"),
@@ -72,7 +75,7 @@ def test_every_problem_is_reported_at_once():
         params_from_dict(small_params(model={"learning_rate": 0}, score={"as_of": "never"}))
     assert sorted(str(raised.value).splitlines()) == [
         "params: model.learning_rate must be > 0, got 0",
-        "params: score.as_of must be a date such as 2024-01-31, got 'never'",
+        "params: score.as_of must be a date written YYYY-MM-DD such as 2024-01-31, got 'never'",
     ]
 
 

@@ -13,7 +13,7 @@ from pipeline.common.io import (
     read_json,
     read_parquet,
     safe_text_frame,
-    show_bidi_controls,
+    show_control_characters,
     write_csv_export,
     write_json,
 )
@@ -37,9 +37,10 @@ def test_csv_export_round_trip_keeps_quotes_commas_and_newlines(tmp_path):
 
 def test_bidirectional_controls_are_shown_as_code_points_in_text_and_csv(tmp_path):
     spoofed = "Acme Trading \u202egnp.exe"
-    assert show_bidi_controls(spoofed) == "Acme Trading [U+202E]gnp.exe"
-    assert show_bidi_controls("\u2066a\u2069 \u202ab\u202c") == "[U+2066]a[U+2069] [U+202A]b[U+202C]"
-    assert show_bidi_controls("Müller \u05e9\u05dc\u05d5\u05dd") == "Müller \u05e9\u05dc\u05d5\u05dd"  # RTL text kept
+    assert show_control_characters(spoofed) == "Acme Trading [U+202E]gnp.exe"
+    assert show_control_characters("\u2066a\u2069 \u202ab\u202c") == "[U+2066]a[U+2069] [U+202A]b[U+202C]"
+    hebrew = "Müller \u05e9\u05dc\u05d5\u05dd"
+    assert show_control_characters(hebrew) == hebrew  # right-to-left text itself is kept
     frame = pd.DataFrame({"name": [spoofed, None], "amount": [1.0, 2.0]})
     assert safe_text_frame(frame)["name"].iloc[0] == "Acme Trading [U+202E]gnp.exe"
     write_csv_export(frame.assign(note=["=\u202e1+1", "x"]), tmp_path / "out.csv")
@@ -91,3 +92,8 @@ def test_outputs_get_the_permissions_of_a_plain_write_not_private_temporary_ones
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+
+
+def test_other_control_characters_are_shown_too_but_tab_and_line_breaks_kept():
+    assert show_control_characters("nul\x00bell\x07 GmbH\x7f\x9b") == "nul[U+0000]bell[U+0007] GmbH[U+007F][U+009B]"
+    assert show_control_characters("a\tb\nc\rd") == "a\tb\nc\rd"

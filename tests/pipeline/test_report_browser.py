@@ -274,3 +274,27 @@ def test_a_missing_browser_skips_locally_and_fails_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
         require_browser()
+
+
+def test_an_endless_name_stays_three_lines_and_an_unknown_filter_value_reads_as_people_write_it(driver, tmp_path):
+    prospects, spend_by_month, manifest = report_pieces(60)
+    prospects.loc[0, "company_name"] = "Very Long Name " * 350  # 5,250 characters
+    prospects["account_owner"] = prospects["account_owner"].fillna("Jane Doe")  # nobody unassigned
+    folder = write_run(tmp_path / "2025-06-01", prospects, spend_by_month, manifest)
+    url = write_sales_report(folder).as_uri()
+    open_page(driver, url)
+    row = driver.find_element("css selector", "#rows tr")
+    assert row.size["height"] < 200
+    open_page(driver, url + filter_fragment({"owner": None}))
+    from selenium.webdriver.support.ui import Select
+
+    assert Select(driver.find_element("id", "filter-owner")).first_selected_option.text == "unassigned (0)"
+    assert errors(driver) == []
+
+
+def test_a_click_anywhere_in_a_header_cell_sorts(driver, page_url):
+    open_page(driver, page_url)
+    header = driver.find_element("css selector", 'th[data-sort="company_name"]')
+    driver.execute_script("arguments[0].click()", header)  # the cell itself, not its button
+    assert header.get_attribute("aria-sort") in ("ascending", "descending")
+    assert errors(driver) == []

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,9 @@ def test_pruning_keeps_the_newest_runs_and_removes_leftovers_of_killed_runs(tmp_
     assert prune_runs(tmp_path, 2) == ["2024-01-01", "2024-02-01", "2024-03-01"]
     assert completed_runs(tmp_path) == ["2024-04-01", "2024-05-01"]
     assert not leftover.exists() and (runs_dir(tmp_path) / LATEST).is_symlink()
+    _complete(tmp_path, "2023-12-01")  # a backfill older than every kept run stays until the next run
+    assert prune_runs(tmp_path, 2, keep_also="2023-12-01") == []
+    assert prune_runs(tmp_path, 2) == ["2023-12-01"]
 
 
 def _hold_lock(folder, ready, release):
@@ -107,3 +111,12 @@ def test_too_little_free_space_is_refused_before_any_work_naming_the_setting(tmp
     check_free_space(tmp_path / "not" / "yet", 0)
     with pytest.raises(PipelineError, match=r"less than score.min_free_mb \(2147483647 MB\)"):
         check_free_space(tmp_path / "scores", 2**31 - 1)
+
+
+def test_a_scores_dir_that_is_a_file_or_cannot_be_written_is_a_data_error_naming_the_setting(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for scores in (tmp_path / "afile", Path("/proc/kap-scores")):
+        with pytest.raises(DataError, match=r"cannot take the scoring lock there .*data.scores_dir must be a "
+                                            r"folder this user can write") as refused, scoring_lock(scores):
+            pass
+        assert refused.value.exit_code == 2
