@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint lock clean mlflow-ui
+.PHONY: install java demo test lint lock clean mlflow-ui
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+## Java 17 for PySpark (features.engine spark, the Spark tests), from Debian when no java is on the PATH.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+java:
+	command -v java >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless)
+
 ## Generate the demo data and run the whole DVC pipeline; prints where the outputs are.
-demo: install
+demo: install java
 	test -d .git || git init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo ""
@@ -26,7 +31,7 @@ demo: install
 	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"
 
 ## Run the whole test suite (CI runs exactly this).
-test: install
+test: install java
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
