@@ -318,7 +318,7 @@ def spark_features(session, folder: Path, customers: pd.DataFrame, spine: pd.Dat
     on_spark.population_features = timed
     lines = session.read.parquet(str(folder / "transactions.parquet"))
     rows = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["rows"]
-    buckets = max(SPARK_CORES, -(-rows // LINES_PER_BUCKET))
+    buckets = SPARK_CORES * -(-rows // (LINES_PER_BUCKET * SPARK_CORES))  # as the pipeline: whole waves
     result = on_spark.build_features_spark(lines, customers, spine, windows_days, None, families, buckets)
     return result, driver_s[0]
 

@@ -1,10 +1,11 @@
 """The feature builder on Spark: the same per-customer code, in the executors, bucket by bucket of customers.
 
-The lines and the spine are split into buckets by a hash of the customer id; each bucket's lines and spine rows
-meet in one executor (`cogroup(...).applyInPandas`), which runs `features.builder.build_bucket_features`, the
-DuckDB builder itself, on them. The few features that compare a customer with every customer are computed
-again on the driver over every bucket's population rows (`features.population.population_features`, the same
-family code as in one DuckDB build). Nothing here defines a feature.
+The lines and the spine rows are partitioned into buckets by a hash of the customer id (one frame,
+`repartition`), so a bucket holds whole customers; each bucket is one task (`mapInPandas`), which runs
+`features.builder.build_bucket_features`, the DuckDB builder itself, on them. The few features that compare a
+customer with every customer are computed again on the driver over every bucket's population rows
+(`features.population.population_features`, the same family code as in one DuckDB build). Nothing here defines
+a feature.
 
 The spine, the customers and the snapshots are small tables held by the driver; the lines are a Spark DataFrame
 (a data lake's table or Parquet files). Timestamps are read as UTC wall-clock time: the session time zone must
@@ -12,6 +13,8 @@ be UTC (`spark.sql.session.timeZone`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,9 +26,7 @@ from features.builder import SPINE_COLUMNS, TRANSACTION_COLUMNS, build_bucket_fe
 from features.catalogue import feature_catalogue
 from features.population import POPULATION_COLUMNS, POPULATION_WINDOWS_DAYS, population_features
 
-BUCKET = "kap_bucket"
 SPINE_ROW = "kap_spine_row"  # a spine row's position; null on a population row of a customer not probed there
-OPTIONAL_LINE_COLUMNS = ["product_id"]  # read when present (categories stand in for missing product ids)
 
 
 def build_features_spark(
@@ -37,8 +38,8 @@ def build_features_spark(
     families: tuple[str, ...] | None = None,
     buckets: int = 8,
 ) -> pd.DataFrame:
-    """`features.builder.build_features` of the `lines` (a Spark DataFrame of transactions) with the customers
-    of each of `buckets` buckets built in an executor: the same rows, columns, dtypes and values."""
+    """`features.builder.build_features` of the `lines` (a Spark DataFrame of transactions), the customers of
+    each of `buckets` buckets (Spark partitions) built by one task: the same rows, columns, dtypes and values."""
     session = lines.sparkSession
     if session.conf.get("spark.sql.session.timeZone") != "UTC":
         raise ValueError("the Spark session's time zone must be UTC (spark.sql.session.timeZone), or timestamps "
@@ -48,27 +49,37 @@ def build_features_spark(
                           "cutoff": pd.to_datetime(spine["cutoff"]).astype("datetime64[us]")})
     cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
     cutoffs = np.unique(cutoff_day)
-    columns = [c for c in [*TRANSACTION_COLUMNS, *OPTIONAL_LINE_COLUMNS] if c in lines.columns]
-    bucketed_lines = lines.select(*columns).withColumn(BUCKET, _bucket(buckets))
+    columns = [c for c in TRANSACTION_COLUMNS if c in lines.columns]  # the builder refuses what lacks
     spine_rows = session.createDataFrame(
         pd.DataFrame({"customer_id": spine["customer_id"], "cutoff_day": cutoff_day.astype(np.int32),
-                      SPINE_ROW: np.arange(len(spine), dtype=np.int64)})).withColumn(BUCKET, _bucket(buckets))
+                      SPINE_ROW: np.arange(len(spine), dtype=np.int64)}))
+    # lines and spine rows in one frame (each row null in the other's columns), partitioned by customer
+    both = lines.select(*columns, *(sf.lit(None).cast(spine_rows.schema[c].dataType).alias(c)
+                                    for c in ("cutoff_day", SPINE_ROW)))
+    both = both.unionByName(spine_rows.select(
+        *(sf.col(c) if c == "customer_id" else sf.lit(None).cast(lines.schema[c].dataType).alias(c) for c in columns),
+        "cutoff_day", SPINE_ROW))
     shared = session.sparkContext.broadcast((customers, snapshots))
 
-    def build_bucket(bucket_lines: pd.DataFrame, bucket_spine: pd.DataFrame) -> pd.DataFrame:
+    def build_bucket(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        frame = pd.concat(list(batches), ignore_index=True)
+        if frame.empty:
+            return
+        probe = frame[SPINE_ROW].notna().to_numpy()
+        bucket_lines, bucket_spine = frame.loc[~probe, columns], frame.loc[probe]
         all_customers, all_snapshots = shared.value
-        ids = pd.Index(pd.concat([bucket_lines["customer_id"], bucket_spine["customer_id"]]).unique())
+        ids = pd.Index(frame["customer_id"].unique())
         bucket_snapshots = None if all_snapshots is None else all_snapshots[all_snapshots["customer_id"].isin(ids)]
+        spine_day = bucket_spine["cutoff_day"].to_numpy(np.int64)
         features, population = build_bucket_features(
-            bucket_lines.drop(columns=BUCKET), all_customers[all_customers["customer_id"].isin(ids)],
-            pd.DataFrame({"customer_id": bucket_spine["customer_id"].astype(str),
-                          "cutoff": bucket_spine["cutoff_day"].to_numpy().astype("datetime64[D]")
-                          .astype("datetime64[us]")}),
+            bucket_lines, all_customers[all_customers["customer_id"].isin(ids)],
+            pd.DataFrame({"customer_id": bucket_spine["customer_id"].astype(str).to_numpy(),
+                          "cutoff": spine_day.astype("datetime64[D]").astype("datetime64[us]")}),
             cutoffs, windows_days, bucket_snapshots, families)
         features = features.drop(columns=SPINE_COLUMNS).assign(
-            customer_id=bucket_spine["customer_id"].to_numpy(), cutoff_day=bucket_spine["cutoff_day"].to_numpy(),
-            **{SPINE_ROW: bucket_spine[SPINE_ROW].to_numpy()})
-        return population.merge(features, on=["customer_id", "cutoff_day"], how="left")
+            customer_id=bucket_spine["customer_id"].to_numpy(), cutoff_day=spine_day.astype(np.int32),
+            **{SPINE_ROW: bucket_spine[SPINE_ROW].to_numpy(np.int64)})
+        yield population.merge(features, on=["customer_id", "cutoff_day"], how="left")
 
     schema = st.StructType([
         st.StructField("customer_id", st.StringType()), st.StructField("cutoff_day", st.IntegerType()),
@@ -77,8 +88,7 @@ def build_features_spark(
         st.StructField("employees", st.DoubleType()),
         *(st.StructField(d.name, st.StringType() if d.kind == "categorical" else st.DoubleType()) for d in catalogue),
         st.StructField(SPINE_ROW, st.LongType())])
-    rows = (bucketed_lines.groupBy(BUCKET).cogroup(spine_rows.groupBy(BUCKET))
-            .applyInPandas(build_bucket, schema).toPandas())
+    rows = both.repartition(buckets, "customer_id").mapInPandas(build_bucket, schema).toPandas()
     shared.unpersist()
     probed = rows.loc[rows[SPINE_ROW].notna()].sort_values(SPINE_ROW)
     features = pd.DataFrame({"customer_id": spine["customer_id"], "cutoff": spine["cutoff"]})
@@ -87,8 +97,3 @@ def build_features_spark(
         features[feature.name] = (pd.Series(values, dtype="str").where(pd.notna(values), np.nan)
                                   if feature.kind == "categorical" else values.astype("float64"))
     return population_features(features, rows[POPULATION_COLUMNS], customers, families)
-
-
-def _bucket(buckets: int) -> sf.Column:
-    """The bucket of a row's customer: a hash of its id, the same for its lines and its spine rows."""
-    return sf.pmod(sf.xxhash64("customer_id"), sf.lit(buckets))

@@ -21,7 +21,6 @@ from pyspark.sql import functions as sf
 
 from features.catalogue import FeatureDef
 from models.combined import KeyAccountModel
-from models.explain import reason_codes, shap_explanation
 
 KEYS = ["customer_id", "cutoff"]
 SCORE_SCHEMA = "customer_id string, cutoff timestamp, raw_score double, probability double"
@@ -77,6 +76,8 @@ def score_on_spark(features: SparkFrame, model: KeyAccountModel, catalogue: list
     top_ids = features.sparkSession.createDataFrame(ranked.loc[: explain_top - 1, ["customer_id"]])
     top = (features.join(sf.broadcast(top_ids), on="customer_id").toPandas()
            .set_index("customer_id").loc[ranked["customer_id"].iloc[:explain_top]].reset_index())
+    from models.explain import reason_codes, shap_explanation  # on the driver only: the workers need no shap
+
     X = model.spec.conform(top)
     explanation = shap_explanation(model.booster, X, model.prior)
     reasons = reason_codes(pd.DataFrame(explanation.values, columns=list(model.spec.columns), index=X.index),

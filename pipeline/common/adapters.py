@@ -128,8 +128,8 @@ def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -
 
         session = spark_session(cfg.spark)
         lines = session.read.parquet(str(validated_file(params.data.validated_dir, "transactions").resolve()))
-        buckets = max(session.sparkContext.defaultParallelism,
-                      -(-len(tables.transactions) // cfg.spark.lines_per_bucket))
+        cores = session.sparkContext.defaultParallelism  # buckets in whole waves of tasks
+        buckets = cores * -(-len(tables.transactions) // (cfg.spark.lines_per_bucket * cores))
         log.info("building features on Spark (%s), %s buckets of customers", session.sparkContext.master, buckets)
         return build_features_spark(lines, tables.customers, spine, cfg.windows_days, tables.firmographics,
                                     cfg.families, buckets)
