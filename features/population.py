@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
-from features.catalogue import wanted_families
+from features.catalogue import Family, wanted_families
 from features.windows import EveryCustomer, Probes
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class PopulationView(Protocol):
     sizes: dict[str, np.ndarray]
 
 
-def comparing_families(families: tuple[str, ...] | None) -> list:
+def comparing_families(families: tuple[str, ...] | None) -> list[Family]:
     """The wanted families that compare customers with the population."""
     return [family for family in wanted_families(families) if hasattr(family, "compare_with_population")]
 

@@ -1,13 +1,14 @@
 """The feature builder on Spark: the same per-customer code, in the executors, bucket by bucket of customers.
 
-The lines and the spine rows are partitioned into buckets by a hash of the customer id (one frame,
-`repartition`), so a bucket holds whole customers; each bucket is one task (`mapInPandas`), which runs
-`features.builder.build_bucket_features`, the DuckDB builder itself, on them. The few features that compare a
-customer with every customer are computed again on the driver over every bucket's population rows
+The lines are partitioned into buckets by a hash of the customer id (`repartition`), so a bucket holds whole
+customers; each bucket is one task (`mapInPandas`), which runs `features.builder.build_bucket_features`, the
+DuckDB builder itself, on its lines and its customers' spine rows (the spine is broadcast). The few features
+that compare a customer with every customer are computed again on the driver over every bucket's population rows
 (`features.population.population_features`, the same family code as in one DuckDB build). Nothing here defines
 a feature.
 
-The spine, the customers and the snapshots are small tables held by the driver; the lines are a Spark DataFrame
+The spine, the customers and the snapshots are small tables held by the driver (spine customers without any
+line are built there); the lines are a Spark DataFrame
 (a data lake's table or Parquet files). Timestamps are read as UTC wall-clock time: the session time zone must
 be UTC (`spark.sql.session.timeZone`).
 """
@@ -19,7 +20,6 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame as SparkFrame
-from pyspark.sql import functions as sf
 from pyspark.sql import types as st
 
 from features.builder import SPINE_COLUMNS, TRANSACTION_COLUMNS, build_bucket_features
@@ -50,36 +50,14 @@ def build_features_spark(
     cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
     cutoffs = np.unique(cutoff_day)
     columns = [c for c in TRANSACTION_COLUMNS if c in lines.columns]  # the builder refuses what lacks
-    spine_rows = session.createDataFrame(
-        pd.DataFrame({"customer_id": spine["customer_id"], "cutoff_day": cutoff_day.astype(np.int32),
-                      SPINE_ROW: np.arange(len(spine), dtype=np.int64)}))
-    # lines and spine rows in one frame (each row null in the other's columns), partitioned by customer
-    both = lines.select(*columns, *(sf.lit(None).cast(spine_rows.schema[c].dataType).alias(c)
-                                    for c in ("cutoff_day", SPINE_ROW)))
-    both = both.unionByName(spine_rows.select(
-        *(sf.col(c) if c == "customer_id" else sf.lit(None).cast(lines.schema[c].dataType).alias(c) for c in columns),
-        "cutoff_day", SPINE_ROW))
-    shared = session.sparkContext.broadcast((customers, snapshots))
+    probes = pd.DataFrame({"customer_id": spine["customer_id"], "cutoff_day": cutoff_day.astype(np.int32),
+                           SPINE_ROW: np.arange(len(spine), dtype=np.int64)})
+    shared = session.sparkContext.broadcast((probes, customers, snapshots))
 
     def build_bucket(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        frame = pd.concat(list(batches), ignore_index=True)
-        if frame.empty:
-            return
-        probe = frame[SPINE_ROW].notna().to_numpy()
-        bucket_lines, bucket_spine = frame.loc[~probe, columns], frame.loc[probe]
-        all_customers, all_snapshots = shared.value
-        ids = pd.Index(frame["customer_id"].unique())
-        bucket_snapshots = None if all_snapshots is None else all_snapshots[all_snapshots["customer_id"].isin(ids)]
-        spine_day = bucket_spine["cutoff_day"].to_numpy(np.int64)
-        features, population = build_bucket_features(
-            bucket_lines, all_customers[all_customers["customer_id"].isin(ids)],
-            pd.DataFrame({"customer_id": bucket_spine["customer_id"].astype(str).to_numpy(),
-                          "cutoff": spine_day.astype("datetime64[D]").astype("datetime64[us]")}),
-            cutoffs, windows_days, bucket_snapshots, families)
-        features = features.drop(columns=SPINE_COLUMNS).assign(
-            customer_id=bucket_spine["customer_id"].to_numpy(), cutoff_day=spine_day.astype(np.int32),
-            **{SPINE_ROW: bucket_spine[SPINE_ROW].to_numpy(np.int64)})
-        yield population.merge(features, on=["customer_id", "cutoff_day"], how="left")
+        bucket_lines = pd.concat(list(batches), ignore_index=True)
+        if not bucket_lines.empty:
+            yield _bucket_rows(bucket_lines, *shared.value, cutoffs, windows_days, families)
 
     schema = st.StructType([
         st.StructField("customer_id", st.StringType()), st.StructField("cutoff_day", st.IntegerType()),
@@ -88,8 +66,13 @@ def build_features_spark(
         st.StructField("employees", st.DoubleType()),
         *(st.StructField(d.name, st.StringType() if d.kind == "categorical" else st.DoubleType()) for d in catalogue),
         st.StructField(SPINE_ROW, st.LongType())])
-    rows = both.repartition(buckets, "customer_id").mapInPandas(build_bucket, schema).toPandas()
+    rows = lines.select(*columns).repartition(buckets, "customer_id").mapInPandas(build_bucket, schema).toPandas()
     shared.unpersist()
+    without_lines = probes.loc[~probes["customer_id"].isin(rows["customer_id"])]
+    if len(without_lines):  # spine customers with no line: no bucket holds them, their history is empty
+        no_lines = lines.select(*columns).limit(0).toPandas()
+        rows = pd.concat([rows, _bucket_rows(no_lines, without_lines, customers, snapshots, cutoffs, windows_days,
+                                             families)], ignore_index=True)
     probed = rows.loc[rows[SPINE_ROW].notna()].sort_values(SPINE_ROW)
     features = pd.DataFrame({"customer_id": spine["customer_id"], "cutoff": spine["cutoff"]})
     for feature in catalogue:
@@ -97,3 +80,22 @@ def build_features_spark(
         features[feature.name] = (pd.Series(values, dtype="str").where(pd.notna(values), np.nan)
                                   if feature.kind == "categorical" else values.astype("float64"))
     return population_features(features, rows[POPULATION_COLUMNS], customers, families)
+
+
+def _bucket_rows(lines: pd.DataFrame, probes: pd.DataFrame, customers: pd.DataFrame, snapshots: pd.DataFrame | None,
+                 cutoffs: np.ndarray, windows_days: tuple[int, ...], families: tuple[str, ...] | None) -> pd.DataFrame:
+    """The population rows of the customers of `lines` (and of `probes` when `lines` is empty), with the features
+    of their probes (the spine rows whose SPINE_ROW is set)."""
+    ids = pd.Index((probes["customer_id"] if lines.empty else lines["customer_id"]).unique())
+    probes = probes.loc[probes["customer_id"].isin(ids)]
+    probe_day = probes["cutoff_day"].to_numpy(np.int64)
+    features, population = build_bucket_features(
+        lines, customers.loc[customers["customer_id"].isin(ids)],
+        pd.DataFrame({"customer_id": probes["customer_id"].to_numpy(),
+                      "cutoff": probe_day.astype("datetime64[D]").astype("datetime64[us]")}),
+        cutoffs, windows_days, None if snapshots is None else snapshots.loc[snapshots["customer_id"].isin(ids)],
+        families)
+    features = features.drop(columns=SPINE_COLUMNS).assign(
+        customer_id=probes["customer_id"].to_numpy(), cutoff_day=probe_day.astype(np.int32),
+        **{SPINE_ROW: probes[SPINE_ROW].to_numpy()})
+    return population.merge(features, on=["customer_id", "cutoff_day"], how="left")
