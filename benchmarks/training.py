@@ -6,8 +6,8 @@ seeded synthetic table of params.yaml's feature count (numeric columns with miss
 a rare label (~3 %) that depends on a few columns, `refit_classifier` with params.yaml's model hyperparameters
 for a fixed number of rounds (no early stopping: the same work per row at every size).
 
-    .venv/bin/python benchmarks/training.py                                # 250k, 1M, 4M rows, 500 rounds
-    .venv/bin/python benchmarks/training.py --rows 100000,200000 --rounds 50   # smoke run
+    .venv/bin/python benchmarks/training.py                                # 100k, 400k, 1.6M rows, 100 rounds
+    .venv/bin/python benchmarks/training.py --rows 4000000 --rounds 500     # a larger table, more rounds
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def child(rows: int, rounds: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default="250000,1000000,4000000", help="comma-separated feature-table rows")
-    parser.add_argument("--rounds", type=int, default=500, help="boosting rounds at every size")
+    parser.add_argument("--rows", default="100000,400000,1600000", help="comma-separated feature-table rows")
+    parser.add_argument("--rounds", type=int, default=100, help="boosting rounds at every size")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
