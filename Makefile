@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint lock clean mlflow-ui
+.PHONY: install browser java demo test lint lock clean mlflow-ui
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ browser:
 		($(SUDO) apt-get update && \
 		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver)
 
+## Java 17 for PySpark (features.engine spark, the Spark tests), from Debian when no java is on the PATH.
+java:
+	command -v java >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless)
+
 ## Generate the demo data and run the whole DVC pipeline; prints where the outputs are.
-demo: install browser
+demo: install browser java
 	test -d .git || git init --quiet
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo ""
@@ -33,7 +38,7 @@ demo: install browser
 	@echo "MLflow UI:         make mlflow-ui, then open http://127.0.0.1:5000"
 
 ## Run the whole test suite (CI runs exactly this).
-test: install browser
+test: install browser java
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install

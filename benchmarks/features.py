@@ -29,6 +29,13 @@ need both.
     .venv/bin/python benchmarks/features.py --rows 5000000 --customers 50000 \\
         --scaling-rows 1000000,2500000,5000000 --repeats 5
     .venv/bin/python benchmarks/features.py --data-dir /data/kap-bench --skip-reference
+    .venv/bin/python benchmarks/features.py --engine spark --spark-rows 5000000,20000000   # DuckDB vs Spark
+
+With `--engine spark` it times, at each `--spark-rows` size (customers in proportion to --rows/--customers), the
+core families at 12 cutoffs with DuckDB and with `features.spark.build_features_spark` on a local[2] session
+(session start and the workers' first imports timed apart), checks that both give the same features, and prints
+the ratio, its targets as met or MISSED, and a paper estimate for 1 billion lines on a 64-core cluster from the
+measured cost per bucket.
 
 Data (2020-01-01 .. 2023-12-31, `--seed`): heavy-tailed activity (Lomax weights, a few customers hold a
 large share of the lines), customers arriving over the period with exponential lifetimes, ~15 % of the
@@ -76,6 +83,12 @@ CREDIT_NOTE_SHARE = 0.03
 JOIN_PREVIOUS = 0.08  # chance a line joins the previous line's invoice: ~15 % of lines in multi-line invoices
 ROW_GROUP = 1_000_000
 RTOL, ATOL = 1e-9, 1e-8  # ATOL as pandas' assert_frame_equal default, for sums that net to ~0
+SPARK_CORES = 2  # local[2]: the cores DuckDB gets too
+LINES_PER_BUCKET = 2_000_000  # as params.yaml's features.spark.lines_per_bucket
+CLUSTER_LINES, CLUSTER_CORES = 1_000_000_000, 64  # the paper estimate: 1 billion lines on 64 executor cores
+# Spark's targets: local[2] within 3x DuckDB on the same cores (the price of the engine on one machine), and
+# 1 billion lines within an hour on CLUSTER_CORES cores (estimated from the measured cost per bucket)
+TARGET_SPARK_OVERHEAD, TARGET_CLUSTER_S = 3.0, 3600.0
 # the feature library's targets: speed-up over pandas, peak RSS, 12 cutoffs vs 1, max / min cost per line
 TARGET_SPEEDUP, TARGET_PEAK_MB, TARGET_CUTOFF_COST, LINEAR_SPREAD = 10.0, 2000.0, 2.0, 1.25
 
@@ -244,6 +257,11 @@ def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
     core_families = tuple(dict.fromkeys(d.family for d in feature_catalogue(reference.WINDOWS_DAYS)
                                         if d.name in core_columns()))
     spine = spine_for(folder, CUTOFFS[n_cutoffs])
+    spark_figures = {}
+    if kind == "spark":
+        start = time.perf_counter()
+        session = spark_session(folder)
+        spark_figures["session_s"] = time.perf_counter() - start
     start = time.perf_counter()
     transactions = pd.read_parquet(folder / "transactions.parquet") if kind == "pandas" else None
     customers = pd.read_parquet(folder / "customers.parquet")
@@ -251,6 +269,9 @@ def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     if kind == "pandas":
         result = reference_features(transactions, spine)
+    elif kind == "spark":
+        result, spark_figures["driver_s"] = spark_features(session, folder, customers, spine, reference.WINDOWS_DAYS,
+                                                           core_families)
     else:
         families = core_families if kind == "core" else None
         result = build_features(folder / "transactions.parquet", customers, spine, reference.WINDOWS_DAYS,
@@ -261,8 +282,52 @@ def child(kind: str, folder: Path, n_cutoffs: int, out: str | None) -> None:
         result[["customer_id", "cutoff", *core_columns()]].to_parquet(out, index=False)
     figures = {"read_s": read_s, "build_s": build_s, "build_cpu_s": build_cpu_s,
                "spine_rows": len(spine), "output_columns": result.shape[1], "rss_before_output_mb": rss_mb,
-               "builder": builder_version if kind != "pandas" else "-", "families": ",".join(core_families)}
+               "builder": builder_version if kind != "pandas" else "-", "families": ",".join(core_families),
+               **spark_figures}
     print(json.dumps(figures), flush=True)
+
+
+def spark_session(folder: Path):
+    """A local Spark session on SPARK_CORES cores, configured as the pipeline configures one, its Python workers
+    started (paid once a session, not per build: reported apart as `session_s`)."""
+    from pipeline.common.config import SparkConfig
+    from pipeline.common.spark import spark_session as pipeline_session
+
+    session = pipeline_session(SparkConfig(master=f"local[{SPARK_CORES}]", conf={
+        "spark.driver.memory": "4g", "spark.sql.shuffle.partitions": str(SPARK_CORES), "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false", "spark.local.dir": str(folder / "spark-tmp")}), "kap-benchmark")
+    session.sparkContext.setLogLevel("ERROR")
+
+    def warm_up(batches):  # the first job starts the Python workers, which import the builder: once a session
+        import features.builder  # noqa: F401
+
+        yield from batches
+
+    session.range(SPARK_CORES * 2, numPartitions=SPARK_CORES).mapInPandas(warm_up, "id long").collect()
+    return session
+
+
+def spark_features(session, folder: Path, customers: pd.DataFrame, spine: pd.DataFrame, windows_days: tuple,
+                   families: tuple) -> tuple[pd.DataFrame, float]:
+    """`build_features_spark` of the transactions Parquet in buckets of about LINES_PER_BUCKET lines, and the
+    seconds of its population step on the driver (timed around `population_features`)."""
+    import features.spark as on_spark
+
+    driver_s = []
+    population_features = on_spark.population_features
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = population_features(*args, **kwargs)
+        driver_s.append(time.perf_counter() - start)
+        return result
+
+    on_spark.population_features = timed
+    lines = session.read.parquet(str(folder / "transactions.parquet"))
+    rows = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["rows"]
+    buckets = SPARK_CORES * -(-rows // (LINES_PER_BUCKET * SPARK_CORES))  # as the pipeline: whole waves
+    result = on_spark.build_features_spark(lines, customers, spine, windows_days, None, families, buckets)
+    return result, driver_s[0]
 
 
 # --------------------------------------------------------------------------------------------- parent
@@ -299,12 +364,30 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of the process and all its descendants (Spark's JVM and Python workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += _rss_mb(current)
+        todo += children.get(current, [])
+    return total
+
+
 def run_child(kind: str, folder: Path, n_cutoffs: int, out: Path | None, timeout: float, max_rss_mb: float) -> dict:
     """Run one measurement in a fresh interpreter; its wall figures plus peak RSS from os.wait4."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--data-dir", str(folder),
                "--cutoffs", str(n_cutoffs)]
     if out is not None:
         command += ["--out", str(out)]
+    tree_peak = 0.0
     with tempfile.TemporaryFile() as stdout:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, stdout=stdout)
@@ -312,7 +395,9 @@ def run_child(kind: str, folder: Path, n_cutoffs: int, out: Path | None, timeout
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            elapsed, rss = time.perf_counter() - start, _rss_mb(process.pid)
+            elapsed = time.perf_counter() - start
+            rss = _tree_rss_mb(process.pid) if kind == "spark" else _rss_mb(process.pid)
+            tree_peak = max(tree_peak, rss)
             if elapsed > timeout or rss > max_rss_mb:
                 os.kill(process.pid, signal.SIGKILL)
                 os.wait4(process.pid, 0)
@@ -327,7 +412,8 @@ def run_child(kind: str, folder: Path, n_cutoffs: int, out: Path | None, timeout
     if process.returncode != 0:
         raise SystemExit(f"{kind} run failed (exit {process.returncode}):\n{text}")
     figures = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
-    figures.update(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024)
+    # Spark's memory is its JVM's and Python workers' too: the peak of their sampled sum
+    figures.update(wall_s=wall, peak_rss_mb=tree_peak if kind == "spark" else usage.ru_maxrss / 1024)
     return figures
 
 
@@ -466,6 +552,85 @@ def targets(measurements: list[Measurement], reference: Measurement | None) -> N
         print("  linear: needs 3 sizes (--scaling-rows)")
 
 
+def spark_main(args: argparse.Namespace) -> None:
+    """DuckDB against Spark local[SPARK_CORES] (core families, 12 cutoffs) at each --spark-rows size: medians,
+    ratio, agreement, targets and the paper estimate for CLUSTER_LINES lines on CLUSTER_CORES cores."""
+    import pyspark
+
+    sizes = sorted(int(r) for r in args.spark_rows.split(",") if r.strip())
+    print(f"CPUs {os.cpu_count()}, Python {sys.version.split()[0]}, pandas {pd.__version__}, duckdb "
+          f"{__import__('duckdb').__version__}, pyspark {pyspark.__version__}, Spark local[{SPARK_CORES}]", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="kap-bench-out-") as tmp:
+        for rows in sizes:
+            customers = max(1, round(args.customers * rows / args.rows))
+            folder = dataset(args.data_dir, rows, customers, args.seed)
+            pair = {}
+            for kind in ("core", "spark"):
+                print(f"\n{_size(rows, customers)}, {'DuckDB' if kind == 'core' else 'Spark'}, core families, "
+                      "12 cutoffs:", flush=True)
+                pair[kind] = Measurement(kind, rows, customers, 12)
+                measure(pair[kind], folder, args.repeats, args, Path(tmp) / f"{kind}_{rows}.parquet")
+            agree = None
+            if all((Path(tmp) / f"{kind}_{rows}.parquet").exists() for kind in pair):
+                print("\n(DuckDB against Spark: 'reference' below is Spark)")
+                agree = compare(Path(tmp) / f"core_{rows}.parquet", Path(tmp) / f"spark_{rows}.parquet")
+            results.append((pair["core"], pair["spark"], agree))
+
+    print("\nsummary (medians over runs; Spark's build excludes the session's start and its workers' first imports, "
+          f"about "
+          f"{statistics.median(r['session_s'] for _, m, _ in results for r in m.runs or [{'session_s': 0}]):.0f} s; "
+          "peak RSS of Spark = its process tree: driver, JVM and Python workers)")
+    header = (f"{'lines / customers':<18} {'spine rows':>11} {'DuckDB s':>9} {'Spark s':>8} {'Spark / DuckDB':>14} "
+              f"{'driver step s':>13} {'core-s per M lines':>18} {'DuckDB MB':>10} {'Spark MB':>9} {'agree':>6}")
+    print(header)
+    print("-" * len(header))
+    per_line = []
+    for duck, spark, agree in results:
+        if not (duck.runs and spark.runs):
+            print(f"{_size(duck.lines, duck.customers):<18} incomplete: {duck.exceeded or spark.exceeded}")
+            continue
+        executors_s = spark.median("build_s") - spark.median("driver_s")
+        per_line.append((spark, executors_s * SPARK_CORES / (spark.lines / 1e6)))
+        print(f"{_size(duck.lines, duck.customers):<18} {int(duck.runs[0]['spine_rows']):>11,} "
+              f"{duck.median('build_s'):>9.2f} {spark.median('build_s'):>8.2f} "
+              f"{spark.median('build_s') / duck.median('build_s'):>13.2f}x {spark.median('driver_s'):>13.2f} "
+              f"{per_line[-1][1]:>18.2f} {duck.peak_mb:>10,.0f} {spark.peak_mb:>9,.0f} "
+              f"{'yes' if agree else 'NO' if agree is False else '-':>6}")
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    print("\ntargets:")
+    for duck, spark, agree in results:
+        if duck.runs and spark.runs:
+            ratio = spark.median("build_s") / duck.median("build_s")
+            print(f"  {_size(duck.lines, duck.customers)}: Spark local[{SPARK_CORES}] {ratio:.2f}x DuckDB (target <= "
+                  f"{TARGET_SPARK_OVERHEAD:g}x): {verdict(ratio <= TARGET_SPARK_OVERHEAD)}; the same features "
+                  f"(rtol {RTOL:g}): {verdict(bool(agree))}")
+    if len(per_line) >= 2:
+        costs = [cost for _, cost in per_line]
+        spread = max(costs) / min(costs)
+        print(f"  linear: {' / '.join(f'{c:.2f}' for c in costs)} executor core-s per M lines (max / min "
+              f"{spread:.2f}, linear if <= {LINEAR_SPREAD:g}): {verdict(spread <= LINEAR_SPREAD)}")
+    if per_line:
+        spark, cost = per_line[-1]
+        buckets = -(-CLUSTER_LINES // LINES_PER_BUCKET)
+        bucket_s = cost * LINES_PER_BUCKET / 1e6
+        driver_s = spark.median("driver_s") * CLUSTER_LINES / spark.lines  # customers grow with the lines
+        estimate = -(-buckets // CLUSTER_CORES) * bucket_s + driver_s
+        print(f"  {CLUSTER_LINES / 1e9:g} billion lines on {CLUSTER_CORES} cores (paper estimate from the "
+              f"{_size(spark.lines, spark.customers)} run: {buckets} buckets of {LINES_PER_BUCKET / 1e6:g}M lines at "
+              f"{bucket_s:.1f} core-s each, in {-(-buckets // CLUSTER_CORES)} waves, plus the driver step scaled "
+              f"with the lines, {driver_s:.0f} s): {estimate / 60:.0f} min (target <= {TARGET_CLUSTER_S / 60:.0f} "
+              f"min): {verdict(estimate <= TARGET_CLUSTER_S)}")
+    if any(agree is False for *_, agree in results):
+        print("\nFAILED: Spark and DuckDB disagree", file=sys.stderr)
+        sys.exit(1)
+    if any(m.exceeded for duck, spark, _ in results for m in (duck, spark)):
+        sys.exit(2)
+
+
 def reference_families(measurements: list[Measurement]) -> str:
     return next((r["families"] for m in measurements for r in m.runs if r.get("families")), "?")
 
@@ -487,7 +652,10 @@ def main() -> None:
     parser.add_argument("--max-rss-gb", type=float, default=12, help="kill a run above this resident memory")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200k lines, 2k customers, 1 repeat")
     parser.add_argument("--skip-full", action="store_true", help="do not time the full feature library")
-    parser.add_argument("--child", choices=["core", "full", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="spark: DuckDB against Spark local[2] at the --spark-rows sizes (core families)")
+    parser.add_argument("--spark-rows", default="5000000,20000000", help="comma-separated line counts (--engine spark)")
+    parser.add_argument("--child", choices=["core", "full", "pandas", "spark"], help=argparse.SUPPRESS)
     parser.add_argument("--cutoffs", type=int, choices=sorted(CUTOFFS), default=12, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -497,6 +665,9 @@ def main() -> None:
     if args.quick:
         args.rows, args.customers, args.repeats, args.scaling_rows = 200_000, 2_000, 1, "50000,100000,200000"
 
+    if args.engine == "spark":
+        spark_main(args)
+        return
     default = (args.rows, args.customers)
     sizes = sorted({int(s) for s in args.scaling_rows.split(",") if s.strip()} | {args.rows})
     sizes_customers = {r: default[1] if r == args.rows else max(1, round(args.customers * r / args.rows))

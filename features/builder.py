@@ -32,6 +32,7 @@ import pandas as pd
 from features import sql
 from features.catalogue import Family, FeatureDef, feature_catalogue, wanted_families
 from features.families import payment
+from features.population import population_rows
 from features.tables import Customers, Firmographics, Spine, Transactions, column_names, required_columns
 from features.windows import DayRows, EveryCustomer, Probes, Windows
 
@@ -57,6 +58,30 @@ def build_features(
     them the customers table's employees and revenue are taken as valid at every cutoff. `families` limits
     the output, and the work, to those feature families (default: all).
     """
+    return _build(transactions, customers, spine, windows_days, snapshots, families, None)[0]
+
+
+def build_bucket_features(
+    transactions: sql.TransactionSource,
+    customers: pd.DataFrame,
+    spine: pd.DataFrame,
+    cutoffs: np.ndarray,
+    windows_days: tuple[int, ...] = (90, 180, 365),
+    snapshots: pd.DataFrame | None = None,
+    families: tuple[str, ...] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`build_features` for one bucket of customers (every line, spine row and snapshot of its customers; the
+    spine may be empty), and the bucket's share of the population (`features.population.population_rows`) at
+    every day of `cutoffs` (the whole spine's cutoff days). The population-level features in the first frame
+    compare with the bucket's customers only: `features.population.population_features` computes them over
+    every bucket's population."""
+    return _build(transactions, customers, spine, windows_days, snapshots, families, cutoffs)
+
+
+def _build(transactions: sql.TransactionSource, customers: pd.DataFrame, spine: pd.DataFrame,
+           windows_days: tuple[int, ...], snapshots: pd.DataFrame | None, families: tuple[str, ...] | None,
+           population_cutoffs: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The feature snapshot and, with `population_cutoffs`, the population rows at those cutoff days."""
     catalogue = feature_catalogue(windows_days, families)
     _require(customers, CUSTOMER_COLUMNS, "customers")
     spine = _check_spine(spine)
@@ -71,7 +96,7 @@ def build_features(
         keys, customer = sql.customer_keys(con, spine)
         cutoff_day = spine["cutoff"].to_numpy().astype("datetime64[D]").astype(np.int64)
         order = np.lexsort((cutoff_day, customer))  # probes sorted by customer, then cutoff
-        probes = Probes(customer[order], cutoff_day[order])
+        probes = Probes(customer[order], cutoff_day[order], population_cutoffs)
         if np.any(np.diff(probes.key(0)) == 0):
             raise ValueError("spine has duplicated (customer_id, cutoff) rows")
         if snapshots is not None:
@@ -79,13 +104,15 @@ def build_features(
             con.register("snapshots", snapshots[SNAPSHOT_COLUMNS])
         sources = Sources(con, lines, probes, windows_days, spine, customers, order, snapshots is not None,
                           attributes=customers.drop_duplicates("customer_id").set_index("customer_id").reindex(keys))
-        values = sources.compute(wanted_families(families))
+        with_population = population_cutoffs is not None
+        values = sources.compute(wanted_families(families), keep=frozenset({"spend"} if with_population else ()))
+        rows = population_rows(sources, keys, probes.customer) if with_population else None
     columns: dict[str, pd.Series | np.ndarray] = {"customer_id": spine["customer_id"], "cutoff": spine["cutoff"]}
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     for feature in catalogue:  # popped one by one and not copied again: one column of extra memory at a time
         columns[feature.name] = _column(values.pop(feature.name)[inverse], feature)
-    return pd.DataFrame(columns, copy=False)
+    return pd.DataFrame(columns, copy=False), rows
 
 
 def _require(columns: pd.DataFrame | list[str], required: list[str], name: str) -> None:
@@ -125,10 +152,11 @@ class Sources:
         self.with_snapshots, self.attributes = with_snapshots, attributes
         self._readers: Counter[str] = Counter()
 
-    def compute(self, families: list[Family]) -> dict[str, np.ndarray]:
+    def compute(self, families: list[Family], keep: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """The families' features; those reading the lines with their own queries run first, before the
-        rollup's arrays take the memory, the others in catalogue order."""
-        self._readers = Counter(read for family in families for read in self._reads(family))
+        rollup's arrays take the memory, the others in catalogue order. What `keep` names is kept for a reader
+        after the families."""
+        self._readers = Counter(read for family in families for read in self._reads(family)) + Counter(keep)
         values: dict[str, np.ndarray] = {}
         for family in sorted(families, key=lambda f: "lines" not in f.READS):
             values |= family.compute(self)

@@ -78,14 +78,17 @@ class DayRows:
 class Probes:
     """Points (customer, cutoff day), sorted by customer then cutoff, at which windows are read."""
 
-    def __init__(self, customer: np.ndarray, cutoff_day: np.ndarray):
+    def __init__(self, customer: np.ndarray, cutoff_day: np.ndarray, cutoffs: np.ndarray | None = None):
+        """`cutoffs`: the cutoff days the population is compared at (default: the probes' own)."""
         self.customer, self.cutoff_day = customer, cutoff_day
         self._customer_key = search_key(customer, np.full(len(customer), -DAY_OFFSET))
+        self._cutoffs = cutoffs
 
     @functools.cached_property
     def cutoffs(self) -> np.ndarray:
-        """The distinct cutoff days, sorted."""
-        return np.unique(self.cutoff_day)
+        """The distinct cutoff days, sorted: the probes' own, or those given (a bucket of customers is compared
+        with the population at every cutoff of the whole spine)."""
+        return np.unique(self.cutoff_day if self._cutoffs is None else self._cutoffs)
 
     def key(self, days_before: int | None) -> np.ndarray:
         """Search key of `cutoff - days_before` (None: before every day) per probe."""
@@ -180,10 +183,18 @@ class EveryCustomer:
     """Every customer at each probe cutoff (a population to rank a probe among): net spend and whether it
     bought in a window, computed once per window for every family that compares with the population."""
 
-    def __init__(self, rows: DayRows, probes: Probes, n_customers: int):
+    def __init__(self, rows: DayRows | None, probes: Probes, n_customers: int):
+        """`rows` None: the windows are given with `collected` instead of computed."""
         self.rows, self.probes, self.n_customers = rows, probes, n_customers
         self._spend: dict[int, np.ndarray] = {}
         self._bought: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def collected(cls, probes: Probes, spend: dict[int, np.ndarray], bought: dict[int, np.ndarray]) -> EveryCustomer:
+        """The population of windows computed elsewhere (shaped as `spend` and `bought` return them)."""
+        population = cls(None, probes, next(iter(spend.values())).shape[1])
+        population._spend, population._bought = dict(spend), dict(bought)
+        return population
 
     def spend(self, window: int) -> np.ndarray:
         """Net spend (money units) of every customer in the `window` days before each cutoff: one row per cutoff

@@ -12,6 +12,13 @@ TIERS = ("A", "B", "C", "D")
 NO_OWNER = "(no owner)"  # customers without an account owner share one group for per-owner capacity
 
 
+def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows (customer_id, probability, raw_score, ...) in rank order, `rank` from 1: by calibrated probability,
+    the raw score breaking the ties of a calibration step, then the customer id. The index is kept."""
+    ranked = scores.sort_values(["probability", "raw_score", "customer_id"], ascending=[False, False, True])
+    return ranked.assign(rank=np.arange(1, len(ranked) + 1))
+
+
 def score_1_99(raw_score: pd.Series) -> pd.Series:
     """A percentile-style score: 99 for the top 1% by `raw_score`, 1 for the lowest; equal raw scores get equal
     scores. Ranks, not probabilities, so it reads the same whatever the base rate."""

@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.catalogue import feature_catalogue
 from features.spine import customers_seen_before
 from models.explain import reason_codes, shap_explanation
 from models.rankings import MODEL, SPEND_RANK
-from models.scoring import TIERS, assign_tiers, holdout_draw, issued_list, score_1_99
+from models.scoring import TIERS, assign_tiers, holdout_draw, issued_list, rank_scores, score_1_99
 from models.spec import SpecMismatchError
 from pipeline.common import tracking
 from pipeline.common.adapters import data_end, eligibility_for, features_for, refuse_other_population
@@ -195,14 +194,10 @@ def _score(params: Params) -> dict:
     except SpecMismatchError as exc:
         raise DataError("feature snapshot at " + as_of_text, None, f"{exc}; retrain the model") from exc
     raw_score = model.raw_score_conformed(X)
-    ranked = (
+    ranked = rank_scores(
         features[["customer_id", "spend_sum_365d"]].rename(columns={"spend_sum_365d": "spend_12m"})
         .assign(probability=model.probability(raw_score).to_numpy(), raw_score=raw_score.to_numpy(),
-                score=score_1_99(raw_score).to_numpy())
-        # the raw score orders customers that calibration puts on the same probability step
-        .sort_values(["probability", "raw_score", "customer_id"], ascending=[False, False, True])
-    )
-    ranked["rank"] = np.arange(1, len(ranked) + 1)
+                score=score_1_99(raw_score).to_numpy()))
     customers = tables.customers.reindex(columns=["customer_id", *CUSTOMER_COLUMNS])
     ranked = ranked.merge(customers, on="customer_id", how="left", validate="1:1").set_index(ranked.index)
     ranked["tier"] = assign_tiers(ranked, cfg.capacity, cfg.capacity_per_owner, cfg.tier_b_share, cfg.tier_c_share)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,32 @@ def project(tmp_path, monkeypatch):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (2 cores, 2 shuffle partitions, no UI) for every Spark test of a worker: the tests
+    that use it are in the xdist group "spark", so one worker starts it (~11 s)."""
+    from pipeline.common.config import SPARK_MASTER_VARIABLE, SparkConfig
+    from pipeline.common.spark import spark_session
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(SPARK_MASTER_VARIABLE, raising=False)
+        session = spark_session(SparkConfig(master="local[2]", conf={
+            "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false"}), app_name="kap-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # it logs at exit, after pytest closed the streams
+    yield session
+    session.stop()
+
+
+def small_world(n_customers: int = 300, seed: int = 3):
+    """A small demo world (customers, transactions, firmographic snapshots) over 2021-2023."""
+    from demo.simulator import generate_demo
+    from pipeline.common.config import DemoConfig
+    from pipeline.demo_data import simulation_settings
+
+    settings = simulation_settings(DemoConfig(n_customers=n_customers, years=3, start_date="2021-01-01",
+                                              n_products=60))
+    return generate_demo(settings, seed=seed)

@@ -11,6 +11,7 @@ from features import catalogue
 
 if TYPE_CHECKING:
     from features.builder import Sources
+    from features.population import PopulationView
 
 NAME = "relationship"
 READS = frozenset({"spend"})
@@ -24,6 +25,10 @@ def features(windows_days: tuple[int, ...]) -> list[catalogue.FeatureDef]:
 
 
 def compute(sources: Sources) -> dict[str, np.ndarray]:
+    return compare_with_population(sources)
+
+
+def compare_with_population(sources: Sources | PopulationView) -> dict[str, np.ndarray]:
     """Per probe, ALL customers of its account owner with an invoice in the 365 days before its cutoff."""
     out = np.full(len(sources.probes.customer), np.nan)
     owner = sources.attributes["account_owner"].to_numpy()

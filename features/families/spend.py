@@ -11,6 +11,7 @@ from features.families.common import GROWTH_WINDOWS_DAYS, from_units, growth
 
 if TYPE_CHECKING:
     from features.builder import Sources
+    from features.population import PopulationView
 
 NAME = "spend"
 READS = frozenset({"spend"})
@@ -67,7 +68,7 @@ def compute(sources: Sources) -> dict[str, np.ndarray]:
 
     for days in sources.windows_days:
         v[f"spend_sum_{days}d"] = spend(days)
-    v |= _percentiles(sources)
+    v |= compare_with_population(sources)
     for days in GROWTH_WINDOWS_DAYS:
         v[f"spend_sum_prev_{days}d"] = spend(2 * days, days)
         v[f"spend_growth_{days}d"] = growth(spend(days), v[f"spend_sum_prev_{days}d"])
@@ -81,7 +82,7 @@ def compute(sources: Sources) -> dict[str, np.ndarray]:
     return v
 
 
-def _percentiles(sources: Sources) -> dict[str, np.ndarray]:
+def compare_with_population(sources: Sources | PopulationView) -> dict[str, np.ndarray]:
     """Rank of the customer's spend among ALL customers with an invoice in the window before its cutoff, so a
     customer's value does not depend on which other customers the spine holds: training and scoring agree."""
     out = {f"spend_percentile_{window}d": np.full(len(sources.probes.customer), np.nan)

@@ -12,6 +12,7 @@ from features.families.common import from_units
 
 if TYPE_CHECKING:
     from features.builder import Sources
+    from features.population import PopulationView
 
 NAME = "wallet"
 READS = frozenset({"spend"})
@@ -37,10 +38,10 @@ def compute(sources: Sources) -> dict[str, np.ndarray]:
     spend = from_units(sources.days.sum("spend", 365))
     revenue = sources.size_at_probes("annual_revenue")
     return {"wallet_spend_to_revenue_365d": spend / np.where(revenue > 0, revenue, np.nan),
-            "wallet_spend_vs_peers_365d": _vs_peers(sources, spend)}
+            **compare_with_population(sources)}
 
 
-def _vs_peers(sources: Sources, spend_365d: np.ndarray) -> np.ndarray:
+def compare_with_population(sources: Sources | PopulationView) -> dict[str, np.ndarray]:
     """Spend over the median of ALL customers of the same industry and size band with an invoice in the last
     365 days before the cutoff (whatever the spine holds: training and scoring agree)."""
     out = np.full(len(sources.probes.customer), np.nan)
@@ -51,8 +52,8 @@ def _vs_peers(sources: Sources, spend_365d: np.ndarray) -> np.ndarray:
         active = population.bought(365)[i]
         employees = sources.sizes["employees"][:, i]
         band = np.where(np.isnan(employees), -1, np.searchsorted(PEER_SIZE_BANDS, employees, "right"))
-        peer_spend = pd.Series(from_units(population.spend(365)[i][active]))
-        median = (peer_spend.groupby([industry[active], band[active]]).median()
+        spend = from_units(population.spend(365)[i])
+        median = (pd.Series(spend[active]).groupby([industry[active], band[active]]).median()
                   .reindex(pd.MultiIndex.from_arrays([industry[customer], band[customer]])).to_numpy())
-        out[at] = spend_365d[at] / np.where(median > 0, median, np.nan)
-    return out
+        out[at] = spend[customer] / np.where(median > 0, median, np.nan)
+    return {"wallet_spend_vs_peers_365d": out}

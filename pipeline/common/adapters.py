@@ -116,9 +116,23 @@ def labels_for(params: Params, transactions: pd.DataFrame, spine: pd.DataFrame) 
 
 
 def features_for(params: Params, tables: ValidatedTables, spine: pd.DataFrame) -> pd.DataFrame:
-    """The one feature builder, configured from params (training and scoring both call this)."""
+    """The one feature builder, configured from params (training and scoring both call this): on this machine,
+    or with `features.engine: spark` in Spark's executors over the validated transactions Parquet (a path every
+    executor must reach, docs/spark.md)."""
     cfg = params.features
     _refuse_categories_without_categories(cfg.families, tables.transactions)
+    if cfg.engine == "spark":
+        from features.spark import build_features_spark  # PySpark loads only for this engine
+        from pipeline.common.artifacts import validated_file
+        from pipeline.common.spark import spark_session
+
+        session = spark_session(cfg.spark)
+        lines = session.read.parquet(str(validated_file(params.data.validated_dir, "transactions").resolve()))
+        cores = session.sparkContext.defaultParallelism  # buckets in whole waves of tasks
+        buckets = cores * -(-len(tables.transactions) // (cfg.spark.lines_per_bucket * cores))
+        log.info("building features on Spark (%s), %s buckets of customers", session.sparkContext.master, buckets)
+        return build_features_spark(lines, tables.customers, spine, cfg.windows_days, tables.firmographics,
+                                    cfg.families, buckets)
     return build_features(
         tables.transactions, tables.customers, spine, cfg.windows_days, tables.firmographics, cfg.families
     )

@@ -276,8 +276,32 @@ class LabelsConfig(_Group):
         None, description="Eligible only below this share of the bar (customers far from it); null: below the bar.")
 
 
+SPARK_MASTER_VARIABLE = "SPARK_MASTER"  # when set it overrides features.spark.master
+
+
+class SparkConfig(_Group):
+    """The Spark session of `features.engine: spark` (docs/spark.md)."""
+
+    master: StrictStr | None = Field(
+        None, description="Master URL (local[2], spark://host:7077, yarn, k8s://...); the SPARK_MASTER environment "
+        "variable overrides it; null: spark-submit's --master or spark-defaults.conf, else local[*].")
+    conf: dict[StrictStr, StrictStr] = Field(
+        default_factory=dict, description="Spark settings set on the session; they win over spark-defaults.conf "
+        "and spark-submit's --conf.")
+    lines_per_bucket: Count = Field(
+        2_000_000, description="Transaction lines per bucket of customers built in one executor task (memory).")
+
+    def resolved_master(self) -> str | None:
+        """SPARK_MASTER, else params; None: left to spark-submit, spark-defaults.conf or Spark's local[*]."""
+        return os.environ.get(SPARK_MASTER_VARIABLE) or self.master
+
+
 class FeaturesConfig(_Group):
     """Point-in-time feature snapshots."""
+
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="duckdb: on this machine; spark: the per-customer work in Spark's executors.")
+    spark: SparkConfig = Field(default_factory=SparkConfig, description="The Spark session (engine spark).")
 
     first_cutoff: OptionalDate = Field(
         None, description="First monthly cutoff; null: the first month start with a full history.")

@@ -43,3 +43,14 @@ def test_real_categories_build_the_category_families(known_history):
     frame = features_for(params, tables, spine()).set_index("customer_id")
     assert frame.loc["A", "categories_distinct_365d"] == 3
 
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group(name="spark")
+def test_the_spark_engine_reads_the_validated_lines_and_builds_the_same_features(spark, known_history, tmp_path):
+    tables = tables_with_products(known_history, "P-" + known_history["invoice_id"])
+    tables.transactions.to_parquet(tmp_path / "transactions.parquet", index=False)
+    on_duckdb = features_for(params_from_dict(small_params(data={"validated_dir": str(tmp_path)})), tables, spine())
+    params = params_from_dict(small_params(data={"validated_dir": str(tmp_path)},
+                                           features={"engine": "spark", "spark": {"master": "local[2]"}}))
+    pd.testing.assert_frame_equal(features_for(params, tables, spine()), on_duckdb, rtol=1e-9, atol=0)

@@ -212,3 +212,19 @@ def test_a_date_format_pandas_cannot_read_is_refused():
     raw["data"]["files"]["csv"]["date_format"] = "%Q"
     with pytest.raises(ConfigError, match=r"data.files.csv.date_format is not a date format such as %d.%m.%Y"):
         params_from_dict(raw)
+
+
+def test_spark_master_from_the_environment_wins_over_params(monkeypatch):
+    params = params_from_dict(small_params(features={"engine": "spark", "spark": {"master": "local[2]"}}))
+    assert params.features.engine == "spark"
+    monkeypatch.delenv("SPARK_MASTER", raising=False)
+    assert params.features.spark.resolved_master() == "local[2]"
+    monkeypatch.setenv("SPARK_MASTER", "spark://head:7077")
+    assert params.features.spark.resolved_master() == "spark://head:7077"
+    monkeypatch.delenv("SPARK_MASTER")
+    assert params_from_dict(small_params()).features.spark.resolved_master() is None  # left to spark-submit
+
+
+def test_an_unknown_feature_engine_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"features.engine"):
+        params_from_dict(small_params(features={"engine": "polars"}))
