@@ -24,6 +24,7 @@ from pipeline.common.adapters import data_end, eligibility_for, features_for, re
 from pipeline.common.artifacts import (
     PLOT_FILES,
     PLOTS_DIR,
+    PROSPECTS_FILE,
     PROSPECTS_STEM,
     REPORT_FILE,
     SPEND_BY_MONTH_FILE,
@@ -124,9 +125,9 @@ def _previous_list(folder: Path) -> pd.DataFrame:
     """The ranked list of the previous run, which movement compares with; a damaged one is a DataError that
     says how to go on."""
     try:
-        return read_parquet(folder / f"{PROSPECTS_STEM}.parquet")[["customer_id", "rank", "tier", "score"]]
+        return read_parquet(folder / PROSPECTS_FILE)[["customer_id", "rank", "tier", "score"]]
     except (DataError, KeyError) as exc:
-        raise DataError(str(folder / f"{PROSPECTS_STEM}.parquet"), None,
+        raise DataError(str(folder / PROSPECTS_FILE), None,
                         f"the previous run's list cannot be compared with ({exc}): restore the folder {folder} from "
                         "a backup, or move it out of runs/ so that movement is measured against the run before "
                         "it") from None
@@ -228,7 +229,7 @@ def _score(params: Params) -> dict:
     issued = issued_list(prospects)  # the full table and the ledger keep the control group; sales do not get it
     spend_by_month = monthly_spend(tables.transactions, prospects["customer_id"], as_of)
     with atomic_dir(run_folder(scores_dir, as_of_text)) as tmp:
-        prospects.to_parquet(tmp / f"{PROSPECTS_STEM}.parquet", index=False)
+        prospects.to_parquet(tmp / PROSPECTS_FILE, index=False)
         write_csv_export(issued, tmp / f"{PROSPECTS_STEM}.csv")
         write_prospects_xlsx(issued, manifest, tmp / f"{PROSPECTS_STEM}.xlsx")
         spend_by_month.to_parquet(tmp / SPEND_BY_MONTH_FILE)

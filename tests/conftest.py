@@ -105,3 +105,11 @@ def small_world(n_customers: int = 300, seed: int = 3):
     settings = simulation_settings(DemoConfig(n_customers=n_customers, years=3, start_date="2021-01-01",
                                               n_products=60))
     return generate_demo(settings, seed=seed)
+
+
+def probed_spine(customer_ids, every: int) -> pd.DataFrame:
+    """A spine at three cutoffs, each probing every `every`-th customer from another offset, plus a customer
+    without any line at each."""
+    cutoffs = [pd.Timestamp("2022-06-01"), pd.Timestamp("2023-01-01"), pd.Timestamp("2023-06-01")]
+    return pd.concat([pd.DataFrame({"customer_id": [*customer_ids[i::every], "NO-LINES"], "cutoff": c})
+                      for i, c in enumerate(cutoffs)], ignore_index=True).astype({"cutoff": "datetime64[us]"})

@@ -37,6 +37,7 @@ RELIABILITY_FILE = "reliability.csv"
 SUMMARY_PLOT = "shap_summary.png"
 IMPORTANCE_TABLE = "mean_abs_shap.csv"
 PROSPECTS_STEM = "prospects"  # a scoring run's ranked list: .parquet, .csv, .xlsx
+PROSPECTS_FILE = f"{PROSPECTS_STEM}.parquet"  # ... the whole table, the control group included
 REPORT_FILE = "report.html"
 SPEND_BY_MONTH_FILE = "spend_by_month.parquet"
 

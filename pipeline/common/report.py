@@ -24,12 +24,11 @@ from markupsafe import Markup
 
 from models.rankings import MODEL, SPEND_RANK, ranking_description
 from models.scoring import issued_list
-from pipeline.common.artifacts import PROSPECTS_STEM, REPORT_FILE, SPEND_BY_MONTH_FILE
+from pipeline.common.artifacts import PROSPECTS_FILE, REPORT_FILE, SPEND_BY_MONTH_FILE
 from pipeline.common.errors import DataError
 from pipeline.common.io import read_json, read_parquet, safe_text_frame, show_control_characters, write_text
 from pipeline.common.runs import MANIFEST_FILE
 
-PROSPECTS_FILE = f"{PROSPECTS_STEM}.parquet"
 PAGE_SIZE = 50
 REASON_PREFIX, EFFECT_PREFIX = "reason_", "effect_"
 # the fragment keys the page reads and writes: report.html#owner=Jane%20Doe&tier=A

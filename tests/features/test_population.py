@@ -6,7 +6,7 @@ import pytest
 
 from features.builder import build_bucket_features, build_features
 from features.population import population_features
-from tests.conftest import small_world
+from tests.conftest import probed_spine, small_world
 
 WINDOWS = (30, 90, 180, 365)
 
@@ -14,12 +14,7 @@ WINDOWS = (30, 90, 180, 365)
 @pytest.fixture(scope="module")
 def world():
     tables = small_world()
-    ids = tables.customers["customer_id"].to_numpy()
-    cutoffs = [pd.Timestamp("2022-06-01"), pd.Timestamp("2023-01-01"), pd.Timestamp("2023-06-01")]
-    # each cutoff probes another part of the customers, and one customer without any line
-    spine = pd.concat([pd.DataFrame({"customer_id": [*ids[i::3], "NO-LINES"], "cutoff": c})
-                       for i, c in enumerate(cutoffs)], ignore_index=True).astype({"cutoff": "datetime64[us]"})
-    return tables, spine
+    return tables, probed_spine(tables.customers["customer_id"].to_numpy(), every=3)
 
 
 def in_buckets(tables, spine: pd.DataFrame, buckets: int, families=None) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import pytest
 
 from features.builder import build_features
 from features.spark import build_features_spark
-from tests.conftest import small_world
+from tests.conftest import probed_spine, small_world
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group(name="spark")]
 
@@ -16,10 +16,7 @@ WINDOWS = (30, 90, 180, 365)
 @pytest.fixture(scope="module")
 def world():
     tables = small_world()
-    ids = tables.customers["customer_id"].to_numpy()
-    cutoffs = [pd.Timestamp("2022-06-01"), pd.Timestamp("2023-01-01"), pd.Timestamp("2023-06-01")]
-    spine = pd.concat([pd.DataFrame({"customer_id": [*ids[i::2], "NO-LINES"], "cutoff": c})
-                       for i, c in enumerate(cutoffs)], ignore_index=True).astype({"cutoff": "datetime64[us]"})
+    spine = probed_spine(tables.customers["customer_id"].to_numpy(), every=2)
     return tables, spine.sample(frac=1, random_state=0, ignore_index=True)  # rows in no particular order
 
 

@@ -1,5 +1,6 @@
 """Scoring runs on disk: complete runs, the latest pointer, pruning, the lock and the free-space check."""
 
+import contextlib
 import multiprocessing
 import time
 from pathlib import Path
@@ -73,13 +74,24 @@ def _hold_lock(folder, ready, release):
         release.wait(30)
 
 
-def test_a_second_run_is_refused_with_exit_75_or_waits_for_the_first(tmp_path):
+@contextlib.contextmanager
+def _lock_held_elsewhere(folder):
+    """A second process holding the scoring lock of `folder`: yields it and the event that lets it go."""
     context = multiprocessing.get_context("spawn")
     ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock, args=(tmp_path, ready, release))
+    holder = context.Process(target=_hold_lock, args=(folder, ready, release))
     holder.start()
     try:
         assert ready.wait(30)
+        yield holder, release
+    finally:
+        if holder.is_alive():  # a killed holder may leave the event's own lock taken: setting it would hang
+            release.set()
+        holder.join(30)
+
+
+def test_a_second_run_is_refused_with_exit_75_or_waits_for_the_first(tmp_path):
+    with _lock_held_elsewhere(tmp_path) as (_, release):
         with pytest.raises(RunLockedError, match="another scoring run holds") as refused, scoring_lock(tmp_path):
             pass
         assert refused.value.exit_code == 75
@@ -90,21 +102,14 @@ def test_a_second_run_is_refused_with_exit_75_or_waits_for_the_first(tmp_path):
         release.set()
         with scoring_lock(tmp_path, wait_seconds=30):
             pass
-    finally:
-        release.set()
-        holder.join(30)
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock, args=(tmp_path, ready, release))
-    holder.start()
-    assert ready.wait(30)
-    holder.kill()
-    holder.join(30)
-    with scoring_lock(tmp_path):
-        pass
+    with _lock_held_elsewhere(tmp_path) as (holder, _):
+        holder.kill()
+        holder.join(30)
+        with scoring_lock(tmp_path):
+            pass
 
 
 def test_too_little_free_space_is_refused_before_any_work_naming_the_setting(tmp_path):
